@@ -1,0 +1,121 @@
+"""Placing call attempts through a dialer.
+
+The phone network lies outside our world: `ManualDialer` leaves the attempt to a specialist
+who dials and reports the outcome; `SimulatedDialer` stands in for a telephony provider in the
+demo and answers through the same outcome callback a real provider would use.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Callable
+from typing import Protocol
+
+import structlog
+from pydantic import BaseModel
+from temporalio import activity
+from temporalio.client import Client
+from temporalio.exceptions import ApplicationError
+
+from aha.directory import NotificationLedger, SellerDirectory
+from aha.models import CallOutcome, CallReport
+
+log = structlog.get_logger(__name__)
+
+REPORT_CALL_OUTCOME = "report_call_outcome"
+
+
+class CallTask(BaseModel):
+    """What the person or system placing the call needs: never the number itself."""
+
+    key: str
+    case_id: str
+    seller_id: str
+    attempt: int
+    seller_initiated: bool
+    issue_types: list[str]
+    guidance: list[str]
+
+
+class Dialer(Protocol):
+    async def dial(self, task: CallTask, phone: str) -> None: ...
+
+
+class ManualDialer:
+    """A specialist sees the task in `aha calls pending`, dials, and reports the outcome."""
+
+    async def dial(self, task: CallTask, phone: str) -> None:
+        log.info(
+            "call task queued for a specialist", seller_id=task.seller_id, attempt=task.attempt
+        )
+
+
+class SimulatedDialer:
+    """A fake phone network: reports an outcome after a delay, like a provider's callback."""
+
+    def __init__(
+        self,
+        client: Client,
+        answer_probability: float = 0.4,
+        delay_seconds: float = 5.0,
+        choose: Callable[[], float] = random.random,
+    ) -> None:
+        self.client = client
+        self.answer_probability = answer_probability
+        self.delay_seconds = delay_seconds
+        self.choose = choose
+        self._callbacks: set[asyncio.Task[None]] = set()
+
+    def _outcome(self) -> CallOutcome:
+        roll = self.choose()
+        if roll < self.answer_probability:
+            return "answered"
+        others: list[CallOutcome] = ["no_answer", "no_answer", "busy", "voicemail"]
+        spread = (roll - self.answer_probability) / max(1e-9, 1 - self.answer_probability)
+        return others[min(len(others) - 1, int(spread * len(others)))]
+
+    async def dial(self, task: CallTask, phone: str) -> None:
+        callback = asyncio.create_task(self._report_later(task))
+        self._callbacks.add(callback)
+        callback.add_done_callback(self._callbacks.discard)
+
+    async def _report_later(self, task: CallTask) -> None:
+        await asyncio.sleep(self.delay_seconds)
+        outcome = self._outcome()
+        try:
+            await self.client.get_workflow_handle(task.case_id).execute_update(
+                REPORT_CALL_OUTCOME,
+                CallReport(attempt=task.attempt, outcome=outcome, reported_by="telephony"),
+            )
+        except Exception as err:  # the case may have closed meanwhile; a real provider shrugs too
+            log.info("simulated outcome not taken", seller_id=task.seller_id, error=str(err))
+
+
+class CallActivities:
+    def __init__(
+        self, directory: SellerDirectory, ledger: NotificationLedger, dialer: Dialer
+    ) -> None:
+        self.directory = directory
+        self.ledger = ledger
+        self.dialer = dialer
+
+    @activity.defn
+    async def place_call(self, task: CallTask) -> bool:
+        """Hand the attempt to the dialer once; True when it was placed now."""
+        if self.ledger.was_sent(task.key):
+            return False
+        contact = self.directory.get(task.seller_id)
+        if contact is None:
+            raise ApplicationError(
+                f"unknown seller {task.seller_id!r}", type="UnknownSeller", non_retryable=True
+            )
+        await self.dialer.dial(task, contact.phone)
+        self.ledger.record_sent(task.key, "call")
+        log.info(
+            "call placed",
+            seller_id=task.seller_id,
+            attempt=task.attempt,
+            seller_initiated=task.seller_initiated,
+        )
+        return True

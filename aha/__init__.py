@@ -1,0 +1,1 @@
+"""aha: Account Health Assurance cases as durable Temporal workflows."""

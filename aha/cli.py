@@ -1,0 +1,427 @@
+"""The `aha` command line: every actor's action on a case, plus `dev` and `worker`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from aha.config import Settings
+from aha.directory import InvalidContact, SqliteStore
+from aha.guidance import ISSUE_TYPES
+from aha.logs import configure
+from aha.models import (
+    CALL_OUTCOMES,
+    CASE_STATUSES,
+    CallReport,
+    CaseView,
+    DetectionEvent,
+    PlanSubmission,
+    Resolution,
+    Review,
+)
+from aha.policy import PolicyError
+from aha.service import CaseError, CaseService
+
+
+class UsageError(Exception):
+    pass
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if isinstance(value, list):
+        return [_jsonable(item) for item in value]
+    return value
+
+
+def _emit(args: argparse.Namespace, value: Any, text: str) -> None:
+    if getattr(args, "json", False):
+        print(json.dumps(_jsonable(value), indent=2))
+    else:
+        print(text)
+
+
+async def _service(settings: Settings) -> CaseService:
+    from worker import connect
+
+    try:
+        client = await connect(settings)
+    except RuntimeError as err:
+        raise CaseError(f"cannot reach Temporal at {settings.temporal_address}: {err}") from err
+    return CaseService(client, SqliteStore(settings.db_path), settings.task_queue)
+
+
+def _local(moment: datetime | None, timezone: str | None) -> str:
+    if moment is None:
+        return "-"
+    if timezone:
+        from zoneinfo import ZoneInfo
+
+        local = moment.astimezone(ZoneInfo(timezone))
+        return f"{moment:%Y-%m-%d %H:%M} UTC ({local:%a %H:%M %Z} seller time)"
+    return f"{moment:%Y-%m-%d %H:%M} UTC"
+
+
+def render_case(view: CaseView) -> str:
+    lines = [
+        f"case {view.case_id}  seller {view.seller_id}  status {view.status}",
+        f"deadline: {_local(view.deadline, view.timezone)}",
+    ]
+    if view.next_call_at:
+        lines.append(f"next call: {_local(view.next_call_at, view.timezone)}")
+    if view.calling_stopped_reason and not view.closed:
+        lines.append(f"calling stopped: {view.calling_stopped_reason}")
+    lines.append("issues:")
+    for issue in view.issues:
+        lines.append(
+            f"  {issue.id} {issue.type} ({issue.severity}) {issue.status}"
+            f" deadline {issue.deadline:%Y-%m-%d %H:%M} UTC"
+        )
+    if view.call_attempts:
+        lines.append("call attempts:")
+        for a in view.call_attempts:
+            origin = "seller-initiated" if a.seller_initiated else "proactive"
+            placed = f"{a.placed_at:%Y-%m-%d %H:%M}" if a.placed_at else "dialling"
+            lines.append(f"  #{a.number} {origin} {placed} {a.outcome or 'pending'}")
+    if view.plan:
+        lines.append(f"plan: {view.plan.review_state} for {', '.join(view.plan.issue_ids)}")
+        for question in view.plan.questions:
+            lines.append(f"  question: {question}")
+    lines.append("timeline:")
+    for entry in view.timeline:
+        lines.append(f"  {entry.at:%Y-%m-%d %H:%M:%S} {entry.kind} [{entry.who}] {entry.detail}")
+    return "\n".join(lines)
+
+
+# ---- commands ----------------------------------------------------------------------------
+
+
+async def cmd_detect(args: argparse.Namespace, settings: Settings) -> None:
+    store = SqliteStore(settings.db_path)
+    contact = store.get(args.seller)
+    marketplace = args.marketplace or (contact.marketplace if contact else "US")
+    event = DetectionEvent(
+        event_id=args.event_id or f"cli-{uuid.uuid4()}",
+        seller_id=args.seller,
+        marketplace=marketplace,
+        issue_type=args.issue_type,
+        severity=args.severity,
+        description=args.description or "",
+        detected_at=args.detected_at or datetime.now(UTC),
+    )
+    service = await _service(settings)
+    receipt = await service.detect(event)
+    verb = "opened" if receipt.created else "joined"
+    if receipt.duplicate:
+        verb = "already received by"
+    _emit(
+        args,
+        {
+            "case_id": receipt.case_id,
+            "created": receipt.created,
+            "issue_id": receipt.issue_id,
+            "duplicate": receipt.duplicate,
+        },
+        f"event {event.event_id} {verb} case {receipt.case_id} (issue {receipt.issue_id})",
+    )
+
+
+async def cmd_contact_me_now(args: argparse.Namespace, settings: Settings) -> None:
+    receipt = await (await _service(settings)).contact_me_now(args.seller)
+    text = (
+        f"calling you now: attempt {receipt.attempt}"
+        if receipt.created
+        else f"a call is already on its way: attempt {receipt.attempt}"
+    )
+    _emit(args, receipt, text)
+
+
+async def cmd_calls_pending(args: argparse.Namespace, settings: Settings) -> None:
+    calls = await (await _service(settings)).pending_calls()
+    lines = []
+    for call in calls:
+        origin = "seller asked" if call.seller_initiated else "proactive"
+        lines.append(
+            f"{call.seller_id} attempt {call.attempt} ({origin}) phone {call.phone}"
+            f" issues {', '.join(call.issue_types)}"
+        )
+        lines += [f"    {step}" for step in call.guidance]
+    _emit(args, calls, "\n".join(lines) or "no calls waiting for an outcome")
+
+
+async def cmd_call_outcome(args: argparse.Namespace, settings: Settings) -> None:
+    report = CallReport(attempt=args.attempt, outcome=args.outcome, reported_by=args.by)
+    attempt = await (await _service(settings)).report_call_outcome(args.seller, report)
+    _emit(args, attempt, f"attempt {attempt.number}: {attempt.outcome}")
+
+
+async def cmd_submit_plan(args: argparse.Namespace, settings: Settings) -> None:
+    submission = PlanSubmission(
+        root_cause=args.root_cause,
+        corrective_actions=args.action or [],
+        preventive_measures=args.prevention or [],
+        issue_ids=args.issue or [],
+        submitted_by=args.by,
+    )
+    plan = await (await _service(settings)).submit_plan(args.seller, submission)
+    _emit(args, plan, f"plan submitted for {', '.join(plan.issue_ids)}: under review")
+
+
+async def cmd_review_plan(args: argparse.Namespace, settings: Settings) -> None:
+    if args.accept:
+        review = Review(decision="accept", reviewer=args.by)
+    else:
+        review = Review(decision="request_info", questions=args.request_info, reviewer=args.by)
+    plan = await (await _service(settings)).review_plan(args.seller, review)
+    _emit(args, plan, f"plan {plan.review_state}")
+
+
+async def cmd_resolve(args: argparse.Namespace, settings: Settings) -> None:
+    resolution = Resolution(issue_id=args.issue, note=args.note, resolved_by=args.by)
+    issue = await (await _service(settings)).resolve(args.seller, resolution)
+    _emit(args, issue, f"issue {issue.id} resolved")
+
+
+async def cmd_status(args: argparse.Namespace, settings: Settings) -> None:
+    view = await (await _service(settings)).status(args.seller)
+    _emit(args, view, render_case(view))
+
+
+async def cmd_list(args: argparse.Namespace, settings: Settings) -> None:
+    cases = await (await _service(settings)).list_cases(args.status)
+    lines = [
+        f"{c.case_id}  {c.status}  deadline {c.deadline:%Y-%m-%d %H:%M} UTC"
+        if c.deadline
+        else f"{c.case_id}  {c.status}"
+        for c in cases
+    ]
+    _emit(args, cases, "\n".join(lines) or "no cases")
+
+
+def _seller_json(contact: Any) -> dict[str, Any]:
+    data: dict[str, Any] = contact.model_dump(mode="json")
+    return data
+
+
+async def cmd_seller_upsert(args: argparse.Namespace, settings: Settings) -> None:
+    store = SqliteStore(settings.db_path)
+    before = store.get(args.seller)
+    contact, phone_changed = store.upsert(
+        args.seller,
+        email=args.email,
+        phone=args.phone,
+        timezone=args.timezone,
+        marketplace=args.marketplace or (before.marketplace if before else "US"),
+        name=args.name,
+    )
+    notified = False
+    if before is not None and (phone_changed or before.timezone != contact.timezone):
+        try:
+            notified = await (await _service(settings)).contact_changed(args.seller)
+        except CaseError as err:
+            print(f"warning: saved, but the open case was not told: {err}", file=sys.stderr)
+    data = _seller_json(contact) | {"case_notified": notified}
+    _emit(
+        args, data, f"seller {contact.seller_id} saved" + (" (open case told)" if notified else "")
+    )
+
+
+async def cmd_seller_show(args: argparse.Namespace, settings: Settings) -> None:
+    contact = SqliteStore(settings.db_path).get(args.seller)
+    if contact is None:
+        raise CaseError(f"unknown seller {args.seller!r}")
+    text = "\n".join(f"{k}: {v}" for k, v in _seller_json(contact).items())
+    _emit(args, _seller_json(contact), text)
+
+
+async def cmd_worker(args: argparse.Namespace, settings: Settings) -> None:
+    from worker import run_worker
+
+    await run_worker(settings)
+
+
+async def cmd_dev(args: argparse.Namespace, settings: Settings) -> None:
+    from aha.dev import DevOptions, run_dev
+
+    try:
+        await _run_dev_checked(run_dev, DevOptions, args)
+    except RuntimeError as err:
+        raise CaseError(str(err)) from err
+
+
+async def _run_dev_checked(run_dev: Any, DevOptions: Any, args: argparse.Namespace) -> None:
+    await run_dev(
+        DevOptions(
+            data_dir=args.data_dir,
+            demo=not args.no_demo,
+            dialer=args.dialer,
+            policy_file=args.policy,
+            temporal_port=args.temporal_port,
+            ui_port=args.ui_port,
+            smtp_port=args.smtp_port,
+            log_format=args.log_format,
+        )
+    )
+
+
+# ---- parsing -----------------------------------------------------------------------------
+
+
+def _iso_datetime(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 8601 date-time") from err
+    if moment.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r} needs a time zone offset, e.g. Z or +00:00")
+    return moment
+
+
+def _positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
+    return int(text)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="aha", description=__doc__)
+    parser.add_argument("--log-format", choices=["console", "json"], default="console")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(
+        name: str,
+        handler: Callable[..., Awaitable[None]],
+        help: str,
+        data: bool = True,
+        parent: Any = commands,
+    ) -> argparse.ArgumentParser:
+        sub: argparse.ArgumentParser = parent.add_parser(name, help=help, description=help)
+        sub.set_defaults(handler=handler)
+        if data:
+            sub.add_argument("--json", action="store_true", help="print JSON")
+        return sub
+
+    dev = command(
+        "dev", cmd_dev, "run Temporal, the worker, a mail catcher and the demo", data=False
+    )
+    dev.add_argument("--data-dir", default=".aha")
+    dev.add_argument("--no-demo", action="store_true", help="do not seed or stream demo cases")
+    dev.add_argument("--dialer", choices=["manual", "simulated"], default="simulated")
+    dev.add_argument("--policy", metavar="FILE")
+    dev.add_argument("--temporal-port", type=int, default=7233)
+    dev.add_argument("--ui-port", type=int, default=8233)
+    dev.add_argument("--smtp-port", type=int, default=1025)
+
+    work = command("worker", cmd_worker, "run the case worker", data=False)
+    work.add_argument("--policy", metavar="FILE")
+    work.add_argument("--dialer", choices=["manual", "simulated"])
+
+    detect = command("detect", cmd_detect, "report a detection event for a seller")
+    detect.add_argument("seller")
+    detect.add_argument("--issue-type", required=True, choices=ISSUE_TYPES, metavar="T")
+    detect.add_argument("--severity", required=True, choices=["critical", "high", "medium", "low"])
+    detect.add_argument("--event-id")
+    detect.add_argument("--description")
+    detect.add_argument("--detected-at", type=_iso_datetime, metavar="ISO8601")
+    detect.add_argument("--marketplace")
+
+    contact = command("contact-me-now", cmd_contact_me_now, "the seller asks to be called now")
+    contact.add_argument("seller")
+
+    calls = commands.add_parser("calls", help="the specialists' call work queue")
+    calls_commands = calls.add_subparsers(dest="calls_command", required=True, metavar="COMMAND")
+    command("pending", cmd_calls_pending, "calls waiting for an outcome", parent=calls_commands)
+
+    outcome = command("call-outcome", cmd_call_outcome, "report a call attempt's outcome")
+    outcome.add_argument("seller")
+    outcome.add_argument("--attempt", required=True, type=_positive_int)
+    outcome.add_argument("--outcome", required=True, choices=CALL_OUTCOMES)
+    outcome.add_argument("--by", default="specialist", help="who reports (for the timeline)")
+
+    plan = command("submit-plan", cmd_submit_plan, "the seller submits a plan of action")
+    plan.add_argument("seller")
+    plan.add_argument("--root-cause", required=True, metavar="TEXT")
+    plan.add_argument("--action", action="append", metavar="TEXT")
+    plan.add_argument("--prevention", action="append", metavar="TEXT")
+    plan.add_argument("--issue", action="append", metavar="ID")
+    plan.add_argument("--by", default="seller")
+
+    review = command("review-plan", cmd_review_plan, "a specialist reviews the plan")
+    review.add_argument("seller")
+    decision = review.add_mutually_exclusive_group(required=True)
+    decision.add_argument("--accept", action="store_true")
+    decision.add_argument("--request-info", action="append", metavar="QUESTION")
+    review.add_argument("--by", default="specialist")
+
+    resolve = command("resolve", cmd_resolve, "a specialist resolves an issue directly")
+    resolve.add_argument("seller")
+    resolve.add_argument("--issue", required=True, metavar="ID")
+    resolve.add_argument("--note", required=True, metavar="TEXT")
+    resolve.add_argument("--by", default="specialist")
+
+    status = command("status", cmd_status, "show a seller's case")
+    status.add_argument("seller")
+
+    listing = command("list", cmd_list, "list cases (from Temporal visibility)")
+    listing.add_argument("--status", choices=CASE_STATUSES)
+
+    seller = commands.add_parser("seller", help="seller contact data")
+    seller_commands = seller.add_subparsers(dest="seller_command", required=True, metavar="COMMAND")
+    upsert = command(
+        "upsert", cmd_seller_upsert, "add or change a seller's contact data", parent=seller_commands
+    )
+    upsert.add_argument("seller")
+    upsert.add_argument("--email", required=True)
+    upsert.add_argument("--phone", required=True, help="emergency phone, E.164")
+    upsert.add_argument("--timezone", required=True, help="IANA zone, e.g. America/Chicago")
+    upsert.add_argument("--marketplace")
+    upsert.add_argument("--name")
+    show = command("show", cmd_seller_show, "show a seller's contact data", parent=seller_commands)
+    show.add_argument("seller")
+    return parser
+
+
+def _settings_for(args: argparse.Namespace) -> Settings:
+    settings = Settings()
+    overrides: dict[str, Any] = {}
+    if getattr(args, "policy", None):
+        overrides["policy_file"] = args.policy
+    if getattr(args, "dialer", None) and args.command == "worker":
+        overrides["dialer"] = args.dialer
+    if overrides:
+        from dataclasses import replace
+
+        settings = replace(settings, **overrides)
+    return settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    configure(args.log_format, level="INFO" if args.command in ("dev", "worker") else "WARNING")
+    try:
+        asyncio.run(args.handler(args, _settings_for(args)))
+    except (CaseError, InvalidContact, PolicyError, UsageError) as err:
+        print(f"aha: {err}", file=sys.stderr)
+        return 1
+    except ValidationError as err:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in err.errors()
+        )
+        print(f"aha: invalid input: {problems}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,43 @@
+"""Settings from the environment, with the embedded defaults `make run` relies on."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Literal
+
+TASK_QUEUE = "at-risk-cases"
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(name) or default
+
+
+@dataclass(frozen=True)
+class Settings:
+    temporal_address: str = field(
+        default_factory=lambda: _env("TEMPORAL_ADDRESS", "localhost:7233")
+    )
+    namespace: str = field(default_factory=lambda: _env("TEMPORAL_NAMESPACE", "default"))
+    task_queue: str = field(default_factory=lambda: _env("AHA_TASK_QUEUE", TASK_QUEUE))
+    db_path: str = field(default_factory=lambda: _env("AHA_DB", ".aha/aha.db"))
+    policy_file: str | None = field(default_factory=lambda: os.environ.get("AHA_POLICY_FILE"))
+    smtp_host: str = field(default_factory=lambda: _env("AHA_SMTP_HOST", "127.0.0.1"))
+    smtp_port: int = field(default_factory=lambda: int(_env("AHA_SMTP_PORT", "1025")))
+    email_from: str = field(
+        default_factory=lambda: _env("AHA_EMAIL_FROM", "account-health@aha.local")
+    )
+    page_url: str = field(
+        default_factory=lambda: _env(
+            "AHA_PAGE_URL", "http://127.0.0.1:8000/account-health/{seller_id}"
+        )
+    )
+    dialer: Literal["manual", "simulated"] = field(
+        default_factory=lambda: _env("AHA_DIALER", "manual")  # type: ignore[arg-type,return-value]
+    )
+    simulated_answer_probability: float = field(
+        default_factory=lambda: float(_env("AHA_SIMULATED_ANSWER_PROBABILITY", "0.4"))
+    )
+    simulated_delay_seconds: float = field(
+        default_factory=lambda: float(_env("AHA_SIMULATED_DELAY", "8"))
+    )

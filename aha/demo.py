@@ -1,0 +1,134 @@
+"""Demo sellers and a stream of detections, so `make run` shows cases living their lives.
+
+Sellers live in several time zones, so some are inside calling hours and some wait for
+morning. Demo actors play sellers and specialists: some press contact me now, some submit
+plans that a specialist accepts or questions; one issue is reported late enough to reach
+its deadline within minutes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from datetime import UTC, datetime, timedelta
+
+import structlog
+from temporalio.client import Client
+
+from aha.config import Settings
+from aha.directory import SqliteStore
+from aha.guidance import ISSUE_TYPES
+from aha.models import DetectionEvent, PlanSubmission, Resolution, Review
+from aha.service import CaseError, CaseService
+
+log = structlog.get_logger(__name__)
+
+DEMO_SELLERS = [
+    ("demo-maple-goods", "Maple Goods", "+16475550142", "America/Toronto", "CA"),
+    ("demo-pacific-outfitters", "Pacific Outfitters", "+14155550199", "America/Los_Angeles", "US"),
+    ("demo-lakeside-books", "Lakeside Books", "+13125550100", "America/Chicago", "US"),
+    ("demo-harbour-kitchen", "Harbour Kitchen", "+19025550188", "America/Halifax", "CA"),
+    ("demo-capital-toys", "Capital Toys", "+12025550173", "America/New_York", "US"),
+    ("demo-coastal-crafts", "Coastal Crafts", "+16045550111", "America/Vancouver", "CA"),
+]
+SCRIPTS = ["contact_me_now", "plan_accepted", "plan_questioned", "wait_for_calls", "late_report"]
+
+
+def seed_sellers(store: SqliteStore) -> list[str]:
+    for seller_id, name, phone, timezone, marketplace in DEMO_SELLERS:
+        store.upsert(
+            seller_id,
+            email=f"{seller_id}@sellers.example",
+            phone=phone,
+            timezone=timezone,
+            marketplace=marketplace,
+            name=name,
+        )
+    return [seller[0] for seller in DEMO_SELLERS]
+
+
+async def _act(service: CaseService, seller_id: str, script: str, rng: random.Random) -> None:
+    await asyncio.sleep(rng.uniform(5, 15))
+    if script == "contact_me_now":
+        await service.contact_me_now(seller_id)
+        return
+    if script not in ("plan_accepted", "plan_questioned"):
+        return
+    await service.submit_plan(
+        seller_id,
+        PlanSubmission(
+            root_cause="A supplier shipped items that did not match our listings.",
+            corrective_actions=["Removed the listings concerned", "Audited current stock"],
+            preventive_measures=["Buy only from authorised distributors"],
+        ),
+    )
+    await asyncio.sleep(rng.uniform(10, 20))
+    if script == "plan_accepted":
+        await service.review_plan(seller_id, Review(decision="accept", reviewer="demo-specialist"))
+        return
+    await service.review_plan(
+        seller_id,
+        Review(
+            decision="request_info",
+            questions=["Which supplier shipped the items, and since when?"],
+            reviewer="demo-specialist",
+        ),
+    )
+    await asyncio.sleep(rng.uniform(20, 40))
+    view = await service.status(seller_id)
+    if view.status == "plan_under_review":
+        await service.review_plan(seller_id, Review(decision="accept", reviewer="demo-specialist"))
+    elif view.reached and view.open_issues():
+        for issue in view.open_issues():
+            await service.resolve(
+                seller_id,
+                Resolution(
+                    issue_id=issue.id, note="explained on the phone", resolved_by="demo-specialist"
+                ),
+            )
+
+
+async def run_demo(client: Client, settings: Settings, interval: float = 20.0) -> None:
+    store = SqliteStore(settings.db_path)
+    service = CaseService(client, store, settings.task_queue)
+    sellers = seed_sellers(store)
+    rng = random.Random()
+    actors: set[asyncio.Task[None]] = set()
+    log.info("demo sellers seeded", sellers=len(sellers))
+    round_number = 0
+    while True:
+        for seller_id in sellers:
+            round_number += 1
+            script = SCRIPTS[round_number % len(SCRIPTS)]
+            detected_at = datetime.now(UTC)
+            if script == "late_report":
+                # Reported 71h58m after detection: this case reaches its deadline in minutes.
+                detected_at -= timedelta(hours=71, minutes=58)
+            event = DetectionEvent(
+                event_id=f"demo-{round_number}-{seller_id}",
+                seller_id=seller_id,
+                marketplace=store.get(seller_id).marketplace,  # type: ignore[union-attr]
+                issue_type=rng.choice(ISSUE_TYPES),
+                severity=rng.choice(["high", "medium", "low"]),
+                description="Demo detection",
+                detected_at=detected_at,
+            )
+            try:
+                receipt = await service.detect(event)
+                log.info(
+                    "demo detection", seller_id=seller_id, script=script, created=receipt.created
+                )
+                if receipt.created:
+                    actor = asyncio.create_task(_quietly(_act(service, seller_id, script, rng)))
+                    actors.add(actor)
+                    actor.add_done_callback(actors.discard)
+            except CaseError as err:
+                log.info("demo detection refused", seller_id=seller_id, reason=str(err))
+            await asyncio.sleep(interval)
+
+
+async def _quietly(action: asyncio.Future[None] | object) -> None:
+    try:
+        await action  # type: ignore[misc]
+    except CaseError as err:
+        log.info("demo action refused", reason=str(err))

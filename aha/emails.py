@@ -1,0 +1,94 @@
+"""What each email to a seller says. Rendering is pure; sending lives in activities."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel
+
+from aha.deadlines import local_deadline_text
+from aha.guidance import describe_issue_type, guidance_for
+from aha.models import Issue
+
+EmailKind = Literal["issue_opened", "reminder", "invalid_number", "resolved", "deactivated"]
+
+
+class EmailRequest(BaseModel):
+    """One email a case wants sent. `key` makes sending idempotent across retries."""
+
+    key: str
+    seller_id: str
+    kind: EmailKind
+    issues: list[Issue] = []
+    deadline: datetime | None = None
+    reason: str = ""
+
+
+class Recipient(BaseModel):
+    name: str
+    email: str
+    timezone: str
+    page_url: str
+
+
+def _issue_block(issue: Issue) -> str:
+    steps = "\n".join(f"  {n}. {step}" for n, step in enumerate(guidance_for(issue.type), 1))
+    lines = [f"Issue {issue.id}: {describe_issue_type(issue.type)} ({issue.severity} severity)"]
+    if issue.description:
+        lines.append(f"  {issue.description}")
+    lines.append("  What to do, step by step:")
+    lines.append(steps)
+    return "\n".join(lines)
+
+
+def _ways_to_act(to: Recipient) -> str:
+    return (
+        "Two ways to act, on your account health page:\n"
+        f"  {to.page_url}\n"
+        "  - Contact me now: our account health team calls you at once.\n"
+        "  - Submit a plan of action: root cause, corrective actions, preventive measures.\n"
+        "Our team will also try to call your emergency contact number."
+    )
+
+
+def render(request: EmailRequest, to: Recipient) -> tuple[str, str]:
+    """Subject and plain-text body for `request`, addressed to `to`."""
+    deadline = local_deadline_text(request.deadline, to.timezone) if request.deadline else "not set"
+    greeting = f"Hello {to.name},\n\n"
+    issues = "\n\n".join(_issue_block(issue) for issue in request.issues)
+    if request.kind == "issue_opened":
+        subject = "Action needed: an issue puts your account at risk"
+        body = (
+            "We found an issue that could lead to the deactivation of your account. "
+            "Your account is protected by Account Health Assurance: work with us before the "
+            f"deadline and your account stays active.\n\nDeadline: {deadline}\n\n"
+            f"{issues}\n\n{_ways_to_act(to)}"
+        )
+    elif request.kind == "reminder":
+        subject = f"Reminder: resolve your account health issue before {deadline}"
+        body = (
+            f"Your account health issue is still open. Deadline: {deadline}\n\n"
+            f"{issues}\n\n{_ways_to_act(to)}"
+        )
+    elif request.kind == "invalid_number":
+        subject = "We could not call you: please fix your emergency contact number"
+        body = (
+            "We tried to call your emergency contact number and it is not a working number. "
+            "Please update it on your account health page so our team can reach you:\n"
+            f"  {to.page_url}\n\nDeadline for your open issue: {deadline}"
+        )
+    elif request.kind == "resolved":
+        subject = "Resolved: your account health issue is closed"
+        body = (
+            f"Thank you. The issues below are resolved and your account stays active.\n\n{issues}"
+        )
+    else:
+        subject = "Your account has been deactivated"
+        body = (
+            "The deadline passed before the issues below were resolved, so your account has "
+            f"been deactivated.\n\nReason: {request.reason}\n\n{issues}\n\n"
+            "You can appeal with a plan of action on your account health page:\n"
+            f"  {to.page_url}"
+        )
+    return subject, greeting + body + "\n\nAccount Health Assurance team\n"

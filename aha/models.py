@@ -1,0 +1,176 @@
+"""The shapes that cross workflow, activity and client boundaries."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+
+from aha.guidance import ISSUE_TYPES
+from aha.policy import Policy
+
+CaseStatus = Literal[
+    "awaiting_contact", "engaged", "plan_under_review", "call_required", "resolved", "deactivated"
+]
+CASE_STATUSES: tuple[str, ...] = CaseStatus.__args__  # type: ignore[attr-defined]
+CLOSED_STATUSES = ("resolved", "deactivated")
+Severity = Literal["critical", "high", "medium", "low"]
+CallOutcome = Literal["answered", "no_answer", "busy", "voicemail", "invalid_number"]
+CALL_OUTCOMES: tuple[str, ...] = CallOutcome.__args__  # type: ignore[attr-defined]
+ReviewState = Literal["under_review", "info_requested", "accepted"]
+
+SELLER_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DetectionEvent(Strict):
+    event_id: str = Field(min_length=1, max_length=200)
+    seller_id: str = Field(pattern=SELLER_ID_PATTERN)
+    marketplace: str = Field(default="US", min_length=2, max_length=8)
+    issue_type: str
+    severity: Severity
+    description: str = Field(default="", max_length=4000)
+    detected_at: AwareDatetime
+
+    @field_validator("issue_type")
+    @classmethod
+    def known_issue_type(cls, value: str) -> str:
+        if value not in ISSUE_TYPES:
+            raise ValueError(f"unknown issue type {value!r}; known: {', '.join(ISSUE_TYPES)}")
+        return value
+
+
+class Issue(Strict):
+    id: str
+    event_id: str
+    type: str
+    severity: Severity
+    description: str
+    detected_at: datetime
+    opened_at: datetime
+    deadline: datetime
+    status: Literal["open", "resolved"] = "open"
+    resolved_at: datetime | None = None
+    resolved_by: str | None = None
+    resolution: str | None = None
+
+
+class CallAttempt(Strict):
+    number: int
+    seller_initiated: bool
+    scheduled_for: datetime
+    placed_at: datetime | None = None
+    outcome: CallOutcome | None = None
+    outcome_at: datetime | None = None
+    reported_by: str | None = None
+    guidance: list[str] = []
+
+
+class PlanSubmission(Strict):
+    root_cause: str = Field(max_length=4000)
+    corrective_actions: list[str] = Field(max_length=50)
+    preventive_measures: list[str] = Field(max_length=50)
+    issue_ids: list[str] = []
+    submitted_by: str = "seller"
+
+
+class Plan(Strict):
+    root_cause: str
+    corrective_actions: list[str]
+    preventive_measures: list[str]
+    issue_ids: list[str]
+    submitted_at: datetime
+    submitted_by: str
+    review_state: ReviewState = "under_review"
+    questions: list[str] = []
+    reviewed_at: datetime | None = None
+    reviewed_by: str | None = None
+
+
+class Review(Strict):
+    decision: Literal["accept", "request_info"]
+    questions: list[str] = []
+    reviewer: str = "specialist"
+
+
+class CallReport(Strict):
+    attempt: int
+    outcome: CallOutcome
+    reported_by: str = "specialist"
+
+
+class Resolution(Strict):
+    issue_id: str
+    note: str = Field(max_length=4000)
+    resolved_by: str = "specialist"
+
+
+class TimelineEntry(Strict):
+    at: datetime
+    kind: str
+    detail: str
+    who: str
+
+
+class SellerProfile(Strict):
+    """What a case may know about a seller: no email, no phone number."""
+
+    seller_id: str
+    marketplace: str
+    timezone: str
+    has_phone: bool
+    phone_version: int
+    account_status: Literal["active", "deactivated"]
+
+
+class CaseStart(Strict):
+    seller_id: str
+    marketplace: str
+
+
+class DetectionReceipt(Strict):
+    case_id: str
+    created: bool
+    issue_id: str
+    duplicate: bool = False
+
+
+class ContactReceipt(Strict):
+    attempt: int
+    created: bool
+
+
+class CaseView(Strict):
+    case_id: str
+    seller_id: str
+    marketplace: str
+    status: CaseStatus = "awaiting_contact"
+    opened_at: datetime | None = None
+    closed_at: datetime | None = None
+    deadline: datetime | None = None
+    timezone: str | None = None
+    reached: bool = False
+    calling_stopped_reason: str | None = None
+    next_call_at: datetime | None = None
+    issues: list[Issue] = []
+    call_attempts: list[CallAttempt] = []
+    plan: Plan | None = None
+    timeline: list[TimelineEntry] = []
+    policy: Policy | None = None
+
+    def issue(self, issue_id: str) -> Issue | None:
+        return next((i for i in self.issues if i.id == issue_id), None)
+
+    def open_issues(self) -> list[Issue]:
+        return [i for i in self.issues if i.status == "open"]
+
+    def pending_calls(self) -> list[CallAttempt]:
+        return [a for a in self.call_attempts if a.outcome is None]
+
+    @property
+    def closed(self) -> bool:
+        return self.status in CLOSED_STATUSES

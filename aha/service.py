@@ -1,0 +1,304 @@
+"""The one place that knows how to start, signal, update and query a case.
+
+The CLI (and any later HTTP layer) call this; it turns Temporal's errors into the
+domain's: unknown seller, no open case, closed case, rejected action.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+from temporalio.client import (
+    Client,
+    WithStartWorkflowOperation,
+    WorkflowExecutionStatus,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+)
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+
+from aha import search_attributes as sa
+from aha.directory import SellerDirectory
+from aha.guidance import describe_issue_type
+from aha.models import (
+    CASE_STATUSES,
+    CallAttempt,
+    CallReport,
+    CaseStart,
+    CaseView,
+    ContactReceipt,
+    DetectionEvent,
+    DetectionReceipt,
+    Issue,
+    Plan,
+    PlanSubmission,
+    Resolution,
+    Review,
+)
+from workflows.case import CaseWorkflow
+
+# Detection systems and our clocks disagree a little; more than this is a bad event.
+CLOCK_SKEW = timedelta(minutes=5)
+ResultT = TypeVar("ResultT")
+
+
+class CaseError(Exception):
+    """An action that could not be done; the message is meant for the person who asked."""
+
+
+class UnknownSeller(CaseError):
+    pass
+
+
+class NoOpenCase(CaseError):
+    pass
+
+
+class CaseClosed(CaseError):
+    pass
+
+
+class Rejected(CaseError):
+    """The case refused the action (an Update validator's reason): nothing was recorded."""
+
+
+class InvalidInput(CaseError):
+    pass
+
+
+def case_id_for(seller_id: str) -> str:
+    return f"at-risk-case-{seller_id}"
+
+
+class CaseSummary(BaseModel):
+    case_id: str
+    seller_id: str | None
+    status: str | None
+    marketplace: str | None
+    deadline: datetime | None
+    issue_types: list[str]
+    call_attempts: int | None
+    workflow_status: str
+
+
+class PendingCall(BaseModel):
+    case_id: str
+    seller_id: str
+    attempt: int
+    seller_initiated: bool
+    scheduled_for: datetime
+    placed_at: datetime | None
+    deadline: datetime | None
+    issue_types: list[str]
+    guidance: list[str]
+    phone: str | None
+
+
+class CaseService:
+    def __init__(self, client: Client, directory: SellerDirectory, task_queue: str) -> None:
+        self.client = client
+        self.directory = directory
+        self.task_queue = task_queue
+
+    def _handle(self, seller_id: str) -> WorkflowHandle[CaseWorkflow, CaseView]:
+        return self.client.get_workflow_handle_for(CaseWorkflow.run, case_id_for(seller_id))
+
+    async def _describe_status(self, seller_id: str) -> WorkflowExecutionStatus | None:
+        try:
+            description = await self._handle(seller_id).describe()
+        except RPCError as err:
+            if err.status == RPCStatusCode.NOT_FOUND:
+                return None
+            raise
+        return description.status
+
+    # ---- starting and joining cases ------------------------------------------------------
+
+    async def detect(self, event: DetectionEvent) -> DetectionReceipt:
+        if self.directory.get(event.seller_id) is None:
+            raise UnknownSeller(
+                f"seller {event.seller_id!r} is not in the directory: no case was started"
+            )
+        if event.detected_at > datetime.now(UTC) + CLOCK_SKEW:
+            raise InvalidInput(f"detected_at {event.detected_at.isoformat()} is in the future")
+        earlier = await self._receipt_from_closed_case(event)
+        if earlier is not None:
+            return earlier
+        start = WithStartWorkflowOperation(
+            CaseWorkflow.run,
+            CaseStart(seller_id=event.seller_id, marketplace=event.marketplace),
+            id=case_id_for(event.seller_id),
+            task_queue=self.task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+            static_summary=(
+                f"At-risk case: seller {event.seller_id} ({event.marketplace}), "
+                f"{describe_issue_type(event.issue_type)}, {event.severity}"
+            ),
+            static_details=(
+                f"Opened by event `{event.event_id}`: {describe_issue_type(event.issue_type)} "
+                f"({event.severity}) detected {event.detected_at.isoformat()}."
+            ),
+        )
+        try:
+            return await self.client.execute_update_with_start_workflow(
+                CaseWorkflow.detect, event, start_workflow_operation=start
+            )
+        except WorkflowUpdateFailedError as err:
+            cause = err.cause
+            if isinstance(cause, ApplicationError) and cause.type == "DuplicateEvent":
+                return DetectionReceipt.model_validate(cause.details[0])
+            if isinstance(cause, ApplicationError) and cause.type == "CaseClosed":
+                raise CaseClosed(
+                    f"the case of seller {event.seller_id} is closing; send the event again"
+                ) from err
+            raise _as_case_error(err) from err
+
+    async def _receipt_from_closed_case(self, event: DetectionEvent) -> DetectionReceipt | None:
+        """A redelivery after the case closed must not open a second case."""
+        status = await self._describe_status(event.seller_id)
+        if status != WorkflowExecutionStatus.COMPLETED:
+            return None
+        closed = await self._handle(event.seller_id).result()
+        for index, issue in enumerate(closed.issues):
+            if issue.event_id == event.event_id:
+                return DetectionReceipt(
+                    case_id=closed.case_id, created=index == 0, issue_id=issue.id, duplicate=True
+                )
+        return None
+
+    # ---- acting on an open case ----------------------------------------------------------
+
+    async def _update(self, seller_id: str, update: Any, arg: Any = None) -> Any:
+        handle = self._handle(seller_id)
+        try:
+            if arg is None:
+                return await handle.execute_update(update)
+            return await handle.execute_update(update, arg)
+        except WorkflowUpdateFailedError as err:
+            raise _as_case_error(err) from err
+        except RPCError as err:
+            if err.status != RPCStatusCode.NOT_FOUND:
+                raise
+            await self._raise_not_open(seller_id)
+            raise
+
+    async def _raise_not_open(self, seller_id: str) -> None:
+        status = await self._describe_status(seller_id)
+        if status is None:
+            raise NoOpenCase(f"seller {seller_id} has no open case")
+        if status == WorkflowExecutionStatus.COMPLETED:
+            closed = await self._handle(seller_id).result()
+            raise CaseClosed(f"the case of seller {seller_id} is closed ({closed.status})")
+        if status != WorkflowExecutionStatus.RUNNING:
+            raise CaseClosed(f"the case of seller {seller_id} ended: {status.name.lower()}")
+
+    async def contact_me_now(self, seller_id: str) -> ContactReceipt:
+        result: ContactReceipt = await self._update(seller_id, CaseWorkflow.contact_me_now)
+        return result
+
+    async def report_call_outcome(self, seller_id: str, report: CallReport) -> CallAttempt:
+        result: CallAttempt = await self._update(
+            seller_id, CaseWorkflow.report_call_outcome, report
+        )
+        return result
+
+    async def submit_plan(self, seller_id: str, submission: PlanSubmission) -> Plan:
+        result: Plan = await self._update(seller_id, CaseWorkflow.submit_plan, submission)
+        return result
+
+    async def review_plan(self, seller_id: str, review: Review) -> Plan:
+        result: Plan = await self._update(seller_id, CaseWorkflow.review_plan, review)
+        return result
+
+    async def resolve(self, seller_id: str, resolution: Resolution) -> Issue:
+        result: Issue = await self._update(seller_id, CaseWorkflow.resolve_issue, resolution)
+        return result
+
+    async def contact_changed(self, seller_id: str) -> bool:
+        """Tell the seller's open case, if any, that its contact data changed."""
+        if await self._describe_status(seller_id) != WorkflowExecutionStatus.RUNNING:
+            return False
+        try:
+            await self._handle(seller_id).signal(CaseWorkflow.contact_changed)
+        except RPCError as err:
+            if err.status == RPCStatusCode.NOT_FOUND:
+                return False
+            raise
+        return True
+
+    # ---- reading -------------------------------------------------------------------------
+
+    async def status(self, seller_id: str) -> CaseView:
+        status = await self._describe_status(seller_id)
+        if status is None:
+            raise NoOpenCase(f"seller {seller_id} has no case")
+        handle = self._handle(seller_id)
+        if status == WorkflowExecutionStatus.RUNNING:
+            return await handle.query(CaseWorkflow.get_case)
+        if status == WorkflowExecutionStatus.COMPLETED:
+            return await handle.result()
+        raise CaseError(f"the case workflow of seller {seller_id} ended: {status.name.lower()}")
+
+    async def list_cases(self, status: str | None = None, limit: int = 1000) -> list[CaseSummary]:
+        query = "WorkflowType = 'CaseWorkflow'"
+        if status is not None:
+            if status not in CASE_STATUSES:
+                raise InvalidInput(f"unknown status {status!r}; one of: {', '.join(CASE_STATUSES)}")
+            query += f" AND CaseStatus = '{status}'"
+        cases = []
+        async for execution in self.client.list_workflows(query, limit=limit):
+            attrs = execution.typed_search_attributes
+            cases.append(
+                CaseSummary(
+                    case_id=execution.id,
+                    seller_id=attrs.get(sa.SELLER_ID),
+                    status=attrs.get(sa.CASE_STATUS),
+                    marketplace=attrs.get(sa.MARKETPLACE),
+                    deadline=attrs.get(sa.DEACTIVATION_DEADLINE),
+                    issue_types=list(attrs.get(sa.ISSUE_TYPES) or []),
+                    call_attempts=attrs.get(sa.CALL_ATTEMPTS),
+                    workflow_status=execution.status.name.lower() if execution.status else "",
+                )
+            )
+        return cases
+
+    async def pending_calls(self, limit: int = 1000) -> list[PendingCall]:
+        """Call attempts waiting for an outcome, across every open case, oldest first."""
+        calls = []
+        query = "WorkflowType = 'CaseWorkflow' AND ExecutionStatus = 'Running'"
+        async for execution in self.client.list_workflows(query, limit=limit):
+            handle = self.client.get_workflow_handle_for(CaseWorkflow.run, execution.id)
+            try:
+                view = await handle.query(CaseWorkflow.get_case)
+            except RPCError:
+                continue  # closed between listing and asking
+            contact = self.directory.get(view.seller_id)
+            for attempt in view.pending_calls():
+                calls.append(
+                    PendingCall(
+                        case_id=view.case_id,
+                        seller_id=view.seller_id,
+                        attempt=attempt.number,
+                        seller_initiated=attempt.seller_initiated,
+                        scheduled_for=attempt.scheduled_for,
+                        placed_at=attempt.placed_at,
+                        deadline=view.deadline,
+                        issue_types=[i.type for i in view.open_issues()],
+                        guidance=attempt.guidance,
+                        phone=contact.phone if contact else None,
+                    )
+                )
+        return sorted(calls, key=lambda call: (not call.seller_initiated, call.scheduled_for))
+
+
+def _as_case_error(err: WorkflowUpdateFailedError) -> CaseError:
+    cause = err.cause
+    message = cause.message if isinstance(cause, ApplicationError) else str(cause or err)
+    if isinstance(cause, ApplicationError) and cause.type == "CaseClosed":
+        return CaseClosed(message)
+    return Rejected(message)

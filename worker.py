@@ -1,0 +1,93 @@
+"""Composes the case worker: the workflow, its activities and their real dependencies."""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+
+import structlog
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Worker
+
+from activities.accounts import AccountActivities
+from activities.calls import CallActivities, Dialer, ManualDialer, SimulatedDialer
+from activities.email import EmailActivities, SmtpSettings
+from aha.config import Settings
+from aha.directory import SqliteStore
+from aha.policy import Policy, load_policy
+from workflows.case import CaseWorkflow
+
+log = structlog.get_logger(__name__)
+
+
+async def connect(settings: Settings) -> Client:
+    return await Client.connect(
+        settings.temporal_address,
+        namespace=settings.namespace,
+        data_converter=pydantic_data_converter,
+    )
+
+
+def build_dialer(settings: Settings, client: Client) -> Dialer:
+    if settings.dialer == "simulated":
+        return SimulatedDialer(
+            client,
+            answer_probability=settings.simulated_answer_probability,
+            delay_seconds=settings.simulated_delay_seconds,
+        )
+    return ManualDialer()
+
+
+def build_worker(
+    client: Client,
+    settings: Settings,
+    policy: Policy,
+    *,
+    dialer: Dialer | None = None,
+    executor: ThreadPoolExecutor | None = None,
+) -> Worker:
+    store = SqliteStore(settings.db_path)
+    smtp = SmtpSettings(
+        host=settings.smtp_host,
+        port=settings.smtp_port,
+        sender=settings.email_from,
+        page_url=settings.page_url,
+    )
+    accounts = AccountActivities(store, lambda: policy)
+    emails = EmailActivities(smtp, store, store)
+    calls = CallActivities(store, store, dialer or build_dialer(settings, client))
+    return Worker(
+        client,
+        task_queue=settings.task_queue,
+        workflows=[CaseWorkflow],
+        activities=[
+            accounts.current_policy,
+            accounts.seller_profile,
+            accounts.deactivate_account,
+            emails.send_email,
+            calls.place_call,
+        ],
+        activity_executor=executor or ThreadPoolExecutor(max_workers=16),
+    )
+
+
+async def run_worker(settings: Settings) -> None:
+    # The policy is read once, at start-up: a broken file fails here, before any case uses it.
+    policy = load_policy(settings.policy_file)
+    client = await connect(settings)
+    worker = build_worker(client, settings, policy)
+    log.info(
+        "worker started",
+        task_queue=settings.task_queue,
+        dialer=settings.dialer,
+        policy_file=settings.policy_file or "default",
+    )
+    await worker.run()
+
+
+if __name__ == "__main__":
+    from aha.logs import configure
+
+    configure()
+    asyncio.run(run_worker(Settings()))

@@ -1,0 +1,663 @@
+"""The at-risk case: one durable workflow per seller's open case.
+
+Handlers only change state and wake the main loop; the loop does every side effect
+(emails, calls, deactivation) and sleeps in one timer until the next thing falls due.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import datetime, timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.accounts import AccountActivities
+    from activities.calls import CallActivities, CallTask
+    from activities.email import EmailActivities
+    from aha import calling, deadlines
+    from aha import search_attributes as sa
+    from aha.emails import EmailKind, EmailRequest
+    from aha.guidance import guidance_for
+    from aha.models import (
+        CallAttempt,
+        CallOutcome,
+        CallReport,
+        CaseStart,
+        CaseView,
+        ContactReceipt,
+        DetectionEvent,
+        DetectionReceipt,
+        Issue,
+        Plan,
+        PlanSubmission,
+        Resolution,
+        Review,
+        SellerProfile,
+        TimelineEntry,
+    )
+    from aha.policy import Policy
+
+ACTIVITY_TIMEOUT = timedelta(seconds=30)
+RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    maximum_interval=timedelta(minutes=1),
+    non_retryable_error_types=["UnknownSeller"],
+)
+
+
+def _rejected(message: str, kind: str) -> ApplicationError:
+    return ApplicationError(message, type=kind, non_retryable=True)
+
+
+@workflow.defn(name="CaseWorkflow")
+class CaseWorkflow:
+    @workflow.init
+    def __init__(self, start: CaseStart) -> None:
+        self.view = CaseView(
+            case_id=workflow.info().workflow_id,
+            seller_id=start.seller_id,
+            marketplace=start.marketplace,
+        )
+        self.policy: Policy | None = None
+        self.profile: SellerProfile | None = None
+        self._wake = False
+        self._profile_stale = False
+        self._outbox: list[EmailRequest] = []
+        self._to_dial: list[CallAttempt] = []
+        self._reminders: dict[str, datetime] = {}
+        self._reminder_issue: dict[str, str] = {}
+        self._reminders_sent: set[str] = set()
+        self._call_not_before: datetime | None = None
+        self._invalid_phone_version: int | None = None
+        self._published: dict[str, object] = {}
+
+    # ---- the main loop -------------------------------------------------------------------
+
+    @workflow.run
+    async def run(self, start: CaseStart) -> CaseView:
+        self.policy = await workflow.execute_activity_method(
+            AccountActivities.current_policy,
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            retry_policy=RETRY,
+            summary="load the policy in force",
+        )
+        self.profile = await self._load_profile()
+        self.view.policy = self.policy
+        self.view.timezone = self.profile.timezone
+        self.view.opened_at = workflow.now()
+        self._call_not_before = workflow.now()
+        await workflow.wait_condition(lambda: bool(self.view.issues))
+        while not self.view.closed:
+            await self._step()
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self.view
+
+    async def _step(self) -> None:
+        if self._profile_stale:
+            self._profile_stale = False
+            await self._refresh_profile()
+        now = workflow.now()
+        self._expire_unreported_calls(now)
+        if not self.view.open_issues():
+            await self._close_resolved()
+            return
+        case_deadline = self._case_deadline()
+        if case_deadline is not None and now >= case_deadline:
+            await self._deactivate()
+            return
+        self._queue_due_reminders(now)
+        await self._send_outbox()
+        self._schedule_proactive_call(workflow.now())
+        await self._dial_queued()
+        self._publish()
+        await self._sleep_until_next_due()
+
+    async def _sleep_until_next_due(self) -> None:
+        due = self._next_due()
+        if due is None:
+            await workflow.wait_condition(lambda: self._wake)
+        else:
+            when, what = due
+            timeout = when - workflow.now()
+            if timeout > timedelta(0):
+                with contextlib.suppress(TimeoutError):
+                    await workflow.wait_condition(
+                        lambda: self._wake, timeout=timeout, timeout_summary=what
+                    )
+        self._wake = False
+
+    def _next_due(self) -> tuple[datetime, str] | None:
+        assert self.policy is not None
+        candidates: list[tuple[datetime, str]] = []
+        case_deadline = self._case_deadline()
+        if case_deadline is not None:
+            candidates.append((case_deadline, "deactivation deadline"))
+        reminder = deadlines.next_reminder(self._reminders, self._reminders_sent)
+        if reminder is not None:
+            candidates.append((reminder, "reminder email"))
+        if self.view.next_call_at is not None:
+            candidates.append((self.view.next_call_at, "next proactive call"))
+        for attempt in self.view.pending_calls():
+            if attempt.placed_at is not None:
+                expiry = attempt.placed_at + self.policy.call_report_timeout
+                candidates.append((expiry, f"outcome of call attempt {attempt.number}"))
+        return min(candidates, default=None)
+
+    # ---- deadlines and endings -----------------------------------------------------------
+
+    def _case_deadline(self) -> datetime | None:
+        return deadlines.case_deadline(i.deadline for i in self.view.open_issues())
+
+    async def _close_resolved(self) -> None:
+        self._record("case_resolved", "every issue resolved before its deadline")
+        self._close("resolved")
+        self._email("resolved", "resolved", issues=self.view.issues)
+        await self._send_outbox()
+        self._publish()
+
+    async def _deactivate(self) -> None:
+        overdue = [i for i in self.view.open_issues() if i.deadline <= workflow.now()]
+        reason = "deadline passed with unresolved issue(s) " + ", ".join(i.id for i in overdue)
+        await workflow.execute_activity_method(
+            AccountActivities.deactivate_account,
+            self.view.seller_id,
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            retry_policy=RETRY,
+            summary="deactivate the seller's account",
+        )
+        self._record("account_deactivated", reason)
+        self._close("deactivated")
+        self._email("deactivated", "deactivated", issues=overdue, reason=reason)
+        await self._send_outbox()
+        self._publish()
+
+    def _close(self, status: str) -> None:
+        self.view.status = status  # type: ignore[assignment]
+        self.view.closed_at = workflow.now()
+        self.view.next_call_at = None
+
+    # ---- emails --------------------------------------------------------------------------
+
+    def _email(
+        self, kind: EmailKind, step: str, issues: list[Issue] | None = None, reason: str = ""
+    ) -> None:
+        self._outbox.append(
+            EmailRequest(
+                key=f"{self.view.case_id}/{workflow.info().run_id}/email/{step}",
+                seller_id=self.view.seller_id,
+                kind=kind,
+                issues=issues or [],
+                deadline=self._case_deadline(),
+                reason=reason,
+            )
+        )
+
+    def _queue_due_reminders(self, now: datetime) -> None:
+        for key in deadlines.due_reminders(self._reminders, now, self._reminders_sent):
+            self._reminders_sent.add(key)
+            issue = self.view.issue(self._reminder_issue[key])
+            if issue is None or issue.status != "open":
+                continue
+            self._email("reminder", key, issues=[issue])
+            self._record("reminder_sent", f"reminder email for issue {issue.id}")
+
+    async def _send_outbox(self) -> None:
+        while self._outbox:
+            request = self._outbox.pop(0)
+            await workflow.execute_activity_method(
+                EmailActivities.send_email,
+                request,
+                start_to_close_timeout=ACTIVITY_TIMEOUT,
+                retry_policy=RETRY,
+                summary=f"email the seller: {request.kind.replace('_', ' ')}",
+            )
+
+    # ---- calls ---------------------------------------------------------------------------
+
+    def _calling_stopped_reason(self) -> str | None:
+        assert self.profile is not None
+        if not self.profile.has_phone:
+            return "no emergency phone on file"
+        if self._invalid_phone_version == self.profile.phone_version:
+            return "the emergency phone number is invalid; waiting for the seller to fix it"
+        return None
+
+    def _needs_proactive_call(self) -> bool:
+        if self.view.closed or self._calling_stopped_reason() is not None:
+            return False
+        return self.view.status == "call_required" or not self.view.reached
+
+    def _schedule_proactive_call(self, now: datetime) -> None:
+        assert self.policy is not None and self.profile is not None
+        self.view.calling_stopped_reason = self._calling_stopped_reason()
+        self.view.next_call_at = None
+        if not self._needs_proactive_call() or self._call_not_before is None:
+            return
+        if any(not a.seller_initiated for a in self.view.pending_calls()):
+            return
+        placed = [a.placed_at for a in self.view.call_attempts if not a.seller_initiated]
+        slot = calling.next_call_slot(
+            max(self._call_not_before, now),
+            self.profile.timezone,
+            self.policy.calling_hours,
+            self.policy.max_call_attempts_per_day,
+            [p for p in placed if p is not None],
+        )
+        case_deadline = self._case_deadline()
+        if case_deadline is not None and slot >= case_deadline:
+            return
+        if slot > now:
+            self.view.next_call_at = slot
+            return
+        self._to_dial.append(self._new_attempt(seller_initiated=False, scheduled_for=slot))
+
+    def _new_attempt(self, seller_initiated: bool, scheduled_for: datetime) -> CallAttempt:
+        guidance = []
+        for issue in self.view.open_issues():
+            guidance += [f"{issue.id}: {step}" for step in guidance_for(issue.type)]
+        attempt = CallAttempt(
+            number=len(self.view.call_attempts) + 1,
+            seller_initiated=seller_initiated,
+            scheduled_for=scheduled_for,
+            guidance=guidance,
+        )
+        self.view.call_attempts.append(attempt)
+        return attempt
+
+    async def _dial_queued(self) -> None:
+        while self._to_dial:
+            attempt = self._to_dial.pop(0)
+            if attempt.outcome is not None:
+                continue
+            who = "seller (contact me now)" if attempt.seller_initiated else "proactive"
+            await workflow.execute_activity_method(
+                CallActivities.place_call,
+                CallTask(
+                    key=f"{self.view.case_id}/{workflow.info().run_id}/call/{attempt.number}",
+                    case_id=self.view.case_id,
+                    seller_id=self.view.seller_id,
+                    attempt=attempt.number,
+                    seller_initiated=attempt.seller_initiated,
+                    issue_types=[i.type for i in self.view.open_issues()],
+                    guidance=attempt.guidance,
+                ),
+                start_to_close_timeout=ACTIVITY_TIMEOUT,
+                retry_policy=RETRY,
+                summary=f"call attempt {attempt.number} ({who})",
+            )
+            attempt.placed_at = workflow.now()
+            self._record("call_placed", f"attempt {attempt.number} placed ({who})")
+
+    def _expire_unreported_calls(self, now: datetime) -> None:
+        assert self.policy is not None
+        for attempt in self.view.pending_calls():
+            if attempt.placed_at and now >= attempt.placed_at + self.policy.call_report_timeout:
+                self._apply_outcome(attempt, "no_answer", "system (no report in time)")
+
+    def _apply_outcome(self, attempt: CallAttempt, outcome: CallOutcome, who: str) -> None:
+        assert self.policy is not None and self.profile is not None
+        now = workflow.now()
+        attempt.outcome = outcome
+        attempt.outcome_at = now
+        attempt.reported_by = who
+        self._record("call_outcome", f"attempt {attempt.number}: {outcome}", who)
+        plan = self.view.plan
+        if outcome == "answered":
+            if not self.view.reached:
+                self._record("seller_reached", f"answered call attempt {attempt.number}", who)
+            self.view.reached = True
+            if plan and plan.review_state == "info_requested":
+                plan.review_state = "under_review"
+                self._record(
+                    "plan_back_in_review", "call answered after the request for information"
+                )
+        elif outcome == "invalid_number":
+            self._invalid_phone_version = self.profile.phone_version
+            self._record("calling_stopped", "invalid emergency phone number; seller emailed")
+            self._email("invalid_number", f"invalid-number/{self.profile.phone_version}")
+        elif not attempt.seller_initiated:
+            delay = calling.retry_delay(outcome, self.policy)
+            if delay is not None:
+                self._call_not_before = now + delay
+        self._refresh_status()
+
+    # ---- the seller's contact data -------------------------------------------------------
+
+    async def _load_profile(self) -> SellerProfile:
+        return await workflow.execute_activity_method(
+            AccountActivities.seller_profile,
+            self.view.seller_id,
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            retry_policy=RETRY,
+            summary="read the seller's time zone and phone status",
+        )
+
+    async def _refresh_profile(self) -> None:
+        assert self.profile is not None
+        before = self.profile
+        self.profile = await self._load_profile()
+        self.view.timezone = self.profile.timezone
+        if self.profile.phone_version != before.phone_version:
+            self._record("phone_updated", "the seller changed the emergency phone number")
+            self._call_not_before = workflow.now()
+        if self.profile.timezone != before.timezone:
+            self._record("timezone_updated", f"time zone is now {self.profile.timezone}")
+
+    # ---- state, timeline and what the UI shows -------------------------------------------
+
+    def _record(self, kind: str, detail: str, who: str = "system") -> None:
+        self.view.timeline.append(
+            TimelineEntry(at=workflow.now(), kind=kind, detail=detail, who=who)
+        )
+        workflow.logger.info(
+            "%s: %s", kind, detail, extra={"seller_id": self.view.seller_id, "who": who}
+        )
+
+    def _refresh_status(self) -> None:
+        if self.view.closed:
+            return
+        plan = self.view.plan
+        if plan and plan.review_state == "under_review":
+            self.view.status = "plan_under_review"
+        elif plan and plan.review_state == "info_requested":
+            self.view.status = "call_required"
+        elif self.view.reached:
+            self.view.status = "engaged"
+        else:
+            self.view.status = "awaiting_contact"
+        self.view.deadline = self._case_deadline() or self.view.deadline
+
+    def _publish(self) -> None:
+        """Keep search attributes and the UI's current details in step with the case."""
+        self._refresh_status()
+        view = self.view
+        current: dict[str, object] = {
+            "status": view.status,
+            "types": sorted({i.type for i in view.issues}),
+            "deadline": view.deadline,
+            "attempts": len(view.call_attempts),
+        }
+        if current != self._published:
+            updates = [
+                sa.CASE_STATUS.value_set(view.status),
+                sa.ISSUE_TYPES.value_set(sorted({i.type for i in view.issues})),
+                sa.CALL_ATTEMPTS.value_set(len(view.call_attempts)),
+            ]
+            if not self._published:
+                updates += [
+                    sa.SELLER_ID.value_set(view.seller_id),
+                    sa.MARKETPLACE.value_set(view.marketplace),
+                ]
+            if view.deadline is not None:
+                updates.append(sa.DEACTIVATION_DEADLINE.value_set(view.deadline))
+            workflow.upsert_search_attributes(updates)
+            self._published = current
+        workflow.set_current_details(self._details_markdown())
+
+    def _details_markdown(self) -> str:
+        view = self.view
+        lines = [f"**Status:** `{view.status}`"]
+        if view.deadline:
+            local = (
+                deadlines.local_deadline_text(view.deadline, view.timezone) if view.timezone else ""
+            )
+            lines.append(f"**Deadline:** {view.deadline:%Y-%m-%d %H:%M} UTC ({local})")
+        lines.append("")
+        lines.append("| issue | type | severity | status | deadline (UTC) |")
+        lines.append("|---|---|---|---|---|")
+        for i in view.issues:
+            lines.append(
+                f"| {i.id} | {i.type} | {i.severity} | {i.status} | {i.deadline:%Y-%m-%d %H:%M} |"
+            )
+        lines.append("")
+        recent = view.call_attempts[-3:]
+        if recent:
+            lines.append("**Last attempts:**")
+            for a in recent:
+                origin = "seller" if a.seller_initiated else "proactive"
+                placed = f"{a.placed_at:%Y-%m-%d %H:%M}" if a.placed_at else "dialling"
+                lines.append(f"- #{a.number} ({origin}) {placed}: {a.outcome or 'pending'}")
+        if view.next_call_at:
+            lines.append(f"**Next scheduled call:** {view.next_call_at:%Y-%m-%d %H:%M} UTC")
+        elif view.calling_stopped_reason:
+            lines.append(f"**Calling stopped:** {view.calling_stopped_reason}")
+        return "\n".join(lines)
+
+    def _wake_loop(self) -> None:
+        self._refresh_status()
+        self._wake = True
+
+    def _reject_if_closed(self) -> None:
+        if self.view.closed:
+            raise _rejected(f"the case is closed ({self.view.status})", "CaseClosed")
+
+    # ---- messages ------------------------------------------------------------------------
+
+    @workflow.query
+    def get_case(self) -> CaseView:
+        self._refresh_status()
+        return self.view
+
+    @workflow.update
+    async def detect(self, event: DetectionEvent) -> DetectionReceipt:
+        await workflow.wait_condition(lambda: self.policy is not None)
+        assert self.policy is not None
+        duplicate = self._receipt_for(event.event_id)
+        if duplicate is not None:
+            return duplicate
+        created = not self.view.issues
+        now = workflow.now()
+        issue = Issue(
+            id=f"I{len(self.view.issues) + 1}",
+            event_id=event.event_id,
+            type=event.issue_type,
+            severity=event.severity,
+            description=event.description,
+            detected_at=event.detected_at,
+            opened_at=now,
+            deadline=deadlines.issue_deadline(event.detected_at, self.policy),
+        )
+        self.view.issues.append(issue)
+        for key, moment in deadlines.reminder_times(
+            issue.id, issue.deadline, now, self.policy
+        ).items():
+            self._reminders[key] = moment
+            self._reminder_issue[key] = issue.id
+        kind = "case_opened" if created else "issue_added"
+        self._record(
+            kind,
+            f"{issue.id}: {issue.type} ({issue.severity}), event {event.event_id}",
+            "detector",
+        )
+        self._email("issue_opened", f"issue-opened/{issue.id}", issues=[issue])
+        self._wake_loop()
+        return DetectionReceipt(case_id=self.view.case_id, created=created, issue_id=issue.id)
+
+    @detect.validator
+    def _validate_detect(self, event: DetectionEvent) -> None:
+        if event.seller_id != self.view.seller_id:
+            raise _rejected("the event is for another seller", "WrongSeller")
+        receipt = self._receipt_for(event.event_id)
+        if receipt is not None:
+            # A redelivered event is answered, not applied: a rejected update writes no history.
+            raise ApplicationError(
+                f"event {event.event_id} already received", receipt, type="DuplicateEvent"
+            )
+        self._reject_if_closed()
+
+    def _receipt_for(self, event_id: str) -> DetectionReceipt | None:
+        for index, issue in enumerate(self.view.issues):
+            if issue.event_id == event_id:
+                return DetectionReceipt(
+                    case_id=self.view.case_id,
+                    created=index == 0,
+                    issue_id=issue.id,
+                    duplicate=True,
+                )
+        return None
+
+    @workflow.update
+    def contact_me_now(self) -> ContactReceipt:
+        for attempt in self.view.pending_calls():
+            if attempt.seller_initiated:
+                return ContactReceipt(attempt=attempt.number, created=False)
+        attempt = self._new_attempt(seller_initiated=True, scheduled_for=workflow.now())
+        self._to_dial.append(attempt)
+        self._record(
+            "contact_me_now", f"seller asked to be called now (attempt {attempt.number})", "seller"
+        )
+        if not self.view.reached:
+            self._record("seller_reached", "the seller pressed contact me now", "seller")
+        self.view.reached = True
+        self._wake_loop()
+        return ContactReceipt(attempt=attempt.number, created=True)
+
+    @contact_me_now.validator
+    def _validate_contact_me_now(self) -> None:
+        self._reject_if_closed()
+
+    @workflow.update
+    def report_call_outcome(self, report: CallReport) -> CallAttempt:
+        attempt = self.view.call_attempts[report.attempt - 1]
+        self._apply_outcome(attempt, report.outcome, report.reported_by)
+        self._wake_loop()
+        return attempt
+
+    @report_call_outcome.validator
+    def _validate_call_outcome(self, report: CallReport) -> None:
+        self._reject_if_closed()
+        if not 1 <= report.attempt <= len(self.view.call_attempts):
+            raise _rejected(f"there is no call attempt {report.attempt}", "UnknownAttempt")
+        attempt = self.view.call_attempts[report.attempt - 1]
+        if attempt.outcome is not None:
+            raise _rejected(
+                f"call attempt {report.attempt} was already reported: {attempt.outcome}",
+                "AlreadyReported",
+            )
+
+    @workflow.update
+    def submit_plan(self, submission: PlanSubmission) -> Plan:
+        issue_ids = submission.issue_ids or [i.id for i in self.view.open_issues()]
+        self.view.plan = Plan(
+            root_cause=submission.root_cause.strip(),
+            corrective_actions=[a.strip() for a in submission.corrective_actions],
+            preventive_measures=[p.strip() for p in submission.preventive_measures],
+            issue_ids=issue_ids,
+            submitted_at=workflow.now(),
+            submitted_by=submission.submitted_by,
+        )
+        self._record("plan_submitted", f"plan for {', '.join(issue_ids)}", submission.submitted_by)
+        self._wake_loop()
+        return self.view.plan
+
+    @submit_plan.validator
+    def _validate_plan(self, submission: PlanSubmission) -> None:
+        self._reject_if_closed()
+        if self.view.status == "plan_under_review":
+            raise _rejected("a plan is already under review", "PlanUnderReview")
+        if self.view.status == "call_required":
+            raise _rejected(
+                "the team needs to speak with you first: answer its call or press contact me now",
+                "CallRequired",
+            )
+        problems = []
+        if not submission.root_cause.strip():
+            problems.append("root_cause is empty")
+        for field in ("corrective_actions", "preventive_measures"):
+            items = getattr(submission, field)
+            if not items:
+                problems.append(f"{field} needs at least one entry")
+            elif any(not item.strip() for item in items):
+                problems.append(f"{field} has an empty entry")
+        for issue_id in submission.issue_ids:
+            issue = self.view.issue(issue_id)
+            if issue is None:
+                problems.append(f"unknown issue {issue_id}")
+            elif issue.status != "open":
+                problems.append(f"issue {issue_id} is already resolved")
+        if problems:
+            raise _rejected("; ".join(problems), "InvalidPlan")
+
+    @workflow.update
+    def review_plan(self, review: Review) -> Plan:
+        plan = self.view.plan
+        assert plan is not None
+        plan.reviewed_at = workflow.now()
+        plan.reviewed_by = review.reviewer
+        if review.decision == "accept":
+            plan.review_state = "accepted"
+            self._record(
+                "plan_accepted", f"plan accepted for {', '.join(plan.issue_ids)}", review.reviewer
+            )
+            for issue_id in plan.issue_ids:
+                self._resolve(issue_id, "plan of action accepted", review.reviewer)
+        else:
+            plan.review_state = "info_requested"
+            plan.questions = [q.strip() for q in review.questions]
+            self._call_not_before = workflow.now()
+            self._record(
+                "info_requested",
+                "call required before resolution: " + " | ".join(plan.questions),
+                review.reviewer,
+            )
+        self._wake_loop()
+        return plan
+
+    @review_plan.validator
+    def _validate_review(self, review: Review) -> None:
+        self._reject_if_closed()
+        plan = self.view.plan
+        if plan is None or plan.review_state == "accepted":
+            raise _rejected("there is no plan to review", "NoPlan")
+        if plan.review_state == "info_requested":
+            raise _rejected(
+                "more information was requested: a call must be answered first", "CallRequired"
+            )
+        if review.decision == "request_info" and not any(q.strip() for q in review.questions):
+            raise _rejected("request_info needs at least one question", "InvalidReview")
+
+    @workflow.update
+    def resolve_issue(self, resolution: Resolution) -> Issue:
+        self._resolve(resolution.issue_id, resolution.note.strip(), resolution.resolved_by)
+        self._wake_loop()
+        issue = self.view.issue(resolution.issue_id)
+        assert issue is not None
+        return issue
+
+    @resolve_issue.validator
+    def _validate_resolve(self, resolution: Resolution) -> None:
+        self._reject_if_closed()
+        issue = self.view.issue(resolution.issue_id)
+        if issue is None:
+            raise _rejected(f"unknown issue {resolution.issue_id}", "UnknownIssue")
+        if issue.status != "open":
+            raise _rejected(f"issue {issue.id} is already resolved", "AlreadyResolved")
+        if not resolution.note.strip():
+            raise _rejected("a resolution needs a note", "InvalidResolution")
+        if not self.view.reached:
+            raise _rejected("the seller has not been reached yet", "NotReached")
+        plan = self.view.plan
+        if plan and plan.review_state == "info_requested" and issue.id in plan.issue_ids:
+            raise _rejected(
+                f"issue {issue.id} needs an answered call after the request for information",
+                "CallRequired",
+            )
+
+    def _resolve(self, issue_id: str, note: str, who: str) -> None:
+        issue = self.view.issue(issue_id)
+        if issue is None or issue.status != "open":
+            return
+        issue.status = "resolved"
+        issue.resolved_at = workflow.now()
+        issue.resolved_by = who
+        issue.resolution = note
+        self._record("issue_resolved", f"{issue.id}: {note}", who)
+
+    @workflow.signal
+    def contact_changed(self) -> None:
+        """The seller's contact data changed in the directory: read it again."""
+        self._profile_stale = True
+        self._wake = True
