@@ -1,0 +1,231 @@
+"""Shared test parts: a real Temporal dev server with per-workflow time skipping, a real SMTP
+server, a real SQLite directory, and the real worker. Only the phone network is faked: tests
+play the specialist or the telephony provider who reports each call's outcome.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+import itertools
+import socket
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import pytest
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from aha import search_attributes as sa
+from aha.config import Settings
+from aha.dev import temporal_binary
+from aha.directory import SqliteStore
+from aha.mailcatcher import MailCatcher
+from aha.models import CaseView, DetectionEvent
+from aha.policy import Policy, parse_policy
+from aha.service import CaseService, case_id_for
+from worker import build_worker
+
+# Every hour callable and generous report timeouts: tests that are not about calling hours
+# should not depend on the wall-clock time at which CI happens to run.
+ALWAYS_CALLABLE = """
+deadline = "72h"
+call_report_timeout = "30m"
+max_call_attempts_per_day = 4
+reminders_before_deadline = ["24h", "4h"]
+[calling_hours]
+start = "00:00"
+end = "24:00"
+[call_retry_after]
+no_answer = "3h"
+busy = "20m"
+voicemail = "24h"
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def dev_server_args() -> list[str]:
+    args = ["--dynamic-config-value", "frontend.WorkflowTimeSkippingEnabled=true"]
+    for name, kind in sa.DEV_SERVER_DEFINITIONS.items():
+        args += ["--search-attribute", f"{name}={kind}"]
+    return args
+
+
+@pytest.fixture(scope="session")
+async def env() -> AsyncIterator[WorkflowEnvironment]:
+    environment = await WorkflowEnvironment.start_time_skipping_v2(
+        dev_server_existing_path=temporal_binary(),
+        dev_server_extra_args=dev_server_args(),
+        data_converter=pydantic_data_converter,
+    )
+    async with environment:
+        yield environment
+
+
+@pytest.fixture(scope="session")
+def mail_outbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, int]]:
+    outbox = tmp_path_factory.mktemp("outbox")
+    port = free_port()
+    with MailCatcher(outbox, port=port):
+        yield outbox, port
+
+
+def read_emails(outbox: Path, seller_id: str) -> list[EmailMessage]:
+    messages = []
+    for path in sorted(outbox.glob("*.eml")):
+        message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        if message["X-Aha-Seller"] == seller_id:
+            messages.append(message)  # type: ignore[arg-type]
+    return messages
+
+
+_sellers = itertools.count(1)
+
+
+@dataclass
+class Cases:
+    """One test's view of the system: the service the CLI uses, plus ways to move time."""
+
+    env: WorkflowEnvironment
+    service: CaseService
+    store: SqliteStore
+    outbox: Path
+
+    @property
+    def client(self) -> Client:
+        return self.env.client
+
+    def new_seller(
+        self,
+        timezone: str = "America/New_York",
+        phone: str = "+12125550123",
+        marketplace: str = "US",
+    ) -> str:
+        seller_id = f"s{next(_sellers)}-{uuid.uuid4().hex[:6]}"
+        self.store.upsert(
+            seller_id,
+            email=f"{seller_id}@sellers.example",
+            phone=phone,
+            timezone=timezone,
+            marketplace=marketplace,
+            name=f"Seller {seller_id}",
+        )
+        return seller_id
+
+    def event(self, seller_id: str, **overrides: Any) -> DetectionEvent:
+        fields: dict[str, Any] = {
+            "event_id": f"evt-{uuid.uuid4().hex[:10]}",
+            "seller_id": seller_id,
+            "marketplace": "US",
+            "issue_type": "ip_complaint",
+            "severity": "high",
+            "description": "Trademark complaint on two listings",
+            "detected_at": datetime.now(UTC),
+        }
+        fields.update(overrides)
+        return DetectionEvent(**fields)
+
+    async def detect(self, seller_id: str, **overrides: Any) -> Any:
+        # Cases start with their clock stopped: each test moves it on with `advance`.
+        with self.env.with_time_skipping_disabled():  # type: ignore[attr-defined]
+            return await self.service.detect(self.event(seller_id, **overrides))
+
+    async def advance(self, seller_id: str, duration: timedelta) -> None:
+        handle = self.client.get_workflow_handle(case_id_for(seller_id))
+        await self.env.fast_forward(handle, duration)  # type: ignore[attr-defined]
+
+    async def run_to_end(self, seller_id: str) -> CaseView:
+        handle = self.client.get_workflow_handle(case_id_for(seller_id))
+        await self.env.fast_forward(handle)  # type: ignore[attr-defined]
+        return await self.service.status(seller_id)
+
+    async def now(self, seller_id: str) -> datetime:
+        handle = self.client.get_workflow_handle(case_id_for(seller_id))
+        return await self.env.get_current_time(handle)
+
+    async def view(self, seller_id: str) -> CaseView:
+        return await self.service.status(seller_id)
+
+    async def wait_for(
+        self, seller_id: str, check: Callable[[CaseView], bool], timeout: float = 15.0
+    ) -> CaseView:
+        """Poll the case until `check` holds: activities run in real time."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            view = await self.view(seller_id)
+            if check(view):
+                return view
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"case never reached the expected state: {view}")
+            await asyncio.sleep(0.1)
+
+    async def wait_for_emails(
+        self, seller_id: str, count: int, timeout: float = 15.0
+    ) -> list[EmailMessage]:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            messages = read_emails(self.outbox, seller_id)
+            if len(messages) >= count:
+                return messages
+            if asyncio.get_running_loop().time() > deadline:
+                kinds = [m["X-Aha-Kind"] for m in messages]
+                raise AssertionError(f"expected {count} emails, got {kinds}")
+            await asyncio.sleep(0.1)
+
+    def emails(self, seller_id: str) -> list[EmailMessage]:
+        return read_emails(self.outbox, seller_id)
+
+
+CasesFactory = Callable[..., Awaitable[Cases]]
+
+
+@asynccontextmanager
+async def running_cases(
+    env: WorkflowEnvironment, tmp_path: Path, mail: tuple[Path, int], policy: Policy
+) -> AsyncIterator[Cases]:
+    outbox, port = mail
+    settings = replace(
+        Settings(),
+        task_queue=f"cases-{uuid.uuid4()}",
+        db_path=str(tmp_path / "aha.db"),
+        smtp_host="127.0.0.1",
+        smtp_port=port,
+        dialer="manual",
+    )
+    store = SqliteStore(settings.db_path)
+    worker = build_worker(env.client, settings, policy)
+    async with worker:
+        yield Cases(env, CaseService(env.client, store, settings.task_queue), store, outbox)
+
+
+@pytest.fixture
+async def cases(
+    env: WorkflowEnvironment, tmp_path: Path, mail_outbox: tuple[Path, int]
+) -> AsyncIterator[Cases]:
+    async with running_cases(env, tmp_path, mail_outbox, parse_policy(ALWAYS_CALLABLE)) as c:
+        yield c
+
+
+@pytest.fixture
+def cases_with(
+    env: WorkflowEnvironment, tmp_path: Path, mail_outbox: tuple[Path, int]
+) -> Callable[[str], Any]:
+    """`async with cases_with(policy_toml) as cases:` for tests that need their own policy."""
+
+    def start(policy_toml: str) -> Any:
+        return running_cases(env, tmp_path, mail_outbox, parse_policy(policy_toml))
+
+    return start
