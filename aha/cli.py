@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
+import os
 import sys
 import uuid
 from collections.abc import Awaitable, Callable
@@ -405,6 +407,20 @@ def _settings_for(args: argparse.Namespace) -> Settings:
 
 
 def main(argv: list[str] | None = None) -> int:
+    code = _run(argv)
+    if argv is None:
+        # Run as the `aha` program: end without interpreter finalization. The Temporal
+        # client's Rust threads can outlive asyncio.run and then abort a command that already
+        # succeeded with SIGABRT, "Fatal Python error: PyGILState_Release" (temporalio/sdk-python
+        # issue 300); os._exit skips the teardown they race with.
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        os._exit(code)
+    return code
+
+
+def _run(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
     configure(args.log_format, level="INFO" if args.command in ("dev", "worker") else "WARNING")
     try:

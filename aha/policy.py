@@ -30,7 +30,7 @@ def parse_duration(text: str) -> timedelta:
 
 def format_duration(value: timedelta) -> str:
     seconds = int(value.total_seconds())
-    parts = []
+    parts: list[str] = []
     for unit in ("h", "m", "s"):
         size = _UNIT_SECONDS[unit]
         if seconds >= size or (unit == "s" and not parts):

@@ -17,6 +17,7 @@ from temporalio.client import (
     WorkflowHandle,
     WorkflowUpdateFailedError,
 )
+from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
@@ -68,6 +69,10 @@ class Rejected(CaseError):
 
 class InvalidInput(CaseError):
     pass
+
+
+class CaseClosing(CaseError):
+    """The case has closed but its workflow has not finished yet."""
 
 
 def case_id_for(seller_id: str) -> str:
@@ -125,16 +130,32 @@ class CaseService:
             )
         if event.detected_at > datetime.now(UTC) + CLOCK_SKEW:
             raise InvalidInput(f"detected_at {event.detected_at.isoformat()} is in the future")
-        earlier = await self._receipt_from_closed_case(event)
-        if earlier is not None:
-            return earlier
+        # Closed cases are checked before a new one may start: a redelivered event must not
+        # open a second case. Rejecting reuse first makes that check race-free.
+        reuse = WorkflowIDReusePolicy.REJECT_DUPLICATE
+        for _ in range(5):
+            try:
+                return await self._update_with_start(event, reuse)
+            except WorkflowAlreadyStartedError:
+                earlier = await self._receipt_from_closed_case(event)
+                if earlier is not None:
+                    return earlier
+                reuse = WorkflowIDReusePolicy.ALLOW_DUPLICATE
+            except CaseClosing:
+                await self._wait_until_finished(event.seller_id)
+                reuse = WorkflowIDReusePolicy.REJECT_DUPLICATE
+        raise CaseError(f"the case of seller {event.seller_id} keeps changing; send the event again")
+
+    async def _update_with_start(
+        self, event: DetectionEvent, reuse: WorkflowIDReusePolicy
+    ) -> DetectionReceipt:
         start = WithStartWorkflowOperation(
             CaseWorkflow.run,
             CaseStart(seller_id=event.seller_id, marketplace=event.marketplace),
             id=case_id_for(event.seller_id),
             task_queue=self.task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+            id_reuse_policy=reuse,
             static_summary=(
                 f"At-risk case: seller {event.seller_id} ({event.marketplace}), "
                 f"{describe_issue_type(event.issue_type)}, {event.severity}"
@@ -153,13 +174,17 @@ class CaseService:
             if isinstance(cause, ApplicationError) and cause.type == "DuplicateEvent":
                 return DetectionReceipt.model_validate(cause.details[0])
             if isinstance(cause, ApplicationError) and cause.type == "CaseClosed":
-                raise CaseClosed(
-                    f"the case of seller {event.seller_id} is closing; send the event again"
-                ) from err
+                raise CaseClosing(str(cause)) from err
             raise _as_case_error(err) from err
 
+    async def _wait_until_finished(self, seller_id: str) -> None:
+        try:
+            await self._handle(seller_id).result()
+        except Exception:  # a failed or terminated run is finished too; the next start decides
+            pass
+
     async def _receipt_from_closed_case(self, event: DetectionEvent) -> DetectionReceipt | None:
-        """A redelivery after the case closed must not open a second case."""
+        """The answer already given for this event by the seller's last, closed case."""
         status = await self._describe_status(event.seller_id)
         if status != WorkflowExecutionStatus.COMPLETED:
             return None
@@ -272,7 +297,7 @@ class CaseService:
         calls = []
         query = "WorkflowType = 'CaseWorkflow' AND ExecutionStatus = 'Running'"
         async for execution in self.client.list_workflows(query, limit=limit):
-            handle = self.client.get_workflow_handle_for(CaseWorkflow.run, execution.id)
+            handle = self.client.get_workflow_handle(execution.id, result_type=CaseView)
             try:
                 view = await handle.query(CaseWorkflow.get_case)
             except RPCError:

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import contextlib
 from datetime import datetime, timedelta
+from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.common import RetryPolicy, SearchAttributeUpdate
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -381,7 +382,7 @@ class CaseWorkflow:
             "attempts": len(view.call_attempts),
         }
         if current != self._published:
-            updates = [
+            updates: list[SearchAttributeUpdate[Any]] = [
                 sa.CASE_STATUS.value_set(view.status),
                 sa.ISSUE_TYPES.value_set(sorted({i.type for i in view.issues})),
                 sa.CALL_ATTEMPTS.value_set(len(view.call_attempts)),

@@ -1,0 +1,30 @@
+# The two commands: `make run` (the whole local stack with demo cases) and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: run test lint install clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/aha dev
+
+# pytest exits 5 when it collected no tests; make treats that, like any non-zero code, as failure.
+test: $(STAMP) lint
+	$(BIN)/pytest -n 3 --dist loadfile
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+clean:
+	rm -rf $(VENV) .aha .pytest_cache .mypy_cache .ruff_cache *.egg-info
