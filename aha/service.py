@@ -18,7 +18,12 @@ from temporalio.client import (
     WorkflowUpdateFailedError,
 )
 from temporalio.exceptions import WorkflowAlreadyStartedError
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -156,6 +161,14 @@ class CaseService:
             task_queue=self.task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             id_reuse_policy=reuse,
+            # Visible in lists from the first moment; the workflow keeps them current after.
+            search_attributes=TypedSearchAttributes(
+                [
+                    SearchAttributePair(sa.SELLER_ID, event.seller_id),
+                    SearchAttributePair(sa.MARKETPLACE, event.marketplace),
+                    SearchAttributePair(sa.CASE_STATUS, "awaiting_contact"),
+                ]
+            ),
             static_summary=(
                 f"At-risk case: seller {event.seller_id} ({event.marketplace}), "
                 f"{describe_issue_type(event.issue_type)}, {event.severity}"

@@ -29,7 +29,7 @@ from aha.config import Settings
 from aha.dev import temporal_binary
 from aha.directory import SqliteStore
 from aha.mailcatcher import MailCatcher
-from aha.models import CaseView, DetectionEvent
+from aha.models import CaseView, DetectionEvent, PlanSubmission
 from aha.policy import Policy, parse_policy
 from aha.service import CaseService, case_id_for
 from worker import build_worker
@@ -229,3 +229,17 @@ def cases_with(
         return running_cases(env, tmp_path, mail_outbox, parse_policy(policy_toml))
 
     return start
+
+
+ONE_CALL_A_DAY = ALWAYS_CALLABLE.replace(
+    "max_call_attempts_per_day = 4", "max_call_attempts_per_day = 1"
+)
+DAYTIME_ONLY = ALWAYS_CALLABLE.replace('"00:00"', '"08:00"').replace('"24:00"', '"21:00"')
+
+
+def a_plan() -> PlanSubmission:
+    return PlanSubmission(
+        root_cause="A supplier sent goods that did not match the listings",
+        corrective_actions=["Removed the listings", "Audited stock"],
+        preventive_measures=["Buy only from authorised distributors"],
+    )

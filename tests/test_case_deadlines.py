@@ -1,0 +1,62 @@
+"""The 72-hour clock: reminders and deactivation exactly at the deadline."""
+
+from __future__ import annotations
+
+import itertools
+from collections import Counter
+from datetime import timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from aha.models import CallReport
+from tests.conftest import ONE_CALL_A_DAY, Cases
+
+
+async def test_never_reached_is_deactivated_at_the_deadline(cases: Cases) -> None:
+    seller = cases.new_seller()
+    await cases.detect(seller)
+    view = await cases.run_to_end(seller)
+    assert view.status == "deactivated"
+    deadline = view.issues[0].deadline
+    deactivated = next(e for e in view.timeline if e.kind == "account_deactivated")
+    assert deadline <= deactivated.at < deadline + timedelta(seconds=5)
+    assert cases.store.get(seller).account_status == "deactivated"
+    kinds = [m["X-Aha-Kind"] for m in cases.emails(seller)]
+    assert kinds[0] == "issue_opened" and kinds[-1] == "deactivated"
+    assert kinds.count("reminder") == 2
+
+    attempts = view.call_attempts
+    assert attempts and all(a.outcome == "no_answer" for a in attempts)
+    assert all(a.placed_at and a.placed_at < deadline for a in attempts)
+    per_day = Counter(a.placed_at.astimezone(ZoneInfo("America/New_York")).date() for a in attempts)
+    assert max(per_day.values()) <= 4, "at most max_call_attempts_per_day per local day"
+    for earlier, later in itertools.pairwise(attempts):
+        assert later.placed_at - earlier.outcome_at >= timedelta(hours=3), "no_answer spacing"
+
+
+async def test_reached_but_unresolved_is_deactivated_and_calls_stop(
+    cases_with: Any,
+) -> None:
+    async with cases_with(ONE_CALL_A_DAY) as cases:
+        seller = cases.new_seller()
+        await cases.detect(seller)
+        await cases.wait_for(seller, lambda v: len(v.call_attempts) == 1)
+        await cases.service.report_call_outcome(seller, CallReport(attempt=1, outcome="answered"))
+        view = await cases.run_to_end(seller)
+        assert view.status == "deactivated"
+        assert len(view.call_attempts) == 1, "no proactive call after the seller was reached"
+        assert cases.store.get(seller).account_status == "deactivated"
+
+
+async def test_reminders_go_out_before_the_deadline_once_each(cases: Cases) -> None:
+    seller = cases.new_seller()
+    await cases.detect(seller)
+    await cases.wait_for(seller, lambda v: len(v.call_attempts) == 1)
+    await cases.service.report_call_outcome(seller, CallReport(attempt=1, outcome="answered"))
+    await cases.advance(seller, timedelta(hours=49))
+    emails = await cases.wait_for_emails(seller, 2)
+    assert [m["X-Aha-Kind"] for m in emails] == ["issue_opened", "reminder"]
+    assert "Deadline:" in emails[-1].get_content()
+    await cases.advance(seller, timedelta(hours=20))
+    emails = await cases.wait_for_emails(seller, 3)
+    assert [m["X-Aha-Kind"] for m in emails] == ["issue_opened", "reminder", "reminder"]

@@ -1,0 +1,92 @@
+"""`make run` is `aha dev`: the whole stack comes up on 127.0.0.1, demo cases move, and
+Ctrl-C takes every child process down with it."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from tests.conftest import free_port
+
+AHA = [sys.executable, "-m", "aha.cli"]
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _wait(condition: object, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():  # type: ignore[operator]
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.25)
+
+
+def test_dev_stack_runs_the_demo_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
+    temporal, ui, smtp = free_port(), free_port(), free_port()
+    data = tmp_path / "data"
+    env = {
+        **os.environ,
+        "TEMPORAL_ADDRESS": f"127.0.0.1:{temporal}",
+        "AHA_DB": str(data / "aha.db"),
+    }
+    log = open(tmp_path / "dev.log", "w")  # noqa: SIM115
+    dev = subprocess.Popen(
+        [
+            *AHA,
+            "dev",
+            "--data-dir",
+            str(data),
+            "--dialer",
+            "manual",
+            "--temporal-port",
+            str(temporal),
+            "--ui-port",
+            str(ui),
+            "--smtp-port",
+            str(smtp),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+    )
+    try:
+        _wait(lambda: "aha dev is up" in (tmp_path / "dev.log").read_text(), 90, "the stack")
+        with urllib.request.urlopen(f"http://127.0.0.1:{ui}/", timeout=10) as page:
+            assert page.status == 200, "the Temporal UI answers"
+
+        def demo_case_listed() -> bool:
+            out = subprocess.run(
+                [*AHA, "list", "--json"], env=env, capture_output=True, text=True, timeout=60
+            )
+            return out.returncode == 0 and any(
+                (c["seller_id"] or "").startswith("demo-") for c in json.loads(out.stdout)
+            )
+
+        _wait(demo_case_listed, 60, "a demo case in the list")
+        _wait(lambda: any((data / "outbox").glob("*.eml")), 30, "the first demo email")
+        shown = subprocess.run(
+            [*AHA, "seller", "show", "demo-maple-goods", "--json"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert json.loads(shown.stdout)["timezone"] == "America/Toronto"
+    finally:
+        dev.send_signal(signal.SIGINT)
+        code = dev.wait(timeout=30)
+        log.close()
+    assert code == 0, (tmp_path / "dev.log").read_text()[-2000:]
+    assert not _listening(temporal), "the Temporal dev server stopped with aha dev"
+    assert not _listening(ui) and not _listening(smtp)
+    assert (data / "temporal.db").exists(), "Temporal keeps its state under the data dir"
