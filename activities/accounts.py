@@ -40,4 +40,6 @@ class AccountActivities:
             self.directory.set_account_status(seller_id, "deactivated")
         except LookupError as err:
             raise ApplicationError(str(err), type="UnknownSeller", non_retryable=True) from err
-        log.warning("account deactivated", seller_id=seller_id)
+        log.warning(
+            "account deactivated", seller_id=seller_id, workflow_id=activity.info().workflow_id
+        )

@@ -47,7 +47,10 @@ class ManualDialer:
 
     async def dial(self, task: CallTask, phone: str) -> None:
         log.info(
-            "call task queued for a specialist", seller_id=task.seller_id, attempt=task.attempt
+            "call task queued for a specialist",
+            seller_id=task.seller_id,
+            workflow_id=task.case_id,
+            attempt=task.attempt,
         )
 
 
@@ -89,7 +92,12 @@ class SimulatedDialer:
                 CallReport(attempt=task.attempt, outcome=outcome, reported_by="telephony"),
             )
         except Exception as err:  # the case may have closed meanwhile; a real provider shrugs too
-            log.info("simulated outcome not taken", seller_id=task.seller_id, error=str(err))
+            log.info(
+                "simulated outcome not taken",
+                seller_id=task.seller_id,
+                workflow_id=task.case_id,
+                error=str(err),
+            )
 
 
 class CallActivities:
@@ -115,6 +123,7 @@ class CallActivities:
         log.info(
             "call placed",
             seller_id=task.seller_id,
+            workflow_id=task.case_id,
             attempt=task.attempt,
             seller_initiated=task.seller_initiated,
         )

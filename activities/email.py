@@ -37,7 +37,12 @@ class EmailActivities:
     def send_email(self, request: EmailRequest) -> bool:
         """Send the email unless this key was sent before; True when it went out now."""
         if self.ledger.was_sent(request.key):
-            log.info("email already sent", kind=request.kind, seller_id=request.seller_id)
+            log.info(
+                "email already sent",
+                kind=request.kind,
+                seller_id=request.seller_id,
+                workflow_id=activity.info().workflow_id,
+            )
             return False
         contact = self.directory.get(request.seller_id)
         if contact is None:
@@ -65,5 +70,10 @@ class EmailActivities:
         with smtplib.SMTP(self.smtp.host, self.smtp.port, timeout=20) as smtp:
             smtp.send_message(message)
         self.ledger.record_sent(request.key, "email")
-        log.info("email sent", kind=request.kind, seller_id=request.seller_id)
+        log.info(
+            "email sent",
+            kind=request.kind,
+            seller_id=request.seller_id,
+            workflow_id=activity.info().workflow_id,
+        )
         return True

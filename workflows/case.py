@@ -176,6 +176,10 @@ class CaseWorkflow:
         self._publish()
 
     def _close(self, status: str) -> None:
+        for attempt in self.view.pending_calls():
+            self._record(
+                "call_abandoned", f"attempt {attempt.number} had no outcome when the case closed"
+            )
         self.view.status = status  # type: ignore[assignment]
         self.view.closed_at = workflow.now()
         self.view.next_call_at = None
@@ -439,7 +443,6 @@ class CaseWorkflow:
 
     @workflow.query
     def get_case(self) -> CaseView:
-        self._refresh_status()
         return self.view
 
     @workflow.update
