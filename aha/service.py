@@ -6,6 +6,7 @@ domain's: unknown seller, no open case, closed case, rejected action.
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -17,14 +18,13 @@ from temporalio.client import (
     WorkflowHandle,
     WorkflowUpdateFailedError,
 )
-from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.common import (
     SearchAttributePair,
     TypedSearchAttributes,
     WorkflowIDConflictPolicy,
     WorkflowIDReusePolicy,
 )
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from aha import search_attributes as sa
@@ -149,7 +149,9 @@ class CaseService:
             except CaseClosing:
                 await self._wait_until_finished(event.seller_id)
                 reuse = WorkflowIDReusePolicy.REJECT_DUPLICATE
-        raise CaseError(f"the case of seller {event.seller_id} keeps changing; send the event again")
+        raise CaseError(
+            f"the case of seller {event.seller_id} keeps changing; send the event again"
+        )
 
     async def _update_with_start(
         self, event: DetectionEvent, reuse: WorkflowIDReusePolicy
@@ -191,10 +193,9 @@ class CaseService:
             raise _as_case_error(err) from err
 
     async def _wait_until_finished(self, seller_id: str) -> None:
-        try:
+        # A failed or terminated run is finished too; the next start decides what follows.
+        with contextlib.suppress(Exception):
             await self._handle(seller_id).result()
-        except Exception:  # a failed or terminated run is finished too; the next start decides
-            pass
 
     async def _receipt_from_closed_case(self, event: DetectionEvent) -> DetectionReceipt | None:
         """The answer already given for this event by the seller's last, closed case."""
