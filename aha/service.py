@@ -318,6 +318,8 @@ class CaseService:
                 continue  # closed between listing and asking
             contact = self.directory.get(view.seller_id)
             for attempt in view.pending_calls():
+                if attempt.placed_at is None:
+                    continue  # not dialled yet: nothing for a specialist to report
                 calls.append(
                     PendingCall(
                         case_id=view.case_id,

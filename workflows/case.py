@@ -536,6 +536,11 @@ class CaseWorkflow:
         if not 1 <= report.attempt <= len(self.view.call_attempts):
             raise _rejected(f"there is no call attempt {report.attempt}", "UnknownAttempt")
         attempt = self.view.call_attempts[report.attempt - 1]
+        if attempt.placed_at is None:
+            raise _rejected(
+                f"call attempt {report.attempt} is still being placed; report it once dialled",
+                "NotPlaced",
+            )
         if attempt.outcome is not None:
             raise _rejected(
                 f"call attempt {report.attempt} was already reported: {attempt.outcome}",

@@ -1,0 +1,1 @@
+"""Benchmarks: measurements of this project against the engine's floor, never tests."""
