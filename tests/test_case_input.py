@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+import temporalio.api.sdk.v1
 from temporalio.client import WorkflowHandle
 
 from aha import search_attributes as sa
@@ -117,6 +118,12 @@ async def test_search_attributes_and_summary_keep_personal_data_out(cases: Cases
     assert attrs.get(sa.CALL_ATTEMPTS) == 1
     assert attrs.get(sa.DEACTIVATION_DEADLINE) == (await cases.view(seller)).deadline
     assert seller in (await description.static_summary() or "")
+    metadata = await handle.query(
+        "__temporal_workflow_metadata", result_type=temporalio.api.sdk.v1.WorkflowMetadata
+    )
+    details = metadata.current_details
+    assert "`awaiting_contact`" in details and "ip_complaint" in details
+    assert "#1 (proactive)" in details, "the UI shows the last attempts"
     history = (await handle.fetch_history()).to_json()
     assert "4155550199" not in history and "sellers.example" not in history
 

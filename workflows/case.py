@@ -404,31 +404,34 @@ class CaseWorkflow:
 
     def _details_markdown(self) -> str:
         view = self.view
-        lines = [f"**Status:** `{view.status}`"]
+
+        def when(moment: datetime) -> str:
+            local = deadlines.local_deadline_text(moment, view.timezone) if view.timezone else ""
+            return f"{moment:%Y-%m-%d %H:%M} UTC ({local})"
+
+        lines = [f"- **Status:** `{view.status}`"]
         if view.deadline:
-            local = (
-                deadlines.local_deadline_text(view.deadline, view.timezone) if view.timezone else ""
-            )
-            lines.append(f"**Deadline:** {view.deadline:%Y-%m-%d %H:%M} UTC ({local})")
-        lines.append("")
-        lines.append("| issue | type | severity | status | deadline (UTC) |")
-        lines.append("|---|---|---|---|---|")
+            lines.append(f"- **Deadline:** {when(view.deadline)}")
+        if view.next_call_at:
+            lines.append(f"- **Next scheduled call:** {when(view.next_call_at)}")
+        elif view.calling_stopped_reason and not view.closed:
+            lines.append(f"- **Calling stopped:** {view.calling_stopped_reason}")
+        lines += [
+            "",
+            "| issue | type | severity | status | deadline (UTC) |",
+            "|---|---|---|---|---|",
+        ]
         for i in view.issues:
             lines.append(
                 f"| {i.id} | {i.type} | {i.severity} | {i.status} | {i.deadline:%Y-%m-%d %H:%M} |"
             )
-        lines.append("")
         recent = view.call_attempts[-3:]
         if recent:
-            lines.append("**Last attempts:**")
+            lines += ["", "**Last attempts:**", ""]
             for a in recent:
                 origin = "seller" if a.seller_initiated else "proactive"
-                placed = f"{a.placed_at:%Y-%m-%d %H:%M}" if a.placed_at else "dialling"
+                placed = f"{a.placed_at:%Y-%m-%d %H:%M} UTC" if a.placed_at else "dialling"
                 lines.append(f"- #{a.number} ({origin}) {placed}: {a.outcome or 'pending'}")
-        if view.next_call_at:
-            lines.append(f"**Next scheduled call:** {view.next_call_at:%Y-%m-%d %H:%M} UTC")
-        elif view.calling_stopped_reason:
-            lines.append(f"**Calling stopped:** {view.calling_stopped_reason}")
         return "\n".join(lines)
 
     def _wake_loop(self) -> None:
