@@ -172,6 +172,15 @@ class Cases:
                 raise AssertionError(f"case never reached the expected state: {view}")
             await asyncio.sleep(0.1)
 
+    async def wait_for_call(self, seller_id: str, number: int) -> CaseView:
+        """Wait until call attempt `number` has been dialled and can take an outcome."""
+        return await self.wait_for(
+            seller_id,
+            lambda v: (
+                len(v.call_attempts) >= number and v.call_attempts[number - 1].placed_at is not None
+            ),
+        )
+
     async def wait_for_emails(
         self, seller_id: str, count: int, timeout: float = 15.0
     ) -> list[EmailMessage]:

@@ -33,13 +33,13 @@ PLAN = PlanSubmission(
 
 async def plan_questioned_then_resolved(cases: Cases, seller: str) -> None:
     await cases.detect(seller)
-    await cases.wait_for(seller, lambda v: len(v.call_attempts) == 1)
+    await cases.wait_for_call(seller, 1)
     await cases.service.report_call_outcome(seller, CallReport(attempt=1, outcome="answered"))
     await cases.service.submit_plan(seller, PLAN)
     await cases.service.review_plan(
         seller, Review(decision="request_info", questions=["Which supplier?"])
     )
-    await cases.wait_for(seller, lambda v: len(v.call_attempts) == 2)
+    await cases.wait_for_call(seller, 2)
     await cases.service.report_call_outcome(seller, CallReport(attempt=2, outcome="answered"))
     await cases.service.review_plan(seller, Review(decision="accept"))
     await cases.wait_for(seller, lambda v: v.status == "resolved")
@@ -47,7 +47,7 @@ async def plan_questioned_then_resolved(cases: Cases, seller: str) -> None:
 
 async def never_reached_deactivated(cases: Cases, seller: str) -> None:
     await cases.detect(seller)
-    await cases.wait_for(seller, lambda v: len(v.call_attempts) == 1)
+    await cases.wait_for_call(seller, 1)
     await cases.service.report_call_outcome(seller, CallReport(attempt=1, outcome="busy"))
     await cases.detect(seller, issue_type="review_policy_violation")
     await cases.run_to_end(seller)
@@ -55,7 +55,7 @@ async def never_reached_deactivated(cases: Cases, seller: str) -> None:
 
 async def invalid_number_fixed_contact_me_now(cases: Cases, seller: str) -> None:
     await cases.detect(seller, detected_at=datetime.now(UTC) - timedelta(hours=1))
-    await cases.wait_for(seller, lambda v: len(v.call_attempts) == 1)
+    await cases.wait_for_call(seller, 1)
     await cases.service.report_call_outcome(seller, CallReport(attempt=1, outcome="invalid_number"))
     await cases.advance(seller, timedelta(hours=50))
     cases.store.upsert(
@@ -65,7 +65,7 @@ async def invalid_number_fixed_contact_me_now(cases: Cases, seller: str) -> None
         timezone="America/Chicago",
     )
     await cases.service.contact_changed(seller)
-    await cases.wait_for(seller, lambda v: len(v.call_attempts) == 2)
+    await cases.wait_for_call(seller, 2)
     await cases.service.contact_me_now(seller)
     await cases.service.report_call_outcome(seller, CallReport(attempt=3, outcome="answered"))
     await cases.service.resolve(seller, Resolution(issue_id="I1", note="fixed together"))

@@ -13,7 +13,7 @@ from tests.conftest import ALWAYS_CALLABLE, Cases
 async def test_invalid_number_stops_calls_until_the_seller_fixes_it(cases: Cases) -> None:
     seller = cases.new_seller()
     await cases.detect(seller)
-    await cases.wait_for(seller, lambda v: len(v.call_attempts) == 1)
+    await cases.wait_for_call(seller, 1)
     await cases.service.report_call_outcome(
         seller, CallReport(attempt=1, outcome="invalid_number", reported_by="telephony")
     )
@@ -32,7 +32,7 @@ async def test_invalid_number_stops_calls_until_the_seller_fixes_it(cases: Cases
         timezone="America/New_York",
     )
     assert await cases.service.contact_changed(seller)
-    view = await cases.wait_for(seller, lambda v: len(v.call_attempts) == 2)
+    view = await cases.wait_for_call(seller, 2)
     assert any(e.kind == "phone_updated" for e in view.timeline)
     assert view.calling_stopped_reason is None
 
@@ -40,7 +40,7 @@ async def test_invalid_number_stops_calls_until_the_seller_fixes_it(cases: Cases
 async def test_unreported_call_counts_as_no_answer_and_retry_waits(cases: Cases) -> None:
     seller = cases.new_seller()
     await cases.detect(seller)
-    await cases.wait_for(seller, lambda v: len(v.call_attempts) == 1)
+    await cases.wait_for_call(seller, 1)
     await cases.advance(seller, timedelta(minutes=31))
     view = await cases.view(seller)
     first = view.call_attempts[0]

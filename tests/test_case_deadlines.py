@@ -40,7 +40,7 @@ async def test_reached_but_unresolved_is_deactivated_and_calls_stop(
     async with cases_with(ONE_CALL_A_DAY) as cases:
         seller = cases.new_seller()
         await cases.detect(seller)
-        await cases.wait_for(seller, lambda v: len(v.call_attempts) == 1)
+        await cases.wait_for_call(seller, 1)
         await cases.service.report_call_outcome(seller, CallReport(attempt=1, outcome="answered"))
         view = await cases.run_to_end(seller)
         assert view.status == "deactivated"
@@ -51,7 +51,7 @@ async def test_reached_but_unresolved_is_deactivated_and_calls_stop(
 async def test_reminders_go_out_before_the_deadline_once_each(cases: Cases) -> None:
     seller = cases.new_seller()
     await cases.detect(seller)
-    await cases.wait_for(seller, lambda v: len(v.call_attempts) == 1)
+    await cases.wait_for_call(seller, 1)
     await cases.service.report_call_outcome(seller, CallReport(attempt=1, outcome="answered"))
     await cases.advance(seller, timedelta(hours=49))
     emails = await cases.wait_for_emails(seller, 2)

@@ -47,7 +47,7 @@ async def test_contact_me_now_reaches_the_seller_and_pressing_twice_makes_one_ca
 ) -> None:
     seller = cases.new_seller()
     await cases.detect(seller)
-    await cases.wait_for(seller, lambda v: len(v.call_attempts) == 1)
+    await cases.wait_for_call(seller, 1)
 
     first = await cases.service.contact_me_now(seller)
     second = await cases.service.contact_me_now(seller)
@@ -64,6 +64,8 @@ async def test_contact_me_now_reaches_the_seller_and_pressing_twice_makes_one_ca
     await cases.service.resolve(seller, Resolution(issue_id="I1", note="fixed on the call"))
     view = await cases.wait_for(seller, lambda v: v.status == "resolved")
     assert any(e.kind == "contact_me_now" and e.who == "seller" for e in view.timeline)
+    emails = await cases.wait_for_emails(seller, 2)
+    assert emails[-1]["X-Aha-Kind"] == "resolved"
 
 
 async def test_accepted_plan_resolves_without_a_call(cases: Cases) -> None:
@@ -84,13 +86,13 @@ async def test_accepted_plan_resolves_without_a_call(cases: Cases) -> None:
 async def test_plan_needing_more_information_waits_for_an_answered_call(cases: Cases) -> None:
     seller = cases.new_seller()
     await cases.detect(seller)
-    await cases.wait_for(seller, lambda v: len(v.call_attempts) == 1)
+    await cases.wait_for_call(seller, 1)
     await cases.service.report_call_outcome(seller, CallReport(attempt=1, outcome="answered"))
     await cases.service.submit_plan(seller, a_plan())
     await cases.service.review_plan(
         seller, Review(decision="request_info", questions=["Which supplier?"])
     )
-    view = await cases.wait_for(seller, lambda v: len(v.call_attempts) == 2)
+    view = await cases.wait_for_call(seller, 2)
     assert view.status == "call_required"
     assert view.plan is not None and view.plan.questions == ["Which supplier?"]
 
@@ -125,7 +127,7 @@ async def test_second_issue_joins_and_the_earliest_deadline_rules(cases: Cases) 
     kinds = [m["X-Aha-Kind"] for m in await cases.wait_for_emails(seller, 2)]
     assert kinds == ["issue_opened", "issue_opened"]
 
-    await cases.wait_for(seller, lambda v: len(v.call_attempts) == 1)
+    await cases.wait_for_call(seller, 1)
     await cases.service.report_call_outcome(seller, CallReport(attempt=1, outcome="answered"))
     await cases.service.resolve(seller, Resolution(issue_id="I2", note="reviews removed"))
     view = await cases.view(seller)
