@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import zoneinfo
 from concurrent.futures import ThreadPoolExecutor
 
 import structlog
@@ -47,6 +48,9 @@ def build_worker(
     dialer: Dialer | None = None,
     executor: ThreadPoolExecutor | None = None,
 ) -> Worker:
+    # Every worker reads time zones from the pinned tzdata package, not the host's copy, so
+    # replays on any machine make the same calling-hours decisions.
+    zoneinfo.reset_tzpath(to=[])
     store = SqliteStore(settings.db_path)
     smtp = SmtpSettings(
         host=settings.smtp_host,

@@ -67,8 +67,20 @@ class EmailActivities:
         message["X-Aha-Kind"] = request.kind
         message["X-Aha-Seller"] = request.seller_id
         message.set_content(body)
-        with smtplib.SMTP(self.smtp.host, self.smtp.port, timeout=20) as smtp:
-            smtp.send_message(message)
+        try:
+            # Short socket timeouts keep one attempt well inside its 60 s activity timeout, so
+            # a slow attempt is not still sending while its retry starts.
+            with smtplib.SMTP(self.smtp.host, self.smtp.port, timeout=10) as smtp:
+                smtp.send_message(message)
+        except (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused):
+            # These messages quote the address; Temporal would keep it in history.
+            raise ApplicationError(
+                "the mail server refused the message", type="EmailRejected", non_retryable=True
+            ) from None
+        except (smtplib.SMTPException, OSError) as err:
+            raise ApplicationError(
+                f"mail server unavailable ({type(err).__name__})", type="EmailUnavailable"
+            ) from None
         self.ledger.record_sent(request.key, "email")
         log.info(
             "email sent",

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
+from temporalio.service import RPCError
 
 from aha.config import Settings
 from aha.directory import InvalidContact, SqliteStore
@@ -110,6 +111,8 @@ def render_case(view: CaseView) -> str:
 async def cmd_detect(args: argparse.Namespace, settings: Settings) -> None:
     store = SqliteStore(settings.db_path)
     contact = store.get(args.seller)
+    if contact is None:
+        raise CaseError(f"seller {args.seller!r} is not in the directory: no case was started")
     marketplace = args.marketplace or (contact.marketplace if contact else "US")
     event = DetectionEvent(
         event_id=args.event_id or f"cli-{uuid.uuid4()}",
@@ -254,6 +257,8 @@ async def cmd_worker(args: argparse.Namespace, settings: Settings) -> None:
 async def cmd_dev(args: argparse.Namespace, settings: Settings) -> None:
     from aha.dev import DevOptions, run_dev
 
+    if not args.policy and settings.policy_file:
+        args.policy = settings.policy_file
     try:
         await _run_dev_checked(run_dev, DevOptions, args)
     except RuntimeError as err:
@@ -326,6 +331,9 @@ def build_parser() -> argparse.ArgumentParser:
     work = command("worker", cmd_worker, "run the case worker", data=False)
     work.add_argument("--policy", metavar="FILE")
     work.add_argument("--dialer", choices=["manual", "simulated"])
+    for server in (dev, work):
+        # Accepted after the subcommand too: `aha worker --log-format json`.
+        server.add_argument("--log-format", choices=["console", "json"], default=argparse.SUPPRESS)
 
     detect = command("detect", cmd_detect, "report a detection event for a seller")
     detect.add_argument("seller")
@@ -392,6 +400,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+async def _within(action: Awaitable[None], settings: Settings) -> None:
+    """A CLI command waits on the worker; without one it would wait for ever."""
+    try:
+        await asyncio.wait_for(action, timeout=settings.cli_timeout_seconds)
+    except TimeoutError:
+        raise CaseError(
+            f"no answer within {settings.cli_timeout_seconds:.0f}s: is a worker running on "
+            f"task queue {settings.task_queue!r} at {settings.temporal_address}?"
+        ) from None
+
+
 def _settings_for(args: argparse.Namespace) -> Settings:
     settings = Settings()
     overrides: dict[str, Any] = {}
@@ -422,10 +441,20 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
-    configure(args.log_format, level="INFO" if args.command in ("dev", "worker") else "WARNING")
+    serving = args.command in ("dev", "worker")
+    configure(args.log_format, level="INFO" if serving else "WARNING")
     try:
-        asyncio.run(args.handler(args, _settings_for(args)))
+        settings = _settings_for(args)
+        action = args.handler(args, settings)
+        asyncio.run(action if serving else _within(action, settings))
     except (CaseError, InvalidContact, PolicyError, UsageError) as err:
+        print(f"aha: {err}", file=sys.stderr)
+        return 1
+    except RPCError as err:
+        print(f"aha: Temporal refused the request: {err.message}", file=sys.stderr)
+        return 1
+    except (OSError, ValueError, RuntimeError) as err:
+        # Settings that cannot be used (a bad port, an unwritable AHA_DB, no server).
         print(f"aha: {err}", file=sys.stderr)
         return 1
     except ValidationError as err:

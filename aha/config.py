@@ -38,6 +38,7 @@ class Settings:
     simulated_answer_probability: float = field(
         default_factory=lambda: float(_env("AHA_SIMULATED_ANSWER_PROBABILITY", "0.4"))
     )
+    cli_timeout_seconds: float = field(default_factory=lambda: float(_env("AHA_CLI_TIMEOUT", "30")))
     simulated_delay_seconds: float = field(
         default_factory=lambda: float(_env("AHA_SIMULATED_DELAY", "8"))
     )

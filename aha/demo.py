@@ -19,7 +19,7 @@ from aha.config import Settings
 from aha.directory import SqliteStore
 from aha.guidance import ISSUE_TYPES
 from aha.models import DetectionEvent, PlanSubmission, Resolution, Review
-from aha.service import CaseError, CaseService
+from aha.service import CaseService
 
 log = structlog.get_logger(__name__)
 
@@ -44,6 +44,7 @@ def seed_sellers(store: SqliteStore) -> list[str]:
             marketplace=marketplace,
             name=name,
         )
+        store.set_account_status(seller_id, "active")
     return [seller[0] for seller in DEMO_SELLERS]
 
 
@@ -100,6 +101,11 @@ async def run_demo(client: Client, settings: Settings, interval: float = 20.0) -
         for seller_id in sellers:
             round_number += 1
             script = SCRIPTS[round_number % len(SCRIPTS)]
+            contact = store.get(seller_id)
+            if contact is not None and contact.account_status == "deactivated":
+                # Demo only: the seller appealed and won, so its account can go round again.
+                store.set_account_status(seller_id, "active")
+                log.info("demo appeal granted", seller_id=seller_id)
             detected_at = datetime.now(UTC)
             if script == "late_report":
                 # Reported 71h58m after detection: this case reaches its deadline in minutes.
@@ -122,7 +128,7 @@ async def run_demo(client: Client, settings: Settings, interval: float = 20.0) -
                     actor = asyncio.create_task(_quietly(_act(service, seller_id, script, rng)))
                     actors.add(actor)
                     actor.add_done_callback(actors.discard)
-            except CaseError as err:
+            except Exception as err:  # the demo must outlive any one refused or failed event
                 log.info("demo detection refused", seller_id=seller_id, reason=str(err))
             await asyncio.sleep(interval)
 
@@ -130,5 +136,5 @@ async def run_demo(client: Client, settings: Settings, interval: float = 20.0) -
 async def _quietly(action: asyncio.Future[None] | object) -> None:
     try:
         await action  # type: ignore[misc]
-    except CaseError as err:
+    except Exception as err:  # one actor's failure must not stop the stack
         log.info("demo action refused", reason=str(err))

@@ -12,7 +12,7 @@ import temporalio.activity
 import temporalio.workflow
 
 _EMAIL = re.compile(r"[^@\s'\"<>]+@[^@\s'\"<>]+\.[A-Za-z]{2,}")
-_PHONE = re.compile(r"\+\d{7,15}")
+_PHONE = re.compile(r"\+\d{7,15}|\(\d{3}\)\s?\d{3}-\d{4}")
 
 
 def _redact(value: str) -> str:
@@ -44,6 +44,8 @@ def configure(log_format: Literal["console", "json"] = "console", level: str = "
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         _lift_extra,
+        # Tracebacks are rendered first so the redaction sees their text too.
+        structlog.processors.format_exc_info,
         redact_personal_data,
     ]
     renderer: Any = (

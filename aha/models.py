@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
@@ -35,6 +35,12 @@ class DetectionEvent(Strict):
     severity: Severity
     description: str = Field(default="", max_length=4000)
     detected_at: AwareDatetime
+
+    @field_validator("detected_at")
+    @classmethod
+    def in_utc(cls, value: datetime) -> datetime:
+        # Deadlines are absolute UTC instants; an offset in the event must not leak into them.
+        return value.astimezone(UTC)
 
     @field_validator("issue_type")
     @classmethod

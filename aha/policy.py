@@ -9,7 +9,15 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 _DURATION_PART = re.compile(r"(\d+)([dhms])")
 _UNIT_SECONDS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
@@ -43,6 +51,9 @@ def _duration(value: Any) -> Any:
     # ISO 8601 ("PT15M") is how pydantic serialises a timedelta when a case records its policy.
     if isinstance(value, str) and not value.startswith("P"):
         return parse_duration(value)
+    if isinstance(value, int | float):
+        # A bare 72 would otherwise be read as 72 seconds.
+        raise ValueError(f"{value!r} needs a unit: durations are strings like '72h' or '15m'")
     return value
 
 
@@ -101,7 +112,7 @@ class Policy(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     deadline: timedelta = timedelta(hours=72)
     call_report_timeout: timedelta = timedelta(minutes=15)
-    max_call_attempts_per_day: int = Field(default=4, ge=1, le=48)
+    max_call_attempts_per_day: StrictInt = Field(default=4, ge=1, le=48)
     reminders_before_deadline: tuple[timedelta, ...] = (timedelta(hours=24), timedelta(hours=4))
     calling_hours: CallingHours = CallingHours()
     call_retry_after: CallRetryAfter = CallRetryAfter()

@@ -121,6 +121,8 @@ class CaseService:
         try:
             description = await self._handle(seller_id).describe()
         except RPCError as err:
+            if err.status == RPCStatusCode.NOT_FOUND and "namespace" in err.message.lower():
+                raise CaseError(f"Temporal says: {err.message}") from err
             if err.status == RPCStatusCode.NOT_FOUND:
                 return None
             raise
@@ -129,9 +131,15 @@ class CaseService:
     # ---- starting and joining cases ------------------------------------------------------
 
     async def detect(self, event: DetectionEvent) -> DetectionReceipt:
-        if self.directory.get(event.seller_id) is None:
+        contact = self.directory.get(event.seller_id)
+        if contact is None:
             raise UnknownSeller(
                 f"seller {event.seller_id!r} is not in the directory: no case was started"
+            )
+        if contact.account_status == "deactivated":
+            raise CaseClosed(
+                f"the account of seller {event.seller_id} is already deactivated: "
+                "new issues go to the appeal process, not to a new case"
             )
         if event.detected_at > datetime.now(UTC) + CLOCK_SKEW:
             raise InvalidInput(f"detected_at {event.detected_at.isoformat()} is in the future")

@@ -67,6 +67,7 @@ async def invalid_number_fixed_contact_me_now(cases: Cases, seller: str) -> None
     await cases.service.contact_changed(seller)
     await cases.wait_for_call(seller, 2)
     await cases.service.contact_me_now(seller)
+    await cases.wait_for_call(seller, 3)
     await cases.service.report_call_outcome(seller, CallReport(attempt=3, outcome="answered"))
     await cases.service.resolve(seller, Resolution(issue_id="I1", note="fixed together"))
     await cases.wait_for(seller, lambda v: v.status == "resolved")

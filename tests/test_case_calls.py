@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from aha.models import CallReport
-from tests.conftest import ALWAYS_CALLABLE, Cases
+import pytest
+
+from aha.models import CallReport, Review
+from aha.service import Rejected
+from tests.conftest import DAYTIME_ONLY, Cases, a_plan
 
 
 async def test_invalid_number_stops_calls_until_the_seller_fixes_it(cases: Cases) -> None:
@@ -24,6 +28,8 @@ async def test_invalid_number_stops_calls_until_the_seller_fixes_it(cases: Cases
     view = await cases.view(seller)
     assert len(view.call_attempts) == 1 and view.next_call_at is None
     assert view.calling_stopped_reason and "invalid" in view.calling_stopped_reason
+    with pytest.raises(Rejected, match="update your emergency phone number"):
+        await cases.service.contact_me_now(seller)
 
     cases.store.upsert(
         seller,
@@ -49,13 +55,37 @@ async def test_unreported_call_counts_as_no_answer_and_retry_waits(cases: Cases)
     assert first.outcome_at - first.placed_at >= timedelta(minutes=30)
     assert view.next_call_at == first.outcome_at + timedelta(hours=3)
 
+    # The specialist was on the phone longer than the report timeout: the late truth wins.
+    await cases.service.report_call_outcome(seller, CallReport(attempt=1, outcome="answered"))
+    view = await cases.view(seller)
+    assert view.call_attempts[0].outcome == "answered" and view.status == "engaged"
+    assert view.next_call_at is None
+
+
+async def test_a_seller_being_called_is_not_rung_again(cases: Cases) -> None:
+    seller = cases.new_seller()
+    await cases.detect(seller)
+    await cases.wait_for_call(seller, 1)
+    await cases.service.report_call_outcome(seller, CallReport(attempt=1, outcome="no_answer"))
+    pressed = await cases.service.contact_me_now(seller)
+    await cases.wait_for_call(seller, pressed.attempt)
+    await cases.service.submit_plan(seller, a_plan())
+    await cases.service.review_plan(seller, Review(decision="request_info", questions=["Who?"]))
+
+    await asyncio.sleep(1)  # room for a wrong second call to be placed
+    view = await cases.view(seller)
+    assert view.status == "call_required" and len(view.call_attempts) == 2
+
+    await cases.service.report_call_outcome(
+        seller, CallReport(attempt=pressed.attempt, outcome="answered")
+    )
+    assert (await cases.view(seller)).status == "plan_under_review"
+
 
 async def test_calls_wait_for_local_hours_but_contact_me_now_does_not(
     cases_with: Any,
 ) -> None:
-    async with cases_with(
-        ALWAYS_CALLABLE.replace('"00:00"', '"08:00"').replace('"24:00"', '"21:00"')
-    ) as cases:
+    async with cases_with(DAYTIME_ONLY) as cases:
         now = datetime.now(UTC)
         night_zone = next(z for z in NIGHT_ZONE_CANDIDATES if not _daytime(now, z))
         seller = cases.new_seller(timezone=night_zone)

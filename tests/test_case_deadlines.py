@@ -5,11 +5,15 @@ from __future__ import annotations
 import itertools
 from collections import Counter
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from temporalio.testing import WorkflowEnvironment
+
 from aha.models import CallReport
-from tests.conftest import ONE_CALL_A_DAY, Cases
+from aha.policy import parse_policy
+from tests.conftest import ALWAYS_CALLABLE, ONE_CALL_A_DAY, Cases, free_port, running_cases
 
 
 async def test_never_reached_is_deactivated_at_the_deadline(cases: Cases) -> None:
@@ -60,3 +64,23 @@ async def test_reminders_go_out_before_the_deadline_once_each(cases: Cases) -> N
     await cases.advance(seller, timedelta(hours=20))
     emails = await cases.wait_for_emails(seller, 3)
     assert [m["X-Aha-Kind"] for m in emails] == ["issue_opened", "reminder", "reminder"]
+
+
+async def test_a_mail_outage_does_not_hold_back_the_deadline(
+    env: WorkflowEnvironment, tmp_path: Path, mail_outbox: tuple[Path, int]
+) -> None:
+    policy = parse_policy(
+        ALWAYS_CALLABLE.replace('deadline = "72h"', 'deadline = "12s"').replace(
+            '["24h", "4h"]', '["6s"]'
+        )
+    )
+    nothing_listens = (mail_outbox[0], free_port())
+    async with running_cases(env, tmp_path, nothing_listens, policy) as cases:
+        seller = cases.new_seller()
+        await cases.detect(seller)  # real time: this case's clock is not skipped
+        view = await cases.wait_for(seller, lambda v: v.status == "deactivated", timeout=40)
+        deadline = view.issues[0].deadline
+        deactivated = next(e for e in view.timeline if e.kind == "account_deactivated")
+        assert deadline <= deactivated.at < deadline + timedelta(seconds=3)
+        assert cases.store.get(seller).account_status == "deactivated"
+        assert cases.emails(seller) == [], "the mail server was down the whole time"

@@ -6,13 +6,15 @@ Handlers only change state and wake the main loop; the loop does every side effe
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+from collections.abc import Coroutine
 from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeUpdate
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
     from activities.accounts import AccountActivities
@@ -41,7 +43,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from aha.policy import Policy
 
-ACTIVITY_TIMEOUT = timedelta(seconds=30)
+ACTIVITY_TIMEOUT = timedelta(seconds=60)
 RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     maximum_interval=timedelta(minutes=1),
@@ -49,8 +51,33 @@ RETRY = RetryPolicy(
 )
 
 
+# Patches: cases opened before a change replay the old way. Remove a patch's old branch
+# (then the patch itself, via deprecate_patch) once no case from before it is still open.
+# v2: side effects run beside the main loop with bounded retries, so a mail or dialer
+# outage can no longer hold the deadline back; policy and profile load together.
+BACKGROUND_EFFECTS = "background-effects-v2"
+# Emails and calls give up after this; the case records the failure and carries on.
+EFFECT_GIVE_UP = timedelta(minutes=10)
+
+
+EFFECT_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    maximum_interval=timedelta(minutes=1),
+    non_retryable_error_types=["UnknownSeller", "EmailRejected"],
+)
+
+
 def _rejected(message: str, kind: str) -> ApplicationError:
     return ApplicationError(message, type=kind, non_retryable=True)
+
+
+def _reason(err: ActivityError) -> str:
+    return err.cause.message if isinstance(err.cause, FailureError) else err.message
+
+
+def _timed_out(attempt: CallAttempt) -> bool:
+    """No report came in time; a late report from a person still tells the truth."""
+    return attempt.reported_by == "system (no report in time)"
 
 
 @workflow.defn(name="CaseWorkflow")
@@ -74,18 +101,23 @@ class CaseWorkflow:
         self._call_not_before: datetime | None = None
         self._invalid_phone_version: int | None = None
         self._published: dict[str, object] = {}
+        self._effects: set[asyncio.Task[None]] = set()
+        self._background = False
+        self._closing = False
 
     # ---- the main loop -------------------------------------------------------------------
 
     @workflow.run
     async def run(self, start: CaseStart) -> CaseView:
-        self.policy = await workflow.execute_activity_method(
-            AccountActivities.current_policy,
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
-            retry_policy=RETRY,
-            summary="load the policy in force",
-        )
-        self.profile = await self._load_profile()
+        self._background = workflow.patched(BACKGROUND_EFFECTS)
+        if self._background:
+            self.policy, self.profile = await asyncio.gather(
+                self._load_policy(), self._load_profile()
+            )
+        else:
+            self.policy = await self._load_policy()
+            self.profile = await self._load_profile()
+        assert self.profile is not None
         self.view.policy = self.policy
         self.view.timezone = self.profile.timezone
         self.view.opened_at = workflow.now()
@@ -93,6 +125,7 @@ class CaseWorkflow:
         await workflow.wait_condition(lambda: bool(self.view.issues))
         while not self.view.closed:
             await self._step()
+        await workflow.wait_condition(lambda: not self._effects)
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self.view
 
@@ -110,9 +143,13 @@ class CaseWorkflow:
             await self._deactivate()
             return
         self._queue_due_reminders(now)
-        await self._send_outbox()
-        self._schedule_proactive_call(workflow.now())
-        await self._dial_queued()
+        if self._background:
+            self._schedule_proactive_call(now)
+            self._start_effects()
+        else:
+            await self._send_outbox()
+            self._schedule_proactive_call(workflow.now())
+            await self._dial_queued()
         self._publish()
         await self._sleep_until_next_due()
 
@@ -156,10 +193,12 @@ class CaseWorkflow:
         self._record("case_resolved", "every issue resolved before its deadline")
         self._close("resolved")
         self._email("resolved", "resolved", issues=self.view.issues)
-        await self._send_outbox()
+        await self._finish_effects()
         self._publish()
 
     async def _deactivate(self) -> None:
+        # From here on the case takes no more actions: the deadline has won.
+        self._closing = True
         overdue = [i for i in self.view.open_issues() if i.deadline <= workflow.now()]
         reason = "deadline passed with unresolved issue(s) " + ", ".join(i.id for i in overdue)
         await workflow.execute_activity_method(
@@ -172,10 +211,18 @@ class CaseWorkflow:
         self._record("account_deactivated", reason)
         self._close("deactivated")
         self._email("deactivated", "deactivated", issues=overdue, reason=reason)
-        await self._send_outbox()
+        await self._finish_effects()
         self._publish()
 
+    async def _finish_effects(self) -> None:
+        if self._background:
+            self._start_effects()
+            await workflow.wait_condition(lambda: not self._effects)
+        else:
+            await self._send_outbox()
+
     def _close(self, status: str) -> None:
+        self._closing = True
         for attempt in self.view.pending_calls():
             self._record(
                 "call_abandoned", f"attempt {attempt.number} had no outcome when the case closed"
@@ -207,7 +254,8 @@ class CaseWorkflow:
             if issue is None or issue.status != "open":
                 continue
             self._email("reminder", key, issues=[issue])
-            self._record("reminder_sent", f"reminder email for issue {issue.id}")
+            if not self._background:
+                self._record("reminder_sent", f"reminder email for issue {issue.id}")
 
     async def _send_outbox(self) -> None:
         while self._outbox:
@@ -219,6 +267,74 @@ class CaseWorkflow:
                 retry_policy=RETRY,
                 summary=f"email the seller: {request.kind.replace('_', ' ')}",
             )
+
+    # ---- side effects beside the main loop (v2) ------------------------------------------
+
+    def _start_effects(self) -> None:
+        while self._outbox:
+            self._spawn(self._send_email(self._outbox.pop(0)), wake=False)
+        while self._to_dial:
+            attempt = self._to_dial.pop(0)
+            if attempt.outcome is None:
+                # A placed call starts its report timeout, so the loop must look again.
+                self._spawn(self._dial(attempt), wake=True)
+
+    def _spawn(self, effect: Coroutine[Any, Any, None], wake: bool) -> None:
+        task = asyncio.create_task(effect)
+        self._effects.add(task)
+
+        def finished(done: asyncio.Task[None]) -> None:
+            self._effects.discard(done)
+            if wake:
+                self._wake = True
+
+        task.add_done_callback(finished)
+
+    async def _send_email(self, request: EmailRequest) -> None:
+        what = request.kind.replace("_", " ")
+        try:
+            await workflow.execute_activity_method(
+                EmailActivities.send_email,
+                request,
+                start_to_close_timeout=ACTIVITY_TIMEOUT,
+                schedule_to_close_timeout=EFFECT_GIVE_UP,
+                retry_policy=EFFECT_RETRY,
+                summary=f"email the seller: {what}",
+            )
+        except ActivityError as err:
+            self._record("email_failed", f"{what} email not delivered: {_reason(err)}")
+            return
+        self._record("email_sent", f"{what} email")
+
+    async def _dial(self, attempt: CallAttempt) -> None:
+        who = "seller (contact me now)" if attempt.seller_initiated else "proactive"
+        try:
+            await workflow.execute_activity_method(
+                CallActivities.place_call,
+                self._call_task(attempt),
+                start_to_close_timeout=ACTIVITY_TIMEOUT,
+                schedule_to_close_timeout=EFFECT_GIVE_UP,
+                retry_policy=EFFECT_RETRY,
+                summary=f"call attempt {attempt.number} ({who})",
+            )
+        except ActivityError as err:
+            if attempt.outcome is None:
+                self._record("call_failed", f"attempt {attempt.number}: {_reason(err)}")
+                self._apply_outcome(attempt, "no_answer", "system (dialer failed)")
+            return
+        attempt.placed_at = workflow.now()
+        self._record("call_placed", f"attempt {attempt.number} placed ({who})")
+
+    def _call_task(self, attempt: CallAttempt) -> CallTask:
+        return CallTask(
+            key=f"{self.view.case_id}/{workflow.info().run_id}/call/{attempt.number}",
+            case_id=self.view.case_id,
+            seller_id=self.view.seller_id,
+            attempt=attempt.number,
+            seller_initiated=attempt.seller_initiated,
+            issue_types=[i.type for i in self.view.open_issues()],
+            guidance=attempt.guidance,
+        )
 
     # ---- calls ---------------------------------------------------------------------------
 
@@ -241,7 +357,10 @@ class CaseWorkflow:
         self.view.next_call_at = None
         if not self._needs_proactive_call() or self._call_not_before is None:
             return
-        if any(not a.seller_initiated for a in self.view.pending_calls()):
+        pending = self.view.pending_calls()
+        if self._background and pending:
+            return  # one call at a time: never ring a seller who is already being called
+        if any(not a.seller_initiated for a in pending):
             return
         placed = [a.placed_at for a in self.view.call_attempts if not a.seller_initiated]
         slot = calling.next_call_slot(
@@ -280,15 +399,7 @@ class CaseWorkflow:
             who = "seller (contact me now)" if attempt.seller_initiated else "proactive"
             await workflow.execute_activity_method(
                 CallActivities.place_call,
-                CallTask(
-                    key=f"{self.view.case_id}/{workflow.info().run_id}/call/{attempt.number}",
-                    case_id=self.view.case_id,
-                    seller_id=self.view.seller_id,
-                    attempt=attempt.number,
-                    seller_initiated=attempt.seller_initiated,
-                    issue_types=[i.type for i in self.view.open_issues()],
-                    guidance=attempt.guidance,
-                ),
+                self._call_task(attempt),
                 start_to_close_timeout=ACTIVITY_TIMEOUT,
                 retry_policy=RETRY,
                 summary=f"call attempt {attempt.number} ({who})",
@@ -331,6 +442,14 @@ class CaseWorkflow:
 
     # ---- the seller's contact data -------------------------------------------------------
 
+    async def _load_policy(self) -> Policy:
+        return await workflow.execute_activity_method(
+            AccountActivities.current_policy,
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            retry_policy=RETRY,
+            summary="load the policy in force",
+        )
+
     async def _load_profile(self) -> SellerProfile:
         return await workflow.execute_activity_method(
             AccountActivities.seller_profile,
@@ -343,7 +462,11 @@ class CaseWorkflow:
     async def _refresh_profile(self) -> None:
         assert self.profile is not None
         before = self.profile
-        self.profile = await self._load_profile()
+        try:
+            self.profile = await self._load_profile()
+        except ActivityError as err:
+            self._record("profile_unavailable", f"kept the last contact profile: {_reason(err)}")
+            return
         self.view.timezone = self.profile.timezone
         if self.profile.phone_version != before.phone_version:
             self._record("phone_updated", "the seller changed the emergency phone number")
@@ -396,7 +519,10 @@ class CaseWorkflow:
                     sa.SELLER_ID.value_set(view.seller_id),
                     sa.MARKETPLACE.value_set(view.marketplace),
                 ]
-            if view.deadline is not None:
+            if view.status == "resolved":
+                # A resolved case must not show up in "deadline before X" searches.
+                updates.append(sa.DEACTIVATION_DEADLINE.value_unset())
+            elif view.deadline is not None:
                 updates.append(sa.DEACTIVATION_DEADLINE.value_set(view.deadline))
             workflow.upsert_search_attributes(updates)
             self._published = current
@@ -441,6 +567,14 @@ class CaseWorkflow:
     def _reject_if_closed(self) -> None:
         if self.view.closed:
             raise _rejected(f"the case is closed ({self.view.status})", "CaseClosed")
+        if self._closing:
+            raise _rejected("the case is closing: its deadline has passed", "CaseClosed")
+
+    def _reject_if_past_deadline(self, issue_ids: list[str]) -> None:
+        now = workflow.now()
+        late = [i.id for i in self.view.issues if i.id in issue_ids and i.deadline <= now]
+        if late:
+            raise _rejected(f"the deadline of issue {', '.join(late)} has passed", "DeadlinePassed")
 
     # ---- messages ------------------------------------------------------------------------
 
@@ -525,6 +659,10 @@ class CaseWorkflow:
     @contact_me_now.validator
     def _validate_contact_me_now(self) -> None:
         self._reject_if_closed()
+        if self._background and self._calling_stopped_reason() is not None:
+            raise _rejected(
+                "we cannot call you: update your emergency phone number first", "NoWorkingPhone"
+            )
 
     @workflow.update
     def report_call_outcome(self, report: CallReport) -> CallAttempt:
@@ -544,7 +682,7 @@ class CaseWorkflow:
                 f"call attempt {report.attempt} is still being placed; report it once dialled",
                 "NotPlaced",
             )
-        if attempt.outcome is not None:
+        if attempt.outcome is not None and not _timed_out(attempt):
             raise _rejected(
                 f"call attempt {report.attempt} was already reported: {attempt.outcome}",
                 "AlreadyReported",
@@ -592,6 +730,9 @@ class CaseWorkflow:
                 problems.append(f"issue {issue_id} is already resolved")
         if problems:
             raise _rejected("; ".join(problems), "InvalidPlan")
+        self._reject_if_past_deadline(
+            submission.issue_ids or [i.id for i in self.view.open_issues()]
+        )
 
     @workflow.update
     def review_plan(self, review: Review) -> Plan:
@@ -630,6 +771,8 @@ class CaseWorkflow:
             )
         if review.decision == "request_info" and not any(q.strip() for q in review.questions):
             raise _rejected("request_info needs at least one question", "InvalidReview")
+        if review.decision == "accept":
+            self._reject_if_past_deadline(plan.issue_ids)
 
     @workflow.update
     def resolve_issue(self, resolution: Resolution) -> Issue:
@@ -649,6 +792,7 @@ class CaseWorkflow:
             raise _rejected(f"issue {issue.id} is already resolved", "AlreadyResolved")
         if not resolution.note.strip():
             raise _rejected("a resolution needs a note", "InvalidResolution")
+        self._reject_if_past_deadline([issue.id])
         if not self.view.reached:
             raise _rejected("the seller has not been reached yet", "NotReached")
         plan = self.view.plan

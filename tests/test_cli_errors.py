@@ -1,0 +1,67 @@
+"""Bad input and unusable settings end in one clear line on stderr, never a traceback."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import free_port
+
+AHA = [sys.executable, "-m", "aha.cli"]
+
+
+def run(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    environment = {
+        **os.environ,
+        "AHA_DB": str(tmp_path / "aha.db"),
+        "TEMPORAL_ADDRESS": f"127.0.0.1:{free_port()}",  # nothing listens there
+        **env,
+    }
+    return subprocess.run(
+        [*AHA, *args], env=environment, capture_output=True, text=True, timeout=60
+    )
+
+
+def assert_refused(proc: subprocess.CompletedProcess[str], reason: str) -> None:
+    assert proc.returncode != 0
+    assert reason in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_detection_for_an_unknown_seller_says_so_without_needing_temporal(
+    tmp_path: Path,
+) -> None:
+    proc = run(tmp_path, "detect", "ghost", "--issue-type", "ip_complaint", "--severity", "high")
+    assert_refused(proc, "not in the directory: no case was started")
+
+
+def test_unreachable_temporal_is_named(tmp_path: Path) -> None:
+    assert_refused(run(tmp_path, "status", "acme"), "cannot reach Temporal")
+
+
+def test_unknown_issue_type_lists_the_valid_ones(tmp_path: Path) -> None:
+    proc = run(tmp_path, "detect", "acme", "--issue-type", "nope", "--severity", "high")
+    assert proc.returncode == 2 and "ip_complaint" in proc.stderr
+
+
+def test_worker_refuses_a_broken_policy_with_key_and_reason(tmp_path: Path) -> None:
+    policy = tmp_path / "policy.toml"
+    policy.write_text('deadline = "72h"\n[call_retry_after]\nbusy = "soon"\n')
+    proc = run(tmp_path, "worker", "--policy", str(policy))
+    assert_refused(proc, "call_retry_after.busy: 'soon' is not a duration")
+
+
+def test_unusable_settings_are_reported(tmp_path: Path) -> None:
+    proc = run(tmp_path, "seller", "show", "acme", AHA_CLI_TIMEOUT="soon")
+    assert_refused(proc, "aha: could not convert string to float")
+
+
+def test_invalid_contact_data_is_refused_and_nothing_is_stored(tmp_path: Path) -> None:
+    proc = run(
+        tmp_path, "seller", "upsert", "acme", "--email", "ops@acme.example",
+        "--phone", "+1555", "--timezone", "America/New_York",
+    )  # fmt: skip
+    assert_refused(proc, "phone '+1555'")
+    assert_refused(run(tmp_path, "seller", "show", "acme"), "unknown seller 'acme'")
