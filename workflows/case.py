@@ -58,6 +58,7 @@ RETRY = RetryPolicy(
 BACKGROUND_EFFECTS = "background-effects-v2"
 # Emails and calls give up after this; the case records the failure and carries on.
 EFFECT_GIVE_UP = timedelta(minutes=10)
+LOCAL_READ_TIMEOUT = timedelta(seconds=10)
 
 
 EFFECT_RETRY = RetryPolicy(
@@ -443,6 +444,15 @@ class CaseWorkflow:
     # ---- the seller's contact data -------------------------------------------------------
 
     async def _load_policy(self) -> Policy:
+        if self._background:
+            # A local read: as a local activity it costs no round trip through the server,
+            # so a detection's answer does not wait for two extra workflow tasks.
+            return await workflow.execute_local_activity_method(
+                AccountActivities.current_policy,
+                start_to_close_timeout=LOCAL_READ_TIMEOUT,
+                retry_policy=RETRY,
+                summary="load the policy in force",
+            )
         return await workflow.execute_activity_method(
             AccountActivities.current_policy,
             start_to_close_timeout=ACTIVITY_TIMEOUT,
@@ -451,6 +461,14 @@ class CaseWorkflow:
         )
 
     async def _load_profile(self) -> SellerProfile:
+        if self._background:
+            return await workflow.execute_local_activity_method(
+                AccountActivities.seller_profile,
+                self.view.seller_id,
+                start_to_close_timeout=LOCAL_READ_TIMEOUT,
+                retry_policy=RETRY,
+                summary="read the seller's time zone and phone status",
+            )
         return await workflow.execute_activity_method(
             AccountActivities.seller_profile,
             self.view.seller_id,
