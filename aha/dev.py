@@ -67,9 +67,21 @@ def dev_server_command(data_dir: Path, port: int, ui_port: int) -> list[str]:
         "--log-level",
         "warn",
     ]
+    return command + search_attribute_args()
+
+
+def search_attribute_args() -> list[str]:
+    """`temporal server start-dev` arguments that register the case search attributes."""
+    args: list[str] = []
     for name, kind in sa.DEV_SERVER_DEFINITIONS.items():
-        command += ["--search-attribute", f"{name}={kind}"]
-    return command
+        args += ["--search-attribute", f"{name}={kind}"]
+    return args
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 async def connect_when_ready(settings: Settings, timeout: float = 90.0) -> Client:

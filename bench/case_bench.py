@@ -18,7 +18,6 @@ import contextlib
 import json
 import os
 import platform
-import socket
 import statistics
 import sys
 import tempfile
@@ -27,7 +26,7 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from importlib.metadata import version
 from pathlib import Path
 from time import perf_counter
@@ -40,33 +39,23 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from aha import search_attributes as sa
 from aha.config import Settings
-from aha.dev import temporal_binary
+from aha.dev import free_port, search_attribute_args, temporal_binary
 from aha.directory import SqliteStore
 from aha.logs import configure
 from aha.mailcatcher import MailCatcher
 from aha.models import CallReport, CaseView, DetectionEvent, Resolution
-from aha.policy import parse_policy
+from aha.policy import CallingHours, Policy
 from aha.service import CaseService, case_id_for
 from bench.floor import BareWorkflow, SignalWorkflow, UpdatesWorkflow
 from worker import build_worker
 from workflows.case import CaseWorkflow
 
 # Calls are always allowed, so the first attempt is placed the moment a case opens.
-ALWAYS_CALLABLE = """
-deadline = "72h"
-call_report_timeout = "30m"
-max_call_attempts_per_day = 4
-reminders_before_deadline = ["24h", "4h"]
-[calling_hours]
-start = "00:00"
-end = "24:00"
-[call_retry_after]
-no_answer = "3h"
-busy = "20m"
-voicemail = "24h"
-"""
+ALWAYS_CALLABLE = Policy(
+    call_report_timeout=timedelta(minutes=30),
+    calling_hours=CallingHours(start="00:00", end="24:00"),
+)
 
 # Emails a resolved case sends: the issue opened, then the confirmation.
 EMAILS_PER_CASE = 2
@@ -96,20 +85,6 @@ class Phase:
 
 
 # ---- the server and the pieces around it -------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def search_attribute_args() -> list[str]:
-    """Like the tests' dev-server arguments, without time skipping: this runs in real time."""
-    args: list[str] = []
-    for name, kind in sa.DEV_SERVER_DEFINITIONS.items():
-        args += ["--search-attribute", f"{name}={kind}"]
-    return args
 
 
 def sample_evenly(items: Sequence[str], size: int) -> list[str]:
@@ -363,7 +338,7 @@ async def measure_cases(
         )
     seed_s = perf_counter() - seeded
     run = CaseRun(client, CaseService(client, store, settings.task_queue), sellers, args.poll)
-    policy = parse_policy(ALWAYS_CALLABLE)
+    policy = ALWAYS_CALLABLE
     with ThreadPoolExecutor(max_workers=16) as executor:
         async with build_worker(client, settings, policy, executor=executor):
             phase = Phase("cases", "aha case (CaseService)", "case")

@@ -9,7 +9,6 @@ import asyncio
 import email
 import email.policy
 import itertools
-import socket
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
@@ -24,9 +23,8 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from aha import search_attributes as sa
 from aha.config import Settings
-from aha.dev import temporal_binary
+from aha.dev import free_port, search_attribute_args, temporal_binary
 from aha.directory import SqliteStore
 from aha.mailcatcher import MailCatcher
 from aha.models import CaseView, DetectionEvent, PlanSubmission
@@ -51,17 +49,9 @@ voicemail = "24h"
 """
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def dev_server_args() -> list[str]:
-    args = ["--dynamic-config-value", "frontend.WorkflowTimeSkippingEnabled=true"]
-    for name, kind in sa.DEV_SERVER_DEFINITIONS.items():
-        args += ["--search-attribute", f"{name}={kind}"]
-    return args
+    time_skipping = ["--dynamic-config-value", "frontend.WorkflowTimeSkippingEnabled=true"]
+    return time_skipping + search_attribute_args()
 
 
 @pytest.fixture(scope="session")

@@ -22,8 +22,7 @@ import pytest
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from aha import search_attributes as sa
-from aha.dev import temporal_binary
+from aha.dev import search_attribute_args, temporal_binary
 from aha.mailcatcher import MailCatcher
 from tests.conftest import free_port, read_emails
 
@@ -91,12 +90,9 @@ def new_seller_id(prefix: str) -> str:
 
 @pytest.fixture(scope="module")
 async def temporal_address() -> AsyncIterator[str]:
-    args: list[str] = []
-    for name, kind in sa.DEV_SERVER_DEFINITIONS.items():
-        args += ["--search-attribute", f"{name}={kind}"]
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=temporal_binary(),
-        dev_server_extra_args=args,
+        dev_server_extra_args=search_attribute_args(),
         data_converter=pydantic_data_converter,
     )
     async with env:
