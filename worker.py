@@ -14,10 +14,12 @@ from temporalio.worker import Worker
 from activities.accounts import AccountActivities
 from activities.calls import CallActivities, Dialer, ManualDialer, SimulatedDialer
 from activities.email import EmailActivities, SmtpSettings
+from activities.enrollment import EnrollmentActivities
 from aha.config import Settings
-from aha.directory import SqliteStore
 from aha.policy import Policy, load_policy
+from aha.programme_store import ProgrammeStore
 from workflows.case import CaseWorkflow
+from workflows.enrollment import EnrollmentSweep
 
 log = structlog.get_logger(__name__)
 
@@ -51,7 +53,7 @@ def build_worker(
     # Every worker reads time zones from the pinned tzdata package, not the host's copy, so
     # replays on any machine make the same calling-hours decisions.
     zoneinfo.reset_tzpath(to=[])
-    store = SqliteStore(settings.db_path)
+    store = ProgrammeStore(settings.db_path)
     smtp = SmtpSettings(
         host=settings.smtp_host,
         port=settings.smtp_port,
@@ -61,16 +63,18 @@ def build_worker(
     accounts = AccountActivities(store, lambda: policy)
     emails = EmailActivities(smtp, store, store)
     calls = CallActivities(store, store, dialer or build_dialer(settings, client))
+    enrollment = EnrollmentActivities(store, smtp)
     return Worker(
         client,
         task_queue=settings.task_queue,
-        workflows=[CaseWorkflow],
+        workflows=[CaseWorkflow, EnrollmentSweep],
         activities=[
             accounts.current_policy,
             accounts.seller_profile,
             accounts.deactivate_account,
             emails.send_email,
             calls.place_call,
+            enrollment.evaluate_page,
         ],
         activity_executor=executor or ThreadPoolExecutor(max_workers=16),
     )

@@ -10,14 +10,15 @@ import os
 import sys
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 from temporalio.service import RPCError
 
 from aha.config import Settings
-from aha.directory import InvalidContact, SqliteStore
+from aha.directory import InvalidContact
 from aha.guidance import ISSUE_TYPES
 from aha.logs import configure
 from aha.models import (
@@ -29,8 +30,11 @@ from aha.models import (
     PlanSubmission,
     Resolution,
     Review,
+    SweepRequest,
+    SweepResult,
 )
 from aha.policy import PolicyError
+from aha.programme_store import InvalidReading, ProgrammeStore
 from aha.service import CaseError, CaseService
 
 
@@ -60,7 +64,7 @@ async def _service(settings: Settings) -> CaseService:
         client = await connect(settings)
     except RuntimeError as err:
         raise CaseError(f"cannot reach Temporal at {settings.temporal_address}: {err}") from err
-    return CaseService(client, SqliteStore(settings.db_path), settings.task_queue)
+    return CaseService(client, ProgrammeStore(settings.db_path), settings.task_queue)
 
 
 def _local(moment: datetime | None, timezone: str | None) -> str:
@@ -109,7 +113,7 @@ def render_case(view: CaseView) -> str:
 
 
 async def cmd_detect(args: argparse.Namespace, settings: Settings) -> None:
-    store = SqliteStore(settings.db_path)
+    store = ProgrammeStore(settings.db_path)
     contact = store.get(args.seller)
     if contact is None:
         raise CaseError(f"seller {args.seller!r} is not in the directory: no case was started")
@@ -218,7 +222,7 @@ def _seller_json(contact: Any) -> dict[str, Any]:
 
 
 async def cmd_seller_upsert(args: argparse.Namespace, settings: Settings) -> None:
-    store = SqliteStore(settings.db_path)
+    store = ProgrammeStore(settings.db_path)
     before = store.get(args.seller)
     contact, phone_changed = store.upsert(
         args.seller,
@@ -227,6 +231,7 @@ async def cmd_seller_upsert(args: argparse.Namespace, settings: Settings) -> Non
         timezone=args.timezone,
         marketplace=args.marketplace or (before.marketplace if before else "US"),
         name=args.name,
+        account_type=args.account_type,
     )
     notified = False
     if before is not None and (phone_changed or before.timezone != contact.timezone):
@@ -234,18 +239,95 @@ async def cmd_seller_upsert(args: argparse.Namespace, settings: Settings) -> Non
             notified = await (await _service(settings)).contact_changed(args.seller)
         except CaseError as err:
             print(f"warning: saved, but the open case was not told: {err}", file=sys.stderr)
-    data = _seller_json(contact) | {"case_notified": notified}
+    enrollment = None
+    if phone_changed and before is not None:
+        # A new emergency phone can complete an enrolment: evaluate the seller at once.
+        try:
+            result = await _evaluate(settings, seller_id=args.seller)
+            enrollment = "enrolled" if result.enrolled else None
+        except CaseError as err:
+            print(f"warning: saved, but enrolment was not re-evaluated: {err}", file=sys.stderr)
+    data = _seller_json(contact) | {"case_notified": notified, "enrolled_now": bool(enrollment)}
     _emit(
         args, data, f"seller {contact.seller_id} saved" + (" (open case told)" if notified else "")
     )
 
 
 async def cmd_seller_show(args: argparse.Namespace, settings: Settings) -> None:
-    contact = SqliteStore(settings.db_path).get(args.seller)
+    store = ProgrammeStore(settings.db_path)
+    contact = store.get(args.seller)
     if contact is None:
         raise CaseError(f"unknown seller {args.seller!r}")
-    text = "\n".join(f"{k}: {v}" for k, v in _seller_json(contact).items())
-    _emit(args, _seller_json(contact), text)
+    enrollment = store.enrollment(args.seller)
+    data = _seller_json(contact) | {
+        "enrollment": {
+            "state": enrollment.state if enrollment else "not_eligible",
+            "since": enrollment.since.isoformat() if enrollment else None,
+            "reasons": list(enrollment.reasons) if enrollment else ["never evaluated"],
+        }
+    }
+    text = "\n".join(f"{k}: {v}" for k, v in data.items())
+    _emit(args, data, text)
+
+
+async def cmd_seller_ahr(args: argparse.Namespace, settings: Settings) -> None:
+    ProgrammeStore(settings.db_path).record_reading(args.seller, args.date, args.score)
+    _emit(
+        args,
+        {"seller_id": args.seller, "date": args.date.isoformat(), "score": args.score},
+        f"AHR {args.score} recorded for {args.seller} on {args.date.isoformat()}",
+    )
+
+
+async def cmd_seller_import_ahr(args: argparse.Namespace, settings: Settings) -> None:
+    report = ProgrammeStore(settings.db_path).import_readings(Path(args.file))
+    for line, reason in report.problems:
+        print(f"{args.file}:{line}: {reason}", file=sys.stderr)
+    _emit(
+        args,
+        {
+            "accepted": report.accepted,
+            "rejected": [{"line": line, "reason": reason} for line, reason in report.problems],
+        },
+        f"{report.accepted} readings stored, {len(report.problems)} rows refused",
+    )
+    if report.problems:
+        # The good rows landed; a non-zero exit still tells a script that some did not.
+        raise CaseError(f"{len(report.problems)} rows refused (see above)")
+
+
+async def _evaluate(
+    settings: Settings, seller_id: str | None = None, as_of: date | None = None
+) -> SweepResult:
+    from workflows.enrollment import EnrollmentSweep
+
+    service = await _service(settings)
+    name = f"seller-{seller_id}" if seller_id else "all"
+    return await service.client.execute_workflow(
+        EnrollmentSweep.run,
+        SweepRequest(seller_id=seller_id, as_of=as_of),
+        id=f"aha-enrollment-evaluate-{name}-{uuid.uuid4().hex[:8]}",
+        task_queue=settings.task_queue,
+    )
+
+
+async def cmd_enrollment_evaluate(args: argparse.Namespace, settings: Settings) -> None:
+    if args.seller and ProgrammeStore(settings.db_path).get(args.seller) is None:
+        raise CaseError(f"unknown seller {args.seller!r}")
+    result = await _evaluate(settings, seller_id=args.seller, as_of=args.as_of)
+    text = (
+        f"as of {result.as_of}: {result.evaluated} evaluated, {result.enrolled} enrolled, "
+        f"{result.eligible_missing_phone} missing a phone, {result.not_eligible} not eligible; "
+        f"{result.changes} changes, {result.emails} emails, {len(result.failures)} failed"
+    )
+    _emit(args, result, text)
+
+
+async def cmd_schedule_apply(args: argparse.Namespace, settings: Settings) -> None:
+    from aha.schedule import SCHEDULE_ID, apply_schedule
+
+    done = await apply_schedule((await _service(settings)).client, settings.task_queue)
+    _emit(args, {"schedule_id": SCHEDULE_ID, "result": done}, f"schedule {SCHEDULE_ID} {done}")
 
 
 async def cmd_worker(args: argparse.Namespace, settings: Settings) -> None:
@@ -291,6 +373,13 @@ def _iso_datetime(text: str) -> datetime:
     if moment.tzinfo is None:
         raise argparse.ArgumentTypeError(f"{text!r} needs a time zone offset, e.g. Z or +00:00")
     return moment
+
+
+def _iso_date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date YYYY-MM-DD") from err
 
 
 def _positive_int(text: str) -> int:
@@ -391,12 +480,47 @@ def build_parser() -> argparse.ArgumentParser:
     )
     upsert.add_argument("seller")
     upsert.add_argument("--email", required=True)
-    upsert.add_argument("--phone", required=True, help="emergency phone, E.164")
+    upsert.add_argument("--phone", help="emergency phone, E.164 (kept when left out)")
     upsert.add_argument("--timezone", required=True, help="IANA zone, e.g. America/Chicago")
     upsert.add_argument("--marketplace")
     upsert.add_argument("--name")
+    upsert.add_argument("--account-type", choices=["professional", "individual"])
     show = command("show", cmd_seller_show, "show a seller's contact data", parent=seller_commands)
     show.add_argument("seller")
+    enrollment = commands.add_parser("enrollment", help="the assurance programme's enrolment")
+    enrollment_commands = enrollment.add_subparsers(
+        dest="enrollment_command", required=True, metavar="COMMAND"
+    )
+    evaluate = command(
+        "evaluate",
+        cmd_enrollment_evaluate,
+        "evaluate every seller, or one, now",
+        parent=enrollment_commands,
+    )
+    evaluate.add_argument("--seller", metavar="ID")
+    evaluate.add_argument("--as-of", type=_iso_date, metavar="YYYY-MM-DD")
+    schedule = commands.add_parser("schedule", help="the daily enrolment sweep schedule")
+    schedule_commands = schedule.add_subparsers(
+        dest="schedule_command", required=True, metavar="COMMAND"
+    )
+    command(
+        "apply",
+        cmd_schedule_apply,
+        "create or update aha-enrollment-daily",
+        parent=schedule_commands,
+    )
+    ahr = command("ahr", cmd_seller_ahr, "record one day's AHR reading", parent=seller_commands)
+    ahr.add_argument("seller")
+    ahr.add_argument("--date", required=True, type=_iso_date, metavar="YYYY-MM-DD")
+    ahr.add_argument("--score", required=True, type=int, metavar="N")
+    bulk = command(
+        "import-ahr",
+        cmd_seller_import_ahr,
+        "load readings from a CSV file "
+        "(header seller_id,date,score); good rows land, bad rows are listed by line",
+        parent=seller_commands,
+    )
+    bulk.add_argument("file", metavar="FILE.csv")
     return parser
 
 
@@ -447,7 +571,7 @@ def _run(argv: list[str] | None) -> int:
         settings = _settings_for(args)
         action = args.handler(args, settings)
         asyncio.run(action if serving else _within(action, settings))
-    except (CaseError, InvalidContact, PolicyError, UsageError) as err:
+    except (CaseError, InvalidContact, InvalidReading, PolicyError, UsageError) as err:
         print(f"aha: {err}", file=sys.stderr)
         return 1
     except RPCError as err:

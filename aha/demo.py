@@ -16,9 +16,9 @@ import structlog
 from temporalio.client import Client
 
 from aha.config import Settings
-from aha.directory import SqliteStore
 from aha.guidance import ISSUE_TYPES
 from aha.models import DetectionEvent, PlanSubmission, Resolution, Review
+from aha.programme_store import ProgrammeStore
 from aha.service import CaseService
 
 log = structlog.get_logger(__name__)
@@ -34,7 +34,7 @@ DEMO_SELLERS = [
 SCRIPTS = ["contact_me_now", "plan_accepted", "plan_questioned", "wait_for_calls", "late_report"]
 
 
-def seed_sellers(store: SqliteStore) -> list[str]:
+def seed_sellers(store: ProgrammeStore) -> list[str]:
     for seller_id, name, phone, timezone, marketplace in DEMO_SELLERS:
         store.upsert(
             seller_id,
@@ -90,7 +90,7 @@ async def _act(service: CaseService, seller_id: str, script: str, rng: random.Ra
 
 
 async def run_demo(client: Client, settings: Settings, interval: float = 20.0) -> None:
-    store = SqliteStore(settings.db_path)
+    store = ProgrammeStore(settings.db_path)
     service = CaseService(client, store, settings.task_queue)
     sellers = seed_sellers(store)
     rng = random.Random()

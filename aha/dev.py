@@ -145,6 +145,13 @@ async def run_dev(options: DevOptions) -> None:
         client = await connect_when_ready(settings)
         with MailCatcher(data_dir / "outbox", port=options.smtp_port):
             worker = build_worker(client, settings, policy)
+            from aha.schedule import SCHEDULE_ID, apply_schedule
+
+            log.info(
+                "schedule applied",
+                schedule=SCHEDULE_ID,
+                result=await apply_schedule(client, settings.task_queue),
+            )
             log.info(
                 "aha dev is up",
                 temporal=settings.temporal_address,

@@ -35,6 +35,7 @@ class SellerContact(BaseModel):
     phone: str
     timezone: str
     marketplace: str
+    account_type: Literal["professional", "individual"] = "professional"
     account_status: Literal["active", "deactivated"]
     phone_version: int
     updated_at: datetime
@@ -63,7 +64,10 @@ def normalise_phone(phone: str) -> str:
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
-def validate_contact(seller_id: str, email: str, phone: str, timezone: str) -> str:
+ACCOUNT_TYPES = ("professional", "individual")
+
+
+def validate_contact(seller_id: str, email: str, phone: str | None, timezone: str) -> str:
     if not re.fullmatch(SELLER_ID_PATTERN, seller_id):
         raise InvalidContact(
             f"seller id {seller_id!r} must be 1-64 letters, digits, '.', '_' or '-'"
@@ -76,7 +80,7 @@ def validate_contact(seller_id: str, email: str, phone: str, timezone: str) -> s
         raise InvalidContact(
             f"time zone {timezone!r} is not an IANA zone such as America/New_York"
         ) from err
-    return normalise_phone(phone)
+    return normalise_phone(phone) if phone else ""
 
 
 class SellerDirectory(Protocol):
@@ -87,10 +91,11 @@ class SellerDirectory(Protocol):
         seller_id: str,
         *,
         email: str,
-        phone: str,
+        phone: str | None,
         timezone: str,
         marketplace: str = "US",
         name: str | None = None,
+        account_type: str | None = None,
     ) -> tuple[SellerContact, bool]: ...
 
     def set_account_status(
@@ -114,6 +119,7 @@ CREATE TABLE IF NOT EXISTS sellers (
     marketplace TEXT NOT NULL,
     account_status TEXT NOT NULL DEFAULT 'active',
     phone_version INTEGER NOT NULL DEFAULT 1,
+    account_type TEXT NOT NULL DEFAULT 'professional',
     updated_at TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS sent_notifications (
@@ -133,6 +139,12 @@ class SqliteStore:
         with self._connect() as db:
             db.execute("PRAGMA journal_mode=WAL")
             db.executescript(_SCHEMA)
+            columns = {row["name"] for row in db.execute("PRAGMA table_info(sellers)")}
+            if "account_type" not in columns:  # a directory made before account types
+                db.execute(
+                    "ALTER TABLE sellers ADD COLUMN account_type TEXT NOT NULL"
+                    " DEFAULT 'professional'"
+                )
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -155,35 +167,56 @@ class SqliteStore:
         seller_id: str,
         *,
         email: str,
-        phone: str,
+        phone: str | None,
         timezone: str,
         marketplace: str = "US",
         name: str | None = None,
+        account_type: str | None = None,
     ) -> tuple[SellerContact, bool]:
-        """Store the seller's contact data; the flag says whether the phone number changed."""
-        phone = validate_contact(seller_id, email, phone, timezone)
+        """Store the seller's contact data; the flag says whether the phone number changed.
+
+        A phone or account type left out keeps what is stored (none and professional for a
+        new seller).
+        """
+        if account_type is not None and account_type not in ACCOUNT_TYPES:
+            raise InvalidContact(
+                f"account type {account_type!r} must be one of: {', '.join(ACCOUNT_TYPES)}"
+            )
+        checked = validate_contact(seller_id, email, phone, timezone)
+        phone = checked or None
         now = datetime.now(UTC).isoformat()
         with self._connect() as db:
             row = db.execute("SELECT * FROM sellers WHERE seller_id = ?", (seller_id,)).fetchone()
             if row is None:
                 db.execute(
                     "INSERT INTO sellers (seller_id, name, email, phone, timezone, marketplace,"
-                    " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (seller_id, name or seller_id, email, phone, timezone, marketplace, now),
+                    " account_type, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        seller_id,
+                        name or seller_id,
+                        email,
+                        phone or "",
+                        timezone,
+                        marketplace,
+                        account_type or "professional",
+                        now,
+                    ),
                 )
-                phone_changed = True
+                phone_changed = bool(phone)
             else:
-                phone_changed = row["phone"] != phone
+                new_phone = row["phone"] if phone is None else phone
+                phone_changed = row["phone"] != new_phone
                 db.execute(
                     "UPDATE sellers SET name = ?, email = ?, phone = ?, timezone = ?,"
-                    " marketplace = ?, phone_version = phone_version + ?, updated_at = ?"
-                    " WHERE seller_id = ?",
+                    " marketplace = ?, account_type = ?, phone_version = phone_version + ?,"
+                    " updated_at = ? WHERE seller_id = ?",
                     (
                         name or row["name"],
                         email,
-                        phone,
+                        new_phone,
                         timezone,
                         marketplace,
+                        account_type or row["account_type"],
                         int(phone_changed),
                         now,
                         seller_id,

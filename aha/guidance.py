@@ -57,6 +57,18 @@ GUIDANCE: dict[str, tuple[str, ...]] = {
         "Change your buyer messages and inserts so they stay neutral.",
         _PLAN_STEP,
     ),
+    "fraud": (
+        "Suspected fraud deactivates the account at once, protected or not.",
+        "To appeal, submit a plan of action with evidence that the activity was not yours.",
+    ),
+    "deception": (
+        "Suspected deception of buyers deactivates the account at once, protected or not.",
+        "To appeal, submit a plan of action explaining what happened and what changed.",
+    ),
+    "illegal_activity": (
+        "Suspected illegal activity deactivates the account at once, protected or not.",
+        "To appeal, submit a plan of action with the documents that show the activity is legal.",
+    ),
     "other_policy_violation": (
         "Read the policy named in the notice and how your account broke it.",
         "Correct the practice or listings concerned.",

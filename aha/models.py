@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
@@ -136,6 +136,9 @@ class SellerProfile(Strict):
 class CaseStart(Strict):
     seller_id: str
     marketplace: str
+    # Whether the seller was enrolled when the case opened, and why (never contact data).
+    protected: bool = True
+    protection: str = ""
 
 
 class DetectionReceipt(Strict):
@@ -167,6 +170,9 @@ class CaseView(Strict):
     plan: Plan | None = None
     timeline: list[TimelineEntry] = []
     policy: Policy | None = None
+    protected: bool | None = None
+    protection: str | None = None
+    closure_reason: str | None = None
 
     def issue(self, issue_id: str) -> Issue | None:
         return next((i for i in self.issues if i.id == issue_id), None)
@@ -180,3 +186,24 @@ class CaseView(Strict):
     @property
     def closed(self) -> bool:
         return self.status in CLOSED_STATUSES
+
+
+SWEEP_PAGE_SIZE = 2000
+
+
+class SweepRequest(BaseModel):
+    as_of: date | None = None
+    seller_id: str | None = None
+    page_size: int = SWEEP_PAGE_SIZE
+
+
+class SweepResult(BaseModel):
+    as_of: date
+    pages: int = 0
+    evaluated: int = 0
+    enrolled: int = 0
+    eligible_missing_phone: int = 0
+    not_eligible: int = 0
+    changes: int = 0
+    emails: int = 0
+    failures: list[str] = []

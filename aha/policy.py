@@ -114,6 +114,11 @@ class Policy(BaseModel):
     call_report_timeout: timedelta = timedelta(minutes=15)
     max_call_attempts_per_day: StrictInt = Field(default=4, ge=1, le=48)
     reminders_before_deadline: tuple[timedelta, ...] = (timedelta(hours=24), timedelta(hours=4))
+    immediate_deactivation_issue_types: tuple[str, ...] = (
+        "fraud",
+        "deception",
+        "illegal_activity",
+    )
     calling_hours: CallingHours = CallingHours()
     call_retry_after: CallRetryAfter = CallRetryAfter()
 

@@ -11,6 +11,9 @@ MARKETPLACE = SearchAttributeKey.for_keyword("Marketplace")
 ISSUE_TYPES = SearchAttributeKey.for_keyword_list("IssueTypes")
 DEACTIVATION_DEADLINE = SearchAttributeKey.for_datetime("DeactivationDeadline")
 CALL_ATTEMPTS = SearchAttributeKey.for_int("CallAttempts")
+# On each enrolment sweep: how many sellers it looked at and how many are protected.
+SELLERS_EVALUATED = SearchAttributeKey.for_int("SellersEvaluated")
+SELLERS_ENROLLED = SearchAttributeKey.for_int("SellersEnrolled")
 
 # The CLI form `--search-attribute Name=Type` for `temporal server start-dev`.
 DEV_SERVER_DEFINITIONS = {
@@ -20,4 +23,6 @@ DEV_SERVER_DEFINITIONS = {
     "IssueTypes": "KeywordList",
     "DeactivationDeadline": "Datetime",
     "CallAttempts": "Int",
+    "SellersEvaluated": "Int",
+    "SellersEnrolled": "Int",
 }

@@ -28,7 +28,6 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from aha import search_attributes as sa
-from aha.directory import SellerDirectory
 from aha.guidance import describe_issue_type
 from aha.models import (
     CASE_STATUSES,
@@ -45,6 +44,7 @@ from aha.models import (
     Resolution,
     Review,
 )
+from aha.programme_store import ProgrammeStore
 from workflows.case import CaseWorkflow
 
 # Detection systems and our clocks disagree a little; more than this is a bad event.
@@ -109,7 +109,7 @@ class PendingCall(BaseModel):
 
 
 class CaseService:
-    def __init__(self, client: Client, directory: SellerDirectory, task_queue: str) -> None:
+    def __init__(self, client: Client, directory: ProgrammeStore, task_queue: str) -> None:
         self.client = client
         self.directory = directory
         self.task_queue = task_queue
@@ -166,7 +166,7 @@ class CaseService:
     ) -> DetectionReceipt:
         start = WithStartWorkflowOperation(
             CaseWorkflow.run,
-            CaseStart(seller_id=event.seller_id, marketplace=event.marketplace),
+            self._case_start(event),
             id=case_id_for(event.seller_id),
             task_queue=self.task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
@@ -199,6 +199,22 @@ class CaseService:
             if isinstance(cause, ApplicationError) and cause.type == "CaseClosed":
                 raise CaseClosing(str(cause)) from err
             raise _as_case_error(err) from err
+
+    def _case_start(self, event: DetectionEvent) -> CaseStart:
+        """Route by enrolment: only an enrolled seller gets the 72-hour protection."""
+        enrollment = self.directory.enrollment(event.seller_id)
+        if enrollment is not None and enrollment.state == "enrolled":
+            protection = f"enrolled since {enrollment.since.isoformat()}"
+        elif enrollment is None:
+            protection = "not enrolled: never evaluated"
+        else:
+            protection = f"not enrolled: {enrollment.state} since {enrollment.since.isoformat()}"
+        return CaseStart(
+            seller_id=event.seller_id,
+            marketplace=event.marketplace,
+            protected=enrollment is not None and enrollment.state == "enrolled",
+            protection=protection,
+        )
 
     async def _wait_until_finished(self, seller_id: str) -> None:
         # A failed or terminated run is finished too; the next start decides what follows.

@@ -41,11 +41,11 @@ from temporalio.worker import Worker
 
 from aha.config import Settings
 from aha.dev import free_port, search_attribute_args, temporal_binary
-from aha.directory import SqliteStore
 from aha.logs import configure
 from aha.mailcatcher import MailCatcher
 from aha.models import CallReport, CaseView, DetectionEvent, Resolution
 from aha.policy import CallingHours, Policy
+from aha.programme_store import Enrollment, ProgrammeStore
 from aha.service import CaseService, case_id_for
 from bench.floor import BareWorkflow, SignalWorkflow, UpdatesWorkflow
 from worker import build_worker
@@ -325,7 +325,7 @@ async def measure_cases(
         smtp_port=smtp_port,
         dialer="manual",
     )
-    store = SqliteStore(settings.db_path)
+    store = ProgrammeStore(settings.db_path)
     sellers = [f"bench-{tag}-{i:05d}" for i in range(args.warmup + args.cases)]
     seeded = perf_counter()
     for seller_id in sellers:
@@ -336,6 +336,9 @@ async def measure_cases(
             timezone="America/New_York",
             marketplace="US",
         )
+    # Enrolled directly: this benchmark measures cases, not the enrolment sweep.
+    today = datetime.now(UTC).date()
+    store.save_enrollments(Enrollment(seller_id, "enrolled", today, ()) for seller_id in sellers)
     seed_s = perf_counter() - seeded
     run = CaseRun(client, CaseService(client, store, settings.task_queue), sellers, args.poll)
     policy = ALWAYS_CALLABLE

@@ -25,10 +25,10 @@ from temporalio.testing import WorkflowEnvironment
 
 from aha.config import Settings
 from aha.dev import free_port, search_attribute_args, temporal_binary
-from aha.directory import SqliteStore
 from aha.mailcatcher import MailCatcher
 from aha.models import CaseView, DetectionEvent, PlanSubmission
 from aha.policy import Policy, parse_policy
+from aha.programme_store import Enrollment, ProgrammeStore
 from aha.service import CaseService, case_id_for
 from worker import build_worker
 
@@ -91,7 +91,7 @@ class Cases:
 
     env: WorkflowEnvironment
     service: CaseService
-    store: SqliteStore
+    store: ProgrammeStore
     outbox: Path
 
     @property
@@ -103,7 +103,9 @@ class Cases:
         timezone: str = "America/New_York",
         phone: str = "+12125550123",
         marketplace: str = "US",
+        enrolled: bool = True,
     ) -> str:
+        """A seller in the directory; enrolled directly unless a test is about enrolment."""
         seller_id = f"s{next(_sellers)}-{uuid.uuid4().hex[:6]}"
         self.store.upsert(
             seller_id,
@@ -113,6 +115,9 @@ class Cases:
             marketplace=marketplace,
             name=f"Seller {seller_id}",
         )
+        if enrolled:
+            today = datetime.now(UTC).date()
+            self.store.save_enrollments([Enrollment(seller_id, "enrolled", today, ())])
         return seller_id
 
     def event(self, seller_id: str, **overrides: Any) -> DetectionEvent:
@@ -204,7 +209,7 @@ async def running_cases(
         smtp_port=port,
         dialer="manual",
     )
-    store = SqliteStore(settings.db_path)
+    store = ProgrammeStore(settings.db_path)
     worker = build_worker(env.client, settings, policy)
     async with worker:
         yield Cases(env, CaseService(env.client, store, settings.task_queue), store, outbox)

@@ -11,10 +11,11 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -180,13 +181,25 @@ def as_json(proc: subprocess.CompletedProcess[str]) -> Any:
     return json.loads(proc.stdout)
 
 
-def add_seller(aha: Aha, seller: str) -> None:
+def add_seller(aha: Aha, seller: str, enroll: bool = True) -> None:
+    """A seller as the programme sees it: contact data, six good months of AHR, enrolled."""
     aha(
         "seller", "upsert", seller,
         "--email", f"{seller}@sellers.example",
         "--phone", PHONE,
         "--timezone", "America/Chicago",
     )  # fmt: skip
+    if not enroll:
+        return
+    today = datetime.now(UTC).date()
+    with tempfile.NamedTemporaryFile("w", suffix=".csv", delete=False) as csv_file:
+        csv_file.write("seller_id,date,score\n")
+        for back in range(200):
+            csv_file.write(f"{seller},{(today - timedelta(days=back)).isoformat()},320\n")
+    aha("seller", "import-ahr", csv_file.name)
+    Path(csv_file.name).unlink()
+    result = as_json(aha("enrollment", "evaluate", "--seller", seller, "--json"))
+    assert result["enrolled"] == 1, result
 
 
 def detect(aha: Aha, seller: str, *extra: str, check: bool = True) -> Any:
@@ -478,7 +491,7 @@ def test_nobody_acts_and_the_account_is_deactivated_at_the_deadline(
         return kinds if "deactivated" in kinds else None
 
     kinds = poll("the deactivation email", all_emails, timeout=10)
-    assert kinds == ["issue_opened", "reminder", "deactivated"]
+    assert kinds == ["enrollment_enrolled", "issue_opened", "reminder", "deactivated"]
 
     closed = aha("contact-me-now", seller, check=False)
     assert closed.returncode != 0 and "closed (deactivated)" in closed.stderr

@@ -61,6 +61,18 @@ EFFECT_GIVE_UP = timedelta(minutes=10)
 LOCAL_READ_TIMEOUT = timedelta(seconds=10)
 
 
+# Closure reasons that do not wait for a deadline, and what the seller is told.
+IMMEDIATE_REASONS = {
+    "not_enrolled": (
+        "the account is not enrolled in Account Health Assurance, so the standard process "
+        "applies and the account is deactivated at once"
+    ),
+    "immediate_policy": (
+        "suspected fraud, deception or illegal activity deactivates an account at once, "
+        "protected or not"
+    ),
+}
+
 EFFECT_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     maximum_interval=timedelta(minutes=1),
@@ -105,6 +117,9 @@ class CaseWorkflow:
         self._effects: set[asyncio.Task[None]] = set()
         self._background = False
         self._closing = False
+        self._deactivate_now: str | None = None
+        self.view.protected = start.protected
+        self.view.protection = start.protection or None
 
     # ---- the main loop -------------------------------------------------------------------
 
@@ -136,6 +151,9 @@ class CaseWorkflow:
             await self._refresh_profile()
         now = workflow.now()
         self._expire_unreported_calls(now)
+        if self._deactivate_now is not None:
+            await self._deactivate(self._deactivate_now)
+            return
         if not self.view.open_issues():
             await self._close_resolved()
             return
@@ -197,11 +215,16 @@ class CaseWorkflow:
         await self._finish_effects()
         self._publish()
 
-    async def _deactivate(self) -> None:
-        # From here on the case takes no more actions: the deadline has won.
+    async def _deactivate(self, closure_reason: str = "deadline_passed") -> None:
+        # From here on the case takes no more actions: the deadline (or the rule) has won.
         self._closing = True
-        overdue = [i for i in self.view.open_issues() if i.deadline <= workflow.now()]
-        reason = "deadline passed with unresolved issue(s) " + ", ".join(i.id for i in overdue)
+        if closure_reason == "deadline_passed":
+            overdue = [i for i in self.view.open_issues() if i.deadline <= workflow.now()]
+            reason = "deadline passed with unresolved issue(s) " + ", ".join(i.id for i in overdue)
+        else:
+            overdue = self.view.open_issues()
+            reason = IMMEDIATE_REASONS[closure_reason]
+        self.view.closure_reason = closure_reason
         await workflow.execute_activity_method(
             AccountActivities.deactivate_account,
             self.view.seller_id,
@@ -631,7 +654,16 @@ class CaseWorkflow:
             f"{issue.id}: {issue.type} ({issue.severity}), event {event.event_id}",
             "detector",
         )
-        self._email("issue_opened", f"issue-opened/{issue.id}", issues=[issue])
+        assert self.policy is not None
+        if event.issue_type in self.policy.immediate_deactivation_issue_types:
+            self._deactivate_now = "immediate_policy"
+        elif not self.view.protected:
+            self._deactivate_now = "not_enrolled"
+        if self._deactivate_now is not None:
+            self._closing = True
+            self._record("immediate_deactivation", IMMEDIATE_REASONS[self._deactivate_now])
+        else:
+            self._email("issue_opened", f"issue-opened/{issue.id}", issues=[issue])
         self._wake_loop()
         return DetectionReceipt(case_id=self.view.case_id, created=created, issue_id=issue.id)
 

@@ -1,0 +1,216 @@
+"""The assurance programme's data beside the seller directory: daily AHR readings and each
+seller's enrolment state, in the same SQLite file (`AHA_DB`)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from aha.directory import SellerContact, SqliteStore
+
+MAX_SCORE = 1000
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS ahr_readings (
+    seller_id TEXT NOT NULL,
+    day TEXT NOT NULL,
+    score INTEGER NOT NULL,
+    PRIMARY KEY (seller_id, day)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS enrollments (
+    seller_id TEXT PRIMARY KEY,
+    state TEXT NOT NULL,
+    since TEXT NOT NULL,
+    reasons TEXT NOT NULL,
+    evaluated_at TEXT NOT NULL
+);
+"""
+
+
+class InvalidReading(ValueError):
+    """A reading that cannot be stored; the message says why."""
+
+
+@dataclass(frozen=True)
+class Enrollment:
+    seller_id: str
+    state: str
+    since: date
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    accepted: int
+    problems: tuple[tuple[int, str], ...]  # (line number, reason)
+
+
+class ProgrammeStore(SqliteStore):
+    """Seller directory plus AHR history and enrolment state."""
+
+    def __init__(self, path: str | Path) -> None:
+        super().__init__(path)
+        with self._connect() as db:
+            db.executescript(_SCHEMA)
+
+    # ---- AHR readings ----------------------------------------------------------------------
+
+    def _check_reading(self, seller_id: str, day: date, score: int, today: date) -> None:
+        if not 0 <= score <= MAX_SCORE:
+            raise InvalidReading(f"score {score} is outside 0-{MAX_SCORE}")
+        if day > today:
+            raise InvalidReading(f"date {day.isoformat()} is in the future")
+
+    def record_reading(
+        self, seller_id: str, day: date, score: int, today: date | None = None
+    ) -> None:
+        """Store one day's AHR; a reading re-sent for the same day replaces the old one."""
+        self._check_reading(seller_id, day, score, today or datetime.now(UTC).date())
+        if self.get(seller_id) is None:
+            raise InvalidReading(f"unknown seller {seller_id!r}")
+        with self._connect() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO ahr_readings (seller_id, day, score) VALUES (?, ?, ?)",
+                (seller_id, day.isoformat(), score),
+            )
+
+    def import_readings(self, path: Path, today: date | None = None) -> ImportReport:
+        """Load `seller_id,date,score` rows; good rows land, bad rows are reported by line."""
+        today = today or datetime.now(UTC).date()
+        problems: list[tuple[int, str]] = []
+        good: list[tuple[str, str, int]] = []
+        with self._connect() as db:
+            known = {row[0] for row in db.execute("SELECT seller_id FROM sellers")}
+        with path.open(newline="", encoding="utf-8") as file:
+            reader = csv.reader(file)
+            header = next(reader, None)
+            if header is None or [h.strip() for h in header] != ["seller_id", "date", "score"]:
+                raise InvalidReading(f"{path}: the header must be seller_id,date,score")
+            for row in reader:
+                line = reader.line_num
+                try:
+                    seller_id, day, score = _parse_row(row)
+                    self._check_reading(seller_id, day, score, today)
+                    if seller_id not in known:
+                        raise InvalidReading(f"unknown seller {seller_id!r}")
+                except InvalidReading as err:
+                    problems.append((line, str(err)))
+                    continue
+                good.append((seller_id, day.isoformat(), score))
+        with self._connect() as db:
+            db.executemany(
+                "INSERT OR REPLACE INTO ahr_readings (seller_id, day, score) VALUES (?, ?, ?)",
+                good,
+            )
+        return ImportReport(accepted=len(good), problems=tuple(problems))
+
+    def readings(self, seller_id: str) -> dict[date, int]:
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT day, score FROM ahr_readings WHERE seller_id = ?", (seller_id,)
+            ).fetchall()
+        return {date.fromisoformat(row["day"]): row["score"] for row in rows}
+
+    def rating_summaries(
+        self, seller_ids: Sequence[str], window_start: date, as_of: date, min_score: int
+    ) -> dict[str, tuple[date | None, int]]:
+        """Per seller: the first reading up to `as_of`, and the window's days at `min_score`+.
+
+        SQLite does the counting so a sweep never pulls six months of rows into Python.
+        """
+        if not seller_ids:
+            return {}
+        marks = ",".join("?" * len(seller_ids))
+        with self._connect() as db:
+            rows = db.execute(
+                f"SELECT seller_id, MIN(day) AS first_day,"
+                f" SUM(day >= ? AND score >= ?) AS good_days"
+                f" FROM ahr_readings WHERE seller_id IN ({marks}) AND day <= ?"
+                f" GROUP BY seller_id",
+                (window_start.isoformat(), min_score, *seller_ids, as_of.isoformat()),
+            ).fetchall()
+        found = {
+            row["seller_id"]: (date.fromisoformat(row["first_day"]), int(row["good_days"] or 0))
+            for row in rows
+        }
+        return {seller_id: found.get(seller_id, (None, 0)) for seller_id in seller_ids}
+
+    # ---- paging through sellers ------------------------------------------------------------
+
+    def contacts(self, seller_ids: Sequence[str]) -> dict[str, SellerContact]:
+        if not seller_ids:
+            return {}
+        marks = ",".join("?" * len(seller_ids))
+        with self._connect() as db:
+            rows = db.execute(
+                f"SELECT * FROM sellers WHERE seller_id IN ({marks})",
+                list(seller_ids),
+            ).fetchall()
+        return {row["seller_id"]: SellerContact.model_validate(dict(row)) for row in rows}
+
+    def seller_page(self, after: str, limit: int) -> list[str]:
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT seller_id FROM sellers WHERE seller_id > ? ORDER BY seller_id LIMIT ?",
+                (after, limit),
+            ).fetchall()
+        return [row["seller_id"] for row in rows]
+
+    # ---- enrolment -------------------------------------------------------------------------
+
+    def enrollment(self, seller_id: str) -> Enrollment | None:
+        with self._connect() as db:
+            row = db.execute(
+                "SELECT * FROM enrollments WHERE seller_id = ?", (seller_id,)
+            ).fetchone()
+        return _enrollment(row) if row else None
+
+    def enrollments(self, seller_ids: Iterable[str]) -> dict[str, Enrollment]:
+        ids = list(seller_ids)
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        with self._connect() as db:
+            rows = db.execute(
+                f"SELECT * FROM enrollments WHERE seller_id IN ({marks})",
+                ids,
+            ).fetchall()
+        return {row["seller_id"]: _enrollment(row) for row in rows}
+
+    def save_enrollments(self, records: Iterable[Enrollment]) -> None:
+        now = datetime.now(UTC).isoformat()
+        with self._connect() as db:
+            db.executemany(
+                "INSERT OR REPLACE INTO enrollments (seller_id, state, since, reasons,"
+                " evaluated_at) VALUES (?, ?, ?, ?, ?)",
+                [
+                    (r.seller_id, r.state, r.since.isoformat(), json.dumps(r.reasons), now)
+                    for r in records
+                ],
+            )
+
+
+def _enrollment(row: object) -> Enrollment:
+    return Enrollment(
+        seller_id=row["seller_id"],  # type: ignore[index]
+        state=row["state"],  # type: ignore[index]
+        since=date.fromisoformat(row["since"]),  # type: ignore[index]
+        reasons=tuple(json.loads(row["reasons"])),  # type: ignore[index]
+    )
+
+
+def _parse_row(row: list[str]) -> tuple[str, date, int]:
+    if len(row) != 3:
+        raise InvalidReading(f"expected 3 columns, got {len(row)}")
+    seller_id, day_text, score_text = (cell.strip() for cell in row)
+    try:
+        day = date.fromisoformat(day_text)
+    except ValueError:
+        raise InvalidReading(f"date {day_text!r} is not YYYY-MM-DD") from None
+    if not score_text.lstrip("-").isdigit():
+        raise InvalidReading(f"score {score_text!r} is not a whole number")
+    return seller_id, day, int(score_text)
