@@ -3,7 +3,9 @@
 Sellers live in several time zones, so some are inside calling hours and some wait for
 morning. Demo actors play sellers and specialists: some press contact me now, some submit
 plans that a specialist accepts or questions; one issue is reported late enough to reach
-its deadline within minutes.
+its deadline within minutes. Rating histories make most sellers enrolled, one eligible but
+missing a phone, and one too new to qualify: detections for the last two show the standard
+process (deactivation at once), and now and then a fraud report shows the immediate rule.
 """
 
 from __future__ import annotations
@@ -17,9 +19,11 @@ from temporalio.client import Client
 
 from aha.config import Settings
 from aha.guidance import ISSUE_TYPES
-from aha.models import DetectionEvent, PlanSubmission, Resolution, Review
+from aha.models import DetectionEvent, PlanSubmission, Resolution, Review, SweepRequest
+from aha.policy import Policy
 from aha.programme_store import ProgrammeStore
 from aha.service import CaseService
+from workflows.enrollment import EnrollmentSweep
 
 log = structlog.get_logger(__name__)
 
@@ -31,11 +35,24 @@ DEMO_SELLERS = [
     ("demo-capital-toys", "Capital Toys", "+12025550173", "America/New_York", "US"),
     ("demo-coastal-crafts", "Coastal Crafts", "+16045550111", "America/Vancouver", "CA"),
 ]
-SCRIPTS = ["contact_me_now", "plan_accepted", "plan_questioned", "wait_for_calls", "late_report"]
+# Not enrolled: one qualifies but never gave a phone, one has only six weeks of history.
+UNPROTECTED_SELLERS = [
+    ("demo-no-phone-outlet", "No-Phone Outlet", None, "America/Denver", "US", 200),
+    ("demo-brand-new-shop", "Brand New Shop", "+13055550123", "America/New_York", "US", 42),
+]
+ROUTINE_ISSUE_TYPES = [
+    t for t in ISSUE_TYPES if t not in Policy().immediate_deactivation_issue_types
+]
+SCRIPTS = [
+    "contact_me_now", "plan_accepted", "plan_questioned", "wait_for_calls", "late_report", "fraud",
+]  # fmt: skip
 
 
 def seed_sellers(store: ProgrammeStore) -> list[str]:
-    for seller_id, name, phone, timezone, marketplace in DEMO_SELLERS:
+    """Demo sellers with contact data and daily AHR readings up to today."""
+    today = datetime.now(UTC).date()
+    sellers = [(*seller, 200) for seller in DEMO_SELLERS] + UNPROTECTED_SELLERS
+    for seller_id, name, phone, timezone, marketplace, history_days in sellers:
         store.upsert(
             seller_id,
             email=f"{seller_id}@sellers.example",
@@ -45,7 +62,9 @@ def seed_sellers(store: ProgrammeStore) -> list[str]:
             name=name,
         )
         store.set_account_status(seller_id, "active")
-    return [seller[0] for seller in DEMO_SELLERS]
+        for back in range(history_days):
+            store.record_reading(seller_id, today - timedelta(days=back), 300 + back % 40)
+    return [seller[0] for seller in sellers]
 
 
 async def _act(service: CaseService, seller_id: str, script: str, rng: random.Random) -> None:
@@ -93,6 +112,13 @@ async def run_demo(client: Client, settings: Settings, interval: float = 20.0) -
     store = ProgrammeStore(settings.db_path)
     service = CaseService(client, store, settings.task_queue)
     sellers = seed_sellers(store)
+    sweep = await client.execute_workflow(
+        EnrollmentSweep.run,
+        SweepRequest(),
+        id=f"aha-enrollment-demo-{datetime.now(UTC):%Y%m%dT%H%M%S}",
+        task_queue=settings.task_queue,
+    )
+    log.info("demo enrolment sweep", enrolled=sweep.enrolled, evaluated=sweep.evaluated)
     rng = random.Random()
     actors: set[asyncio.Task[None]] = set()
     log.info("demo sellers seeded", sellers=len(sellers))
@@ -114,7 +140,7 @@ async def run_demo(client: Client, settings: Settings, interval: float = 20.0) -
                 event_id=f"demo-{round_number}-{seller_id}",
                 seller_id=seller_id,
                 marketplace=store.get(seller_id).marketplace,  # type: ignore[union-attr]
-                issue_type=rng.choice(ISSUE_TYPES),
+                issue_type="fraud" if script == "fraud" else rng.choice(ROUTINE_ISSUE_TYPES),
                 severity=rng.choice(["high", "medium", "low"]),
                 description="Demo detection",
                 detected_at=detected_at,

@@ -101,7 +101,7 @@ class Cases:
     def new_seller(
         self,
         timezone: str = "America/New_York",
-        phone: str = "+12125550123",
+        phone: str | None = "+12125550123",
         marketplace: str = "US",
         enrolled: bool = True,
     ) -> str:

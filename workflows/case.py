@@ -210,6 +210,7 @@ class CaseWorkflow:
 
     async def _close_resolved(self) -> None:
         self._record("case_resolved", "every issue resolved before its deadline")
+        self.view.closure_reason = "resolved"
         self._close("resolved")
         self._email("resolved", "resolved", issues=self.view.issues)
         await self._finish_effects()
