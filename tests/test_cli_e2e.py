@@ -501,3 +501,24 @@ def test_the_worker_log_keeps_the_phone_number_out(stack: dict[str, Any]) -> Non
     log = stack["worker_log"].read_text()
     assert "call placed" in log, "the worker log covers the calls above"
     assert PHONE not in log
+
+
+def test_schedule_apply_creates_then_updates(aha: Aha) -> None:
+    first = as_json(aha("schedule", "apply", "--json"))
+    second = as_json(aha("schedule", "apply", "--json"))
+    assert first == {"schedule_id": "aha-enrollment-daily", "result": "created"}
+    assert second["result"] == "updated"
+
+
+def test_enrolment_by_cli_and_what_seller_show_says(aha: Aha) -> None:
+    seller = new_seller_id("enrol")
+    add_seller(aha, seller, enroll=False)
+    shown = as_json(aha("seller", "show", seller, "--json"))
+    assert shown["enrollment"]["state"] == "not_eligible"
+    aha("seller", "ahr", seller, "--date", datetime.now(UTC).date().isoformat(), "--score", "300")
+    result = as_json(aha("enrollment", "evaluate", "--seller", seller, "--json"))
+    assert (result["evaluated"], result["not_eligible"]) == (1, 1)
+    reasons = as_json(aha("seller", "show", seller, "--json"))["enrollment"]["reasons"]
+    assert any("ratings cover only 1 of the" in reason for reason in reasons), reasons
+    refused = aha("enrollment", "evaluate", "--seller", "nobody-at-all", check=False)
+    assert refused.returncode != 0 and "unknown seller" in refused.stderr

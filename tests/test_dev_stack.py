@@ -3,6 +3,7 @@ Ctrl-C takes every child process down with it."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -13,6 +14,9 @@ import time
 import urllib.request
 from pathlib import Path
 
+from temporalio.client import Client, ScheduleDescription
+
+from aha.schedule import SCHEDULE_ID
 from tests.conftest import free_port
 
 AHA = [sys.executable, "-m", "aha.cli"]
@@ -81,7 +85,11 @@ def test_dev_stack_runs_the_demo_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> 
             text=True,
             timeout=60,
         )
-        assert json.loads(shown.stdout)["timezone"] == "America/Toronto"
+        seller = json.loads(shown.stdout)
+        assert seller["timezone"] == "America/Toronto"
+        assert seller["enrollment"]["state"] == "enrolled", "the demo ran the enrolment sweep"
+        schedule = asyncio.run(_describe_schedule(f"127.0.0.1:{temporal}"))
+        assert schedule.schedule.spec.calendars, "aha-enrollment-daily runs on a calendar"
     finally:
         dev.send_signal(signal.SIGINT)
         code = dev.wait(timeout=30)
@@ -90,3 +98,8 @@ def test_dev_stack_runs_the_demo_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> 
     assert not _listening(temporal), "the Temporal dev server stopped with aha dev"
     assert not _listening(ui) and not _listening(smtp)
     assert (data / "temporal.db").exists(), "Temporal keeps its state under the data dir"
+
+
+async def _describe_schedule(address: str) -> ScheduleDescription:
+    client = await Client.connect(address)
+    return await client.get_schedule_handle(SCHEDULE_ID).describe()
