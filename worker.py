@@ -75,6 +75,7 @@ def build_worker(
             emails.send_email,
             calls.place_call,
             enrollment.evaluate_page,
+            enrollment.plan_pages,
         ],
         activity_executor=executor or ThreadPoolExecutor(max_workers=16),
     )

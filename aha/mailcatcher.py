@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,3 +42,25 @@ class MailCatcher:
 
     def __exit__(self, *exc: object) -> None:
         self.controller.stop()
+
+
+def main() -> None:
+    """`python -m aha.mailcatcher --outbox DIR --port N`: the catcher as its own process."""
+    import argparse
+    import signal
+    import threading
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--outbox", type=Path, required=True)
+    parser.add_argument("--port", type=int, default=1025)
+    args = parser.parse_args()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with MailCatcher(args.outbox, port=args.port):
+        print(f"listening on 127.0.0.1:{args.port}", flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            stop.wait()
+
+
+if __name__ == "__main__":
+    main()

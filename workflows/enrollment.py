@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from activities.enrollment import EnrollmentActivities, PageResult, SweepPage
+    from activities.enrollment import EnrollmentActivities, PagePlan, PageResult, SweepPage
     from aha import search_attributes as sa
     from aha.models import SweepRequest, SweepResult
+
+
+PAGES_AT_ONCE = 3
 
 
 @workflow.defn(name="EnrollmentSweep")
@@ -18,37 +22,49 @@ class EnrollmentSweep:
     @workflow.run
     async def run(self, request: SweepRequest) -> SweepResult:
         as_of = request.as_of or workflow.now().date()
-        result = SweepResult(as_of=as_of)
-        after = ""
-        while True:
-            page: PageResult = await workflow.execute_activity_method(
-                EnrollmentActivities.evaluate_page,
-                SweepPage(
-                    as_of=as_of, after=after, limit=request.page_size, seller_id=request.seller_id
-                ),
-                start_to_close_timeout=timedelta(minutes=10),
-                heartbeat_timeout=timedelta(minutes=2),
-                retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=1)),
-                summary=f"evaluate sellers after {after!r}" if after else "evaluate sellers",
+        self.result = SweepResult(as_of=as_of)
+        if request.seller_id:
+            await self._page(SweepPage(as_of=as_of, seller_id=request.seller_id))
+        else:
+            starts = await workflow.execute_activity_method(
+                EnrollmentActivities.plan_pages,
+                PagePlan(page_size=request.page_size),
+                start_to_close_timeout=timedelta(minutes=2),
+                summary="split the sellers into pages",
             )
-            result.pages += 1
-            for field in (
-                "evaluated", "enrolled", "eligible_missing_phone", "not_eligible", "changes",
-                "emails",
-            ):  # fmt: skip
-                setattr(result, field, getattr(result, field) + getattr(page, field))
-            result.failures += page.failures[:100]
-            workflow.set_current_details(_details(result))
-            if page.next_after is None:
-                break
-            after = page.next_after
+            # Pages wait on the mail server more than on the CPU, so a few run at once.
+            slots = asyncio.Semaphore(PAGES_AT_ONCE)
+
+            async def evaluate(after: str) -> None:
+                async with slots:
+                    await self._page(SweepPage(as_of=as_of, after=after, limit=request.page_size))
+
+            await asyncio.gather(*(evaluate(after) for after in starts))
         workflow.upsert_search_attributes(
             [
-                sa.SELLERS_EVALUATED.value_set(result.evaluated),
-                sa.SELLERS_ENROLLED.value_set(result.enrolled),
+                sa.SELLERS_EVALUATED.value_set(self.result.evaluated),
+                sa.SELLERS_ENROLLED.value_set(self.result.enrolled),
             ]
         )
-        return result
+        return self.result
+
+    async def _page(self, page: SweepPage) -> None:
+        done: PageResult = await workflow.execute_activity_method(
+            EnrollmentActivities.evaluate_page,
+            page,
+            start_to_close_timeout=timedelta(minutes=10),
+            heartbeat_timeout=timedelta(minutes=2),
+            retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=1)),
+            summary=f"evaluate sellers after {page.after!r}" if page.after else "evaluate sellers",
+        )
+        result = self.result
+        result.pages += 1
+        for field in (
+            "evaluated", "enrolled", "eligible_missing_phone", "not_eligible", "changes", "emails",
+        ):  # fmt: skip
+            setattr(result, field, getattr(result, field) + getattr(done, field))
+        result.failures += done.failures[: max(0, 100 - len(result.failures))]
+        workflow.set_current_details(_details(result))
 
 
 def _details(result: SweepResult) -> str:
