@@ -3,6 +3,7 @@ seller's enrolment state, in the same SQLite file (`AHA_DB`)."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import sqlite3
@@ -11,6 +12,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
+
+from pydantic import ValidationError
 
 from aha.directory import NotificationLedger, SellerContact, SqliteStore
 
@@ -170,7 +173,12 @@ class ProgrammeStore(SqliteStore):
                 f"SELECT * FROM sellers WHERE seller_id IN ({marks})",
                 list(seller_ids),
             ).fetchall()
-        return {row["seller_id"]: SellerContact.model_validate(dict(row)) for row in rows}
+        contacts = {}
+        for row in rows:
+            # A row another system wrote badly fails only that seller's evaluation.
+            with contextlib.suppress(ValidationError):
+                contacts[row["seller_id"]] = SellerContact.model_validate(dict(row))
+        return contacts
 
     def seller_page(self, after: str, limit: int) -> list[str]:
         with self._connect() as db:

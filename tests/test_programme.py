@@ -118,3 +118,16 @@ async def test_fraud_deactivates_a_protected_seller_at_once(cases: Cases) -> Non
     view = await cases.wait_for(seller, lambda v: v.status == "deactivated")
     assert view.protected is True and view.closure_reason == "immediate_policy"
     assert cases.store.get(seller).account_status == "deactivated"  # type: ignore[union-attr]
+
+
+async def test_one_sellers_bad_data_fails_that_seller_not_the_sweep(
+    cases: Cases, tmp_path: Path
+) -> None:
+    good = cases.new_seller(enrolled=False)
+    broken = cases.new_seller(enrolled=False)
+    give_history(cases, tmp_path, good)
+    with cases.store._connect() as db:  # as another system might have written it
+        db.execute("UPDATE sellers SET account_type = 'wholesale' WHERE seller_id = ?", (broken,))
+    result = await evaluate(cases)
+    assert result.enrolled == 1 and result.evaluated == 1
+    assert [failure.split(":")[0] for failure in result.failures] == [broken]
