@@ -522,3 +522,24 @@ def test_enrolment_by_cli_and_what_seller_show_says(aha: Aha) -> None:
     assert any("ratings cover only 1 of the" in reason for reason in reasons), reasons
     refused = aha("enrollment", "evaluate", "--seller", "nobody-at-all", check=False)
     assert refused.returncode != 0 and "unknown seller" in refused.stderr
+
+
+def test_adding_the_missing_phone_enrols_at_once(aha: Aha) -> None:
+    seller = new_seller_id("nophone")
+    aha("seller", "upsert", seller, "--email", f"{seller}@sellers.example",
+        "--timezone", "America/Chicago")  # fmt: skip
+    today = datetime.now(UTC).date()
+    with tempfile.NamedTemporaryFile("w", suffix=".csv", delete=False) as csv_file:
+        csv_file.write("seller_id,date,score\n")
+        for back in range(200):
+            csv_file.write(f"{seller},{(today - timedelta(days=back)).isoformat()},320\n")
+    aha("seller", "import-ahr", csv_file.name)
+    Path(csv_file.name).unlink()
+    first = as_json(aha("enrollment", "evaluate", "--seller", seller, "--json"))
+    assert first["eligible_missing_phone"] == 1
+
+    added = as_json(aha("seller", "upsert", seller, "--email", f"{seller}@sellers.example",
+                        "--phone", PHONE, "--timezone", "America/Chicago", "--json"))  # fmt: skip
+    assert added["enrolled_now"] is True
+    enrollment = as_json(aha("seller", "show", seller, "--json"))["enrollment"]
+    assert enrollment["state"] == "enrolled" and enrollment["reasons"] == []
