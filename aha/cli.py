@@ -30,7 +30,6 @@ from aha.models import (
     PlanSubmission,
     Resolution,
     Review,
-    SweepRequest,
     SweepResult,
 )
 from aha.policy import PolicyError
@@ -299,21 +298,10 @@ async def cmd_seller_import_ahr(args: argparse.Namespace, settings: Settings) ->
 async def _evaluate(
     settings: Settings, seller_id: str | None = None, as_of: date | None = None
 ) -> SweepResult:
-    from workflows.enrollment import EnrollmentSweep
-
-    service = await _service(settings)
-    name = f"seller-{seller_id}" if seller_id else "all"
-    return await service.client.execute_workflow(
-        EnrollmentSweep.run,
-        SweepRequest(seller_id=seller_id, as_of=as_of),
-        id=f"aha-enrollment-evaluate-{name}-{uuid.uuid4().hex[:8]}",
-        task_queue=settings.task_queue,
-    )
+    return await (await _service(settings)).evaluate_enrollment(seller_id, as_of)
 
 
 async def cmd_enrollment_evaluate(args: argparse.Namespace, settings: Settings) -> None:
-    if args.seller and ProgrammeStore(settings.db_path).get(args.seller) is None:
-        raise CaseError(f"unknown seller {args.seller!r}")
     result = await _evaluate(settings, seller_id=args.seller, as_of=args.as_of)
     text = (
         f"as of {result.as_of}: {result.evaluated} evaluated, {result.enrolled} enrolled, "

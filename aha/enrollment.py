@@ -28,7 +28,7 @@ def render_enrollment_email(
         subject = "You are enrolled in Account Health Assurance"
         body = (
             "Your account has kept a strong Account Health Rating, so it is now protected by "
-            "Account Health Assurance, free of charge. If an issue is ever found, our "
+            "Account Health Assurance. There is no fee. If an issue is ever found, our "
             "dedicated team has 72 hours to reach you and fix it with you before any "
             "deactivation. Keep your emergency contact number up to date."
         )

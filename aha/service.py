@@ -7,7 +7,8 @@ domain's: unknown seller, no open case, closed case, rejected action.
 from __future__ import annotations
 
 import contextlib
-from datetime import UTC, datetime, timedelta
+import uuid
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
@@ -43,6 +44,8 @@ from aha.models import (
     PlanSubmission,
     Resolution,
     Review,
+    SweepRequest,
+    SweepResult,
 )
 from aha.programme_store import ProgrammeStore
 from workflows.case import CaseWorkflow
@@ -293,6 +296,24 @@ class CaseService:
                 return False
             raise
         return True
+
+    # ---- the programme ---------------------------------------------------------------------
+
+    async def evaluate_enrollment(
+        self, seller_id: str | None = None, as_of: date | None = None
+    ) -> SweepResult:
+        """Run the enrolment rule now, for one seller or all of them, and wait for it."""
+        from workflows.enrollment import EnrollmentSweep
+
+        if seller_id is not None and self.directory.get(seller_id) is None:
+            raise UnknownSeller(f"unknown seller {seller_id!r}")
+        name = f"seller-{seller_id}" if seller_id else "all"
+        return await self.client.execute_workflow(
+            EnrollmentSweep.run,
+            SweepRequest(seller_id=seller_id, as_of=as_of),
+            id=f"aha-enrollment-evaluate-{name}-{uuid.uuid4().hex[:8]}",
+            task_queue=self.task_queue,
+        )
 
     # ---- reading -------------------------------------------------------------------------
 

@@ -60,7 +60,7 @@ async def test_crossing_into_eligibility_sends_one_enrolment_email(
     result = await evaluate(cases, seller)
     assert (result.enrolled, result.emails) == (1, 1)
     assert enrollment_emails(cases, seller) == ["enrollment_enrolled"]
-    assert "free of charge" in cases.emails(seller)[-1].get_content()
+    assert "no fee" in cases.emails(seller)[-1].get_content()
 
     again = await evaluate(cases, seller)
     assert (again.enrolled, again.changes, again.emails) == (1, 0, 0)
