@@ -111,8 +111,18 @@ def render_case(view: CaseView) -> str:
 # ---- commands ----------------------------------------------------------------------------
 
 
+def _existing_store(settings: Settings) -> ProgrammeStore:
+    """The directory for commands that only read it: a missing file is a wrong AHA_DB."""
+    if not Path(settings.db_path).exists():
+        raise CaseError(
+            f"no seller directory at {settings.db_path}: set AHA_DB "
+            "(the stack from `aha dev` prints it), or add a seller with `aha seller upsert`"
+        )
+    return ProgrammeStore(settings.db_path)
+
+
 async def cmd_detect(args: argparse.Namespace, settings: Settings) -> None:
-    store = ProgrammeStore(settings.db_path)
+    store = _existing_store(settings)
     contact = store.get(args.seller)
     if contact is None:
         raise CaseError(f"seller {args.seller!r} is not in the directory: no case was started")
@@ -253,7 +263,7 @@ async def cmd_seller_upsert(args: argparse.Namespace, settings: Settings) -> Non
 
 
 async def cmd_seller_show(args: argparse.Namespace, settings: Settings) -> None:
-    store = ProgrammeStore(settings.db_path)
+    store = _existing_store(settings)
     contact = store.get(args.seller)
     if contact is None:
         raise CaseError(f"unknown seller {args.seller!r}")
@@ -270,7 +280,7 @@ async def cmd_seller_show(args: argparse.Namespace, settings: Settings) -> None:
 
 
 async def cmd_seller_ahr(args: argparse.Namespace, settings: Settings) -> None:
-    ProgrammeStore(settings.db_path).record_reading(args.seller, args.date, args.score)
+    _existing_store(settings).record_reading(args.seller, args.date, args.score)
     _emit(
         args,
         {"seller_id": args.seller, "date": args.date.isoformat(), "score": args.score},
@@ -279,7 +289,7 @@ async def cmd_seller_ahr(args: argparse.Namespace, settings: Settings) -> None:
 
 
 async def cmd_seller_import_ahr(args: argparse.Namespace, settings: Settings) -> None:
-    report = ProgrammeStore(settings.db_path).import_readings(Path(args.file))
+    report = _existing_store(settings).import_readings(Path(args.file))
     for line, reason in report.problems:
         print(f"{args.file}:{line}: {reason}", file=sys.stderr)
     _emit(

@@ -33,8 +33,15 @@ def assert_refused(proc: subprocess.CompletedProcess[str], reason: str) -> None:
 def test_detection_for_an_unknown_seller_says_so_without_needing_temporal(
     tmp_path: Path,
 ) -> None:
+    run(tmp_path, "seller", "upsert", "acme", "--email", "ops@acme.example",
+        "--timezone", "America/New_York")  # fmt: skip
     proc = run(tmp_path, "detect", "ghost", "--issue-type", "ip_complaint", "--severity", "high")
     assert_refused(proc, "not in the directory: no case was started")
+
+
+def test_a_missing_directory_points_at_aha_db(tmp_path: Path) -> None:
+    assert_refused(run(tmp_path, "seller", "show", "acme"), "no seller directory at")
+    assert not (tmp_path / "aha.db").exists(), "reading commands create nothing"
 
 
 def test_unreachable_temporal_is_named(tmp_path: Path) -> None:
