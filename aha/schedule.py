@@ -29,6 +29,7 @@ def daily_sweep(task_queue: str, hour_utc: int = 6) -> Schedule:
             SweepRequest(),
             id="aha-enrollment-sweep",
             task_queue=task_queue,
+            static_summary="Daily enrolment sweep: every seller against the programme's rule",
         ),
         spec=ScheduleSpec(calendars=[ScheduleCalendarSpec(hour=[ScheduleRange(hour_utc)])]),
         # A sweep still running from yesterday finishes; today's waits rather than overlapping.

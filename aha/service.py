@@ -308,11 +308,14 @@ class CaseService:
         if seller_id is not None and self.directory.get(seller_id) is None:
             raise UnknownSeller(f"unknown seller {seller_id!r}")
         name = f"seller-{seller_id}" if seller_id else "all"
+        who = f"seller {seller_id}" if seller_id else "all sellers"
         return await self.client.execute_workflow(
             EnrollmentSweep.run,
             SweepRequest(seller_id=seller_id, as_of=as_of),
             id=f"aha-enrollment-evaluate-{name}-{uuid.uuid4().hex[:8]}",
             task_queue=self.task_queue,
+            static_summary=f"Enrolment evaluation on demand: {who}"
+            + (f", as of {as_of.isoformat()}" if as_of else ""),
         )
 
     # ---- reading -------------------------------------------------------------------------
