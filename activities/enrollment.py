@@ -5,19 +5,17 @@ from __future__ import annotations
 import smtplib
 from contextlib import ExitStack
 from datetime import date
-from email.header import Header
-from email.message import Message
-from email.utils import formatdate
 
 import structlog
 from pydantic import BaseModel
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.email import SmtpSettings
+from activities.email import SmtpSettings, build_message, connect, deliver
 from aha.directory import NotificationLedger
 from aha.eligibility import MIN_SCORE, RatingSummary, evaluate, window_start
 from aha.enrollment import email_for_change, render_enrollment_email
+from aha.models import SweepCounts
 from aha.programme_store import Enrollment, ProgrammeStore
 
 log = structlog.get_logger(__name__)
@@ -34,17 +32,6 @@ class PagePlan(BaseModel):
     page_size: int
 
 
-class PageResult(BaseModel):
-    next_after: str | None
-    evaluated: int = 0
-    enrolled: int = 0
-    eligible_missing_phone: int = 0
-    not_eligible: int = 0
-    changes: int = 0
-    emails: int = 0
-    failures: list[str] = []
-
-
 class EnrollmentActivities:
     def __init__(self, store: ProgrammeStore, smtp: SmtpSettings) -> None:
         self.store = store
@@ -56,14 +43,14 @@ class EnrollmentActivities:
         return self.store.page_starts(plan.page_size)
 
     @activity.defn
-    def evaluate_page(self, page: SweepPage) -> PageResult:
+    def evaluate_page(self, page: SweepPage) -> SweepCounts:
         """Evaluate one page of sellers; email each real transition once; save the states.
 
         Emails go out before states are saved, so a retry after a crash recomputes the same
         transitions and the ledger stops the copies.
         """
         ids = [page.seller_id] if page.seller_id else self.store.seller_page(page.after, page.limit)
-        result = PageResult(next_after=None if page.seller_id or len(ids) < page.limit else ids[-1])
+        result = SweepCounts()
         contacts = self.store.contacts(ids)
         summaries = self.store.rating_summaries(
             ids, window_start(page.as_of), page.as_of, MIN_SCORE
@@ -99,27 +86,35 @@ class EnrollmentActivities:
                         )
                     continue
                 record = Enrollment(seller_id, decision.state, page.as_of, decision.reasons)
-                changed.append(record)
-                result.changes += 1
                 kind = email_for_change(previous.state if previous else None, decision.state)
                 key = f"enrollment/{seller_id}/{decision.state}/{page.as_of.isoformat()}"
-                if kind is None:
-                    continue
                 if ledger is None:
                     ledger = stack.enter_context(self.store.ledger())
-                if ledger.was_sent(key):
+                if kind is None or ledger.was_sent(key):
+                    changed.append(record)
+                    result.changes += 1
                     continue
                 if smtp is None:
-                    smtp = stack.enter_context(
-                        smtplib.SMTP(self.smtp.host, self.smtp.port, timeout=10)
-                    )
+                    smtp = stack.enter_context(connect(self.smtp))
                 subject, body = render_enrollment_email(
                     kind,
                     contact.name,
                     decision.reasons or (previous.reasons if previous else ()),
                     self.smtp.page_url.format(seller_id=seller_id),
                 )
-                self._send(smtp, ledger, contact.email, seller_id, kind, key, subject, body)
+                message = build_message(
+                    self.smtp, contact.email, subject, body, key, f"enrollment_{kind}", seller_id
+                )
+                try:
+                    deliver(smtp, self.smtp, contact.email, message)
+                except ApplicationError as err:
+                    if err.type != "EmailRejected":
+                        raise
+                    result.failures.append(f"{seller_id}: {err.message}")
+                    continue  # this seller's state is not saved, so the next sweep retries
+                ledger.record_sent(key, "email")
+                changed.append(record)
+                result.changes += 1
                 result.emails += 1
                 activity.heartbeat(seller_id)
         self.store.save_enrollments(changed)
@@ -131,26 +126,3 @@ class EnrollmentActivities:
             failures=len(result.failures),
         )
         return result
-
-    def _send(
-        self, smtp: smtplib.SMTP, ledger: NotificationLedger, to: str, seller_id: str,
-        kind: str, key: str, subject: str, body: str,
-    ) -> None:  # fmt: skip
-        # The compat32 Message builds five times faster than EmailMessage, which matters when
-        # a first sweep enrols a whole marketplace; headers and body are encoded the same way.
-        message = Message()
-        message["From"] = self.smtp.sender
-        message["To"] = to
-        message["Subject"] = Header(subject, "utf-8").encode()
-        message["Date"] = formatdate(localtime=False)
-        message["Message-ID"] = f"<{key.replace('/', '.')}@aha.local>"
-        message["X-Aha-Kind"] = f"enrollment_{kind}"
-        message["X-Aha-Seller"] = seller_id
-        message.set_payload(body, "utf-8")
-        try:
-            smtp.sendmail(self.smtp.sender, [to], message.as_bytes())
-        except (smtplib.SMTPException, OSError) as err:
-            raise ApplicationError(
-                f"mail server unavailable ({type(err).__name__})", type="EmailUnavailable"
-            ) from None
-        ledger.record_sent(key, "email")

@@ -248,15 +248,15 @@ async def cmd_seller_upsert(args: argparse.Namespace, settings: Settings) -> Non
             notified = await (await _service(settings)).contact_changed(args.seller)
         except CaseError as err:
             print(f"warning: saved, but the open case was not told: {err}", file=sys.stderr)
-    enrollment = None
+    enrolled_now = False
     if phone_changed and before is not None:
         # A new emergency phone can complete an enrolment: evaluate the seller at once.
         try:
             result = await _evaluate(settings, seller_id=args.seller)
-            enrollment = "enrolled" if result.enrolled else None
+            enrolled_now = result.enrolled == 1
         except CaseError as err:
             print(f"warning: saved, but enrolment was not re-evaluated: {err}", file=sys.stderr)
-    data = _seller_json(contact) | {"case_notified": notified, "enrolled_now": bool(enrollment)}
+    data = _seller_json(contact) | {"case_notified": notified, "enrolled_now": enrolled_now}
     _emit(
         args, data, f"seller {contact.seller_id} saved" + (" (open case told)" if notified else "")
     )
@@ -337,21 +337,12 @@ async def cmd_worker(args: argparse.Namespace, settings: Settings) -> None:
 async def cmd_dev(args: argparse.Namespace, settings: Settings) -> None:
     from aha.dev import DevOptions, run_dev
 
-    if not args.policy and settings.policy_file:
-        args.policy = settings.policy_file
-    try:
-        await _run_dev_checked(run_dev, DevOptions, args)
-    except RuntimeError as err:
-        raise CaseError(str(err)) from err
-
-
-async def _run_dev_checked(run_dev: Any, DevOptions: Any, args: argparse.Namespace) -> None:
     await run_dev(
         DevOptions(
             data_dir=args.data_dir,
             demo=not args.no_demo,
             dialer=args.dialer,
-            policy_file=args.policy,
+            policy_file=settings.policy_file,  # --policy, else AHA_POLICY_FILE
             temporal_port=args.temporal_port,
             ui_port=args.ui_port,
             smtp_port=args.smtp_port,

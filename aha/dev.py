@@ -7,7 +7,6 @@ catcher, the worker, and, unless told not to, demo sellers with cases moving.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import shutil
 import signal
@@ -84,8 +83,10 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-async def connect_when_ready(settings: Settings, timeout: float = 90.0) -> Client:
-    """The dev server accepts connections a little before its frontend is healthy."""
+async def connect_when_ready(
+    settings: Settings, server: subprocess.Popen[bytes], timeout: float = 90.0
+) -> Client:
+    """Retry until the dev server is up: it listens a little before its frontend is healthy."""
     from worker import connect
 
     deadline = asyncio.get_running_loop().time() + timeout
@@ -93,19 +94,13 @@ async def connect_when_ready(settings: Settings, timeout: float = 90.0) -> Clien
         try:
             return await connect(settings)
         except RuntimeError:
+            if server.poll() is not None:
+                raise RuntimeError(
+                    f"the Temporal dev server exited ({server.returncode}): see temporal.log"
+                ) from None
             if asyncio.get_running_loop().time() > deadline:
                 raise
             await asyncio.sleep(0.5)
-
-
-async def wait_for_port(port: int, timeout: float = 60.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
-            return
-        if asyncio.get_running_loop().time() > deadline:
-            raise RuntimeError(f"nothing listens on 127.0.0.1:{port} after {timeout:.0f}s")
-        await asyncio.sleep(0.2)
 
 
 def _port_free(port: int) -> bool:
@@ -141,8 +136,7 @@ async def run_dev(options: DevOptions) -> None:
         start_new_session=True,
     )
     try:
-        await wait_for_port(options.temporal_port)
-        client = await connect_when_ready(settings)
+        client = await connect_when_ready(settings, server)
         with MailCatcher(data_dir / "outbox", port=options.smtp_port):
             worker = build_worker(client, settings, policy)
             from aha.schedule import SCHEDULE_ID, apply_schedule

@@ -177,6 +177,15 @@ class CaseView(Strict):
     def issue(self, issue_id: str) -> Issue | None:
         return next((i for i in self.issues if i.id == issue_id), None)
 
+    def receipt_for(self, event_id: str) -> DetectionReceipt | None:
+        """The answer this case gave the first time it received `event_id`, marked duplicate."""
+        for index, issue in enumerate(self.issues):
+            if issue.event_id == event_id:
+                return DetectionReceipt(
+                    case_id=self.case_id, created=index == 0, issue_id=issue.id, duplicate=True
+                )
+        return None
+
     def open_issues(self) -> list[Issue]:
         return [i for i in self.issues if i.status == "open"]
 
@@ -197,9 +206,9 @@ class SweepRequest(BaseModel):
     page_size: int = SWEEP_PAGE_SIZE
 
 
-class SweepResult(BaseModel):
-    as_of: date
-    pages: int = 0
+class SweepCounts(BaseModel):
+    """What a page of the enrolment sweep found, and, summed, what the sweep found."""
+
     evaluated: int = 0
     enrolled: int = 0
     eligible_missing_phone: int = 0
@@ -207,3 +216,14 @@ class SweepResult(BaseModel):
     changes: int = 0
     emails: int = 0
     failures: list[str] = []
+
+    def add(self, other: SweepCounts, keep_failures: int = 100) -> None:
+        for name in ("evaluated", "enrolled", "eligible_missing_phone", "not_eligible",
+                     "changes", "emails"):  # fmt: skip
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.failures += other.failures[: max(0, keep_failures - len(self.failures))]
+
+
+class SweepResult(SweepCounts):
+    as_of: date
+    pages: int = 0

@@ -6,16 +6,14 @@ from __future__ import annotations
 import contextlib
 import csv
 import json
-import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 from pydantic import ValidationError
 
-from aha.directory import NotificationLedger, SellerContact, SqliteStore
+from aha.directory import SellerContact, SqliteStore
 
 MAX_SCORE = 1000
 
@@ -52,24 +50,6 @@ class Enrollment:
 class ImportReport:
     accepted: int
     problems: tuple[tuple[int, str], ...]  # (line number, reason)
-
-
-class _ConnectionLedger:
-    """The notification ledger over one open connection: each record commits at once."""
-
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self._db = db
-
-    def was_sent(self, key: str) -> bool:
-        row = self._db.execute("SELECT 1 FROM sent_notifications WHERE key = ?", (key,)).fetchone()
-        return row is not None
-
-    def record_sent(self, key: str, channel: str) -> None:
-        with self._db:
-            self._db.execute(
-                "INSERT OR IGNORE INTO sent_notifications (key, channel, sent_at) VALUES (?, ?, ?)",
-                (key, channel, datetime.now(UTC).isoformat()),
-            )
 
 
 class ProgrammeStore(SqliteStore):
@@ -195,21 +175,6 @@ class ProgrammeStore(SqliteStore):
         return ["", *ids[size - 1 : -1 : size]] if ids else []
 
     # ---- notifications in bulk -------------------------------------------------------------
-
-    @contextmanager
-    def ledger(self) -> Iterator[NotificationLedger]:
-        """`was_sent`/`record_sent` exactly as on the store, over one connection held open.
-
-        For a loop that checks and records thousands of keys in one thread (an enrolment
-        page): a connection per call costs an open, a schema read and, as the last WAL
-        connection closes, a checkpoint, several times the cost of the query itself. Every
-        record still commits on its own, before the next send.
-        """
-        with self._connect() as db:
-            # In WAL mode NORMAL still never corrupts; a power cut may lose the last records,
-            # whose emails then go again with the same Message-ID. It makes commits cheap.
-            db.execute("PRAGMA synchronous=NORMAL")
-            yield _ConnectionLedger(db)
 
     # ---- enrolment -------------------------------------------------------------------------
 

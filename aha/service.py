@@ -230,12 +230,7 @@ class CaseService:
         if status != WorkflowExecutionStatus.COMPLETED:
             return None
         closed = await self._handle(event.seller_id).result()
-        for index, issue in enumerate(closed.issues):
-            if issue.event_id == event.event_id:
-                return DetectionReceipt(
-                    case_id=closed.case_id, created=index == 0, issue_id=issue.id, duplicate=True
-                )
-        return None
+        return closed.receipt_for(event.event_id)
 
     # ---- acting on an open case ----------------------------------------------------------
 

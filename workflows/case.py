@@ -73,6 +73,9 @@ IMMEDIATE_REASONS = {
     ),
 }
 
+# Who "reported" an attempt nobody reported in time: a person's late report may replace it.
+NO_REPORT = "system (no report in time)"
+
 EFFECT_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     maximum_interval=timedelta(minutes=1),
@@ -90,7 +93,7 @@ def _reason(err: ActivityError) -> str:
 
 def _timed_out(attempt: CallAttempt) -> bool:
     """No report came in time; a late report from a person still tells the truth."""
-    return attempt.reported_by == "system (no report in time)"
+    return attempt.reported_by == NO_REPORT
 
 
 @workflow.defn(name="CaseWorkflow")
@@ -436,7 +439,7 @@ class CaseWorkflow:
         assert self.policy is not None
         for attempt in self.view.pending_calls():
             if attempt.placed_at and now >= attempt.placed_at + self.policy.call_report_timeout:
-                self._apply_outcome(attempt, "no_answer", "system (no report in time)")
+                self._apply_outcome(attempt, "no_answer", NO_REPORT)
 
     def _apply_outcome(self, attempt: CallAttempt, outcome: CallOutcome, who: str) -> None:
         assert self.policy is not None and self.profile is not None
@@ -544,16 +547,17 @@ class CaseWorkflow:
         """Keep search attributes and the UI's current details in step with the case."""
         self._refresh_status()
         view = self.view
+        issue_types = sorted({i.type for i in view.issues})
         current: dict[str, object] = {
             "status": view.status,
-            "types": sorted({i.type for i in view.issues}),
+            "types": issue_types,
             "deadline": view.deadline,
             "attempts": len(view.call_attempts),
         }
         if current != self._published:
             updates: list[SearchAttributeUpdate[Any]] = [
                 sa.CASE_STATUS.value_set(view.status),
-                sa.ISSUE_TYPES.value_set(sorted({i.type for i in view.issues})),
+                sa.ISSUE_TYPES.value_set(issue_types),
                 sa.CALL_ATTEMPTS.value_set(len(view.call_attempts)),
             ]
             if not self._published:
@@ -628,7 +632,7 @@ class CaseWorkflow:
     async def detect(self, event: DetectionEvent) -> DetectionReceipt:
         await workflow.wait_condition(lambda: self.policy is not None)
         assert self.policy is not None
-        duplicate = self._receipt_for(event.event_id)
+        duplicate = self.view.receipt_for(event.event_id)
         if duplicate is not None:
             return duplicate
         created = not self.view.issues
@@ -672,24 +676,13 @@ class CaseWorkflow:
     def _validate_detect(self, event: DetectionEvent) -> None:
         if event.seller_id != self.view.seller_id:
             raise _rejected("the event is for another seller", "WrongSeller")
-        receipt = self._receipt_for(event.event_id)
+        receipt = self.view.receipt_for(event.event_id)
         if receipt is not None:
             # A redelivered event is answered, not applied: a rejected update writes no history.
             raise ApplicationError(
                 f"event {event.event_id} already received", receipt, type="DuplicateEvent"
             )
         self._reject_if_closed()
-
-    def _receipt_for(self, event_id: str) -> DetectionReceipt | None:
-        for index, issue in enumerate(self.view.issues):
-            if issue.event_id == event_id:
-                return DetectionReceipt(
-                    case_id=self.view.case_id,
-                    created=index == 0,
-                    issue_id=issue.id,
-                    duplicate=True,
-                )
-        return None
 
     @workflow.update
     def contact_me_now(self) -> ContactReceipt:

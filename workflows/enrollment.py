@@ -9,9 +9,9 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from activities.enrollment import EnrollmentActivities, PagePlan, PageResult, SweepPage
+    from activities.enrollment import EnrollmentActivities, PagePlan, SweepPage
     from aha import search_attributes as sa
-    from aha.models import SweepRequest, SweepResult
+    from aha.models import SweepCounts, SweepRequest, SweepResult
 
 
 PAGES_AT_ONCE = 3
@@ -49,7 +49,7 @@ class EnrollmentSweep:
         return self.result
 
     async def _page(self, page: SweepPage) -> None:
-        done: PageResult = await workflow.execute_activity_method(
+        done: SweepCounts = await workflow.execute_activity_method(
             EnrollmentActivities.evaluate_page,
             page,
             start_to_close_timeout=timedelta(minutes=10),
@@ -57,14 +57,9 @@ class EnrollmentSweep:
             retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=1)),
             summary=f"evaluate sellers after {page.after!r}" if page.after else "evaluate sellers",
         )
-        result = self.result
-        result.pages += 1
-        for field in (
-            "evaluated", "enrolled", "eligible_missing_phone", "not_eligible", "changes", "emails",
-        ):  # fmt: skip
-            setattr(result, field, getattr(result, field) + getattr(done, field))
-        result.failures += done.failures[: max(0, 100 - len(result.failures))]
-        workflow.set_current_details(_details(result))
+        self.result.add(done)
+        self.result.pages += 1
+        workflow.set_current_details(_details(self.result))
 
 
 def _details(result: SweepResult) -> str:
