@@ -34,7 +34,7 @@ from aha.models import (
 )
 from aha.policy import PolicyError
 from aha.programme_store import InvalidReading, ProgrammeStore
-from aha.service import CaseError, CaseService
+from aha.service import CaseError, CaseService, ContactUpdate
 
 
 class UsageError(Exception):
@@ -232,34 +232,28 @@ def _seller_json(contact: Any) -> dict[str, Any]:
 
 async def cmd_seller_upsert(args: argparse.Namespace, settings: Settings) -> None:
     store = ProgrammeStore(settings.db_path)
-    before = store.get(args.seller)
-    contact, phone_changed = store.upsert(
-        args.seller,
-        email=args.email,
-        phone=args.phone,
-        timezone=args.timezone,
-        marketplace=args.marketplace or (before.marketplace if before else "US"),
-        name=args.name,
-        account_type=args.account_type,
-    )
-    notified = False
-    if before is not None and (phone_changed or before.timezone != contact.timezone):
-        try:
-            notified = await (await _service(settings)).contact_changed(args.seller)
-        except CaseError as err:
-            print(f"warning: saved, but the open case was not told: {err}", file=sys.stderr)
-    enrolled_now = False
-    if phone_changed and before is not None:
-        # A new emergency phone can complete an enrolment: evaluate the seller at once.
-        try:
-            result = await _evaluate(settings, seller_id=args.seller)
-            enrolled_now = result.enrolled == 1
-        except CaseError as err:
-            print(f"warning: saved, but enrolment was not re-evaluated: {err}", file=sys.stderr)
-    data = _seller_json(contact) | {"case_notified": notified, "enrolled_now": enrolled_now}
-    _emit(
-        args, data, f"seller {contact.seller_id} saved" + (" (open case told)" if notified else "")
-    )
+    fields: dict[str, Any] = {
+        "email": args.email,
+        "phone": args.phone,
+        "timezone": args.timezone,
+        "marketplace": args.marketplace,
+        "name": args.name,
+        "account_type": args.account_type,
+    }
+    if store.get(args.seller) is None:
+        # A new seller has no case and no enrolment yet: nothing in Temporal to tell.
+        contact, _ = store.upsert(args.seller, **fields | {"marketplace": args.marketplace or "US"})
+        update = ContactUpdate(contact=contact, case_notified=False, enrolled_now=False)
+    else:
+        update = await (await _service(settings)).update_contact(args.seller, **fields)
+    for warning in update.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    data = _seller_json(update.contact) | {
+        "case_notified": update.case_notified,
+        "enrolled_now": update.enrolled_now,
+    }
+    told = " (open case told)" if update.case_notified else ""
+    _emit(args, data, f"seller {update.contact.seller_id} saved{told}")
 
 
 async def cmd_seller_show(args: argparse.Namespace, settings: Settings) -> None:

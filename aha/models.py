@@ -27,7 +27,9 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class DetectionEvent(Strict):
+class DetectionEventBody(Strict):
+    """A detection event as a detection system sends it."""
+
     event_id: str = Field(min_length=1, max_length=200)
     seller_id: str = Field(pattern=SELLER_ID_PATTERN)
     marketplace: str = Field(default="US", min_length=2, max_length=8)
@@ -48,6 +50,15 @@ class DetectionEvent(Strict):
         if value not in ISSUE_TYPES:
             raise ValueError(f"unknown issue type {value!r}; known: {', '.join(ISSUE_TYPES)}")
         return value
+
+
+class DetectionEvent(DetectionEventBody):
+    # Who sent it, for the timeline: set by the surface that authenticated the sender.
+    reported_by: str = Field(default="detector", max_length=200)
+
+
+class ContactRequest(Strict):
+    requested_by: str = Field(default="seller", max_length=200)
 
 
 class Issue(Strict):

@@ -81,6 +81,30 @@ class ProgrammeStore(SqliteStore):
                 (seller_id, day.isoformat(), score),
             )
 
+    def record_readings(
+        self, readings: Sequence[tuple[str, date, int]], today: date | None = None
+    ) -> ImportReport:
+        """Store a batch; good readings land, bad ones are reported by their position (0-based)."""
+        today = today or datetime.now(UTC).date()
+        problems: list[tuple[int, str]] = []
+        good: list[tuple[str, str, int]] = []
+        known = set(self.contacts(sorted({seller_id for seller_id, _, _ in readings})))
+        for index, (seller_id, day, score) in enumerate(readings):
+            try:
+                self._check_reading(seller_id, day, score, today)
+                if seller_id not in known:
+                    raise InvalidReading(f"unknown seller {seller_id!r}")
+            except InvalidReading as err:
+                problems.append((index, str(err)))
+                continue
+            good.append((seller_id, day.isoformat(), score))
+        with self._connect() as db:
+            db.executemany(
+                "INSERT OR REPLACE INTO ahr_readings (seller_id, day, score) VALUES (?, ?, ?)",
+                good,
+            )
+        return ImportReport(accepted=len(good), problems=tuple(problems))
+
     def import_readings(self, path: Path, today: date | None = None) -> ImportReport:
         """Load `seller_id,date,score` rows; good rows land, bad rows are reported by line."""
         today = today or datetime.now(UTC).date()

@@ -6,7 +6,10 @@ domain's: unknown seller, no open case, closed case, rejected action.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
+import re
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
@@ -15,6 +18,7 @@ from pydantic import BaseModel
 from temporalio.client import (
     Client,
     WithStartWorkflowOperation,
+    WorkflowExecution,
     WorkflowExecutionStatus,
     WorkflowHandle,
     WorkflowUpdateFailedError,
@@ -29,6 +33,7 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from aha import search_attributes as sa
+from aha.directory import SellerContact
 from aha.guidance import describe_issue_type
 from aha.models import (
     CASE_STATUSES,
@@ -37,6 +42,7 @@ from aha.models import (
     CaseStart,
     CaseView,
     ContactReceipt,
+    ContactRequest,
     DetectionEvent,
     DetectionReceipt,
     Issue,
@@ -57,6 +63,11 @@ ResultT = TypeVar("ResultT")
 
 class CaseError(Exception):
     """An action that could not be done; the message is meant for the person who asked."""
+
+    def __init__(self, message: str, kind: str = "", details: list[Any] | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind  # the case's name for the refusal, e.g. "InvalidPlan"
+        self.details = details or []
 
 
 class UnknownSeller(CaseError):
@@ -96,6 +107,18 @@ class CaseSummary(BaseModel):
     issue_types: list[str]
     call_attempts: int | None
     workflow_status: str
+
+
+class CasePage(BaseModel):
+    cases: list[CaseSummary]
+    next_page_token: str | None = None
+
+
+class ContactUpdate(BaseModel):
+    contact: SellerContact
+    case_notified: bool
+    enrolled_now: bool
+    warnings: list[str] = []
 
 
 class PendingCall(BaseModel):
@@ -258,8 +281,10 @@ class CaseService:
         if status != WorkflowExecutionStatus.RUNNING:
             raise CaseClosed(f"the case of seller {seller_id} ended: {status.name.lower()}")
 
-    async def contact_me_now(self, seller_id: str) -> ContactReceipt:
-        result: ContactReceipt = await self._update(seller_id, CaseWorkflow.contact_me_now)
+    async def contact_me_now(self, seller_id: str, requested_by: str = "seller") -> ContactReceipt:
+        result: ContactReceipt = await self._update(
+            seller_id, CaseWorkflow.contact_me_now, ContactRequest(requested_by=requested_by)
+        )
         return result
 
     async def report_call_outcome(self, seller_id: str, report: CallReport) -> CallAttempt:
@@ -291,6 +316,52 @@ class CaseService:
                 return False
             raise
         return True
+
+    async def update_contact(
+        self,
+        seller_id: str,
+        *,
+        email: str,
+        phone: str | None,
+        timezone: str,
+        marketplace: str | None = None,
+        name: str | None = None,
+        account_type: str | None = None,
+        create: bool = False,
+    ) -> ContactUpdate:
+        """Save contact data, then tell the open case and re-run enrolment if it matters.
+
+        The save stands even if Temporal cannot be told: the warnings say what was missed.
+        """
+        before = self.directory.get(seller_id)
+        if before is None and not create:
+            raise UnknownSeller(f"unknown seller {seller_id!r}")
+        contact, phone_changed = self.directory.upsert(
+            seller_id,
+            email=email,
+            phone=phone,
+            timezone=timezone,
+            marketplace=marketplace or (before.marketplace if before else "US"),
+            name=name,
+            account_type=account_type,
+        )
+        notified, enrolled_now, warnings = False, False, []
+        if before is None:
+            return ContactUpdate(contact=contact, case_notified=False, enrolled_now=False)
+        if phone_changed or before.timezone != contact.timezone:
+            try:
+                notified = await self.contact_changed(seller_id)
+            except (CaseError, RPCError) as err:
+                warnings.append(f"saved, but the open case was not told: {err}")
+        if phone_changed:
+            # A new emergency phone can complete an enrolment: evaluate the seller at once.
+            try:
+                enrolled_now = (await self.evaluate_enrollment(seller_id)).enrolled == 1
+            except (CaseError, RPCError) as err:
+                warnings.append(f"saved, but enrolment was not re-evaluated: {err}")
+        return ContactUpdate(
+            contact=contact, case_notified=notified, enrolled_now=enrolled_now, warnings=warnings
+        )
 
     # ---- the programme ---------------------------------------------------------------------
 
@@ -327,27 +398,40 @@ class CaseService:
         raise CaseError(f"the case workflow of seller {seller_id} ended: {status.name.lower()}")
 
     async def list_cases(self, status: str | None = None, limit: int = 1000) -> list[CaseSummary]:
-        query = "WorkflowType = 'CaseWorkflow'"
-        if status is not None:
-            if status not in CASE_STATUSES:
-                raise InvalidInput(f"unknown status {status!r}; one of: {', '.join(CASE_STATUSES)}")
-            query += f" AND CaseStatus = '{status}'"
-        cases = []
-        async for execution in self.client.list_workflows(query, limit=limit):
-            attrs = execution.typed_search_attributes
-            cases.append(
-                CaseSummary(
-                    case_id=execution.id,
-                    seller_id=attrs.get(sa.SELLER_ID),
-                    status=attrs.get(sa.CASE_STATUS),
-                    marketplace=attrs.get(sa.MARKETPLACE),
-                    deadline=attrs.get(sa.DEACTIVATION_DEADLINE),
-                    issue_types=list(attrs.get(sa.ISSUE_TYPES) or []),
-                    call_attempts=attrs.get(sa.CALL_ATTEMPTS),
-                    workflow_status=execution.status.name.lower() if execution.status else "",
-                )
-            )
-        return cases
+        query = _case_query(status)
+        return [
+            _summary(execution)
+            async for execution in self.client.list_workflows(query, limit=limit)
+        ]
+
+    async def case_page(
+        self,
+        status: str | None = None,
+        marketplace: str | None = None,
+        overdue_within: timedelta | None = None,
+        page_size: int = 50,
+        page_token: str | None = None,
+    ) -> CasePage:
+        """One page of cases from Temporal visibility; pass `next_page_token` for the next."""
+        token = None
+        if page_token:
+            try:
+                token = base64.urlsafe_b64decode(page_token.encode())
+            except (binascii.Error, ValueError) as err:
+                raise InvalidInput(f"page_token {page_token!r} is not a token we gave") from err
+        query = _case_query(status, marketplace, overdue_within)
+        listing = self.client.list_workflows(query, page_size=page_size, next_page_token=token)
+        try:
+            await listing.fetch_next_page()
+        except RPCError as err:
+            if err.status == RPCStatusCode.INVALID_ARGUMENT and token is not None:
+                raise InvalidInput("page_token is not a token we gave") from err
+            raise
+        next_token = listing.next_page_token
+        return CasePage(
+            cases=[_summary(execution) for execution in listing.current_page or []],
+            next_page_token=base64.urlsafe_b64encode(next_token).decode() if next_token else None,
+        )
 
     async def pending_calls(self, limit: int = 1000) -> list[PendingCall]:
         """Call attempts waiting for an outcome, across every open case, oldest first."""
@@ -380,9 +464,51 @@ class CaseService:
         return sorted(calls, key=lambda call: (not call.seller_initiated, call.scheduled_for))
 
 
+MARKETPLACE_PATTERN = r"^[A-Za-z]{2,8}$"
+
+
+def _case_query(
+    status: str | None = None,
+    marketplace: str | None = None,
+    overdue_within: timedelta | None = None,
+) -> str:
+    # Values are checked against closed sets or strict patterns before they reach the query.
+    query = "WorkflowType = 'CaseWorkflow'"
+    if status is not None:
+        if status not in CASE_STATUSES:
+            raise InvalidInput(f"unknown status {status!r}; one of: {', '.join(CASE_STATUSES)}")
+        query += f" AND CaseStatus = '{status}'"
+    if marketplace is not None:
+        if not re.fullmatch(MARKETPLACE_PATTERN, marketplace):
+            raise InvalidInput(f"marketplace {marketplace!r} is not a marketplace code, e.g. US")
+        query += f" AND Marketplace = '{marketplace}'"
+    if overdue_within is not None:
+        if overdue_within < timedelta(0):
+            raise InvalidInput("overdue_within cannot be negative")
+        by = (datetime.now(UTC) + overdue_within).strftime("%Y-%m-%dT%H:%M:%SZ")
+        query += f" AND ExecutionStatus = 'Running' AND DeactivationDeadline <= '{by}'"
+    return query
+
+
+def _summary(execution: WorkflowExecution) -> CaseSummary:
+    attrs = execution.typed_search_attributes
+    return CaseSummary(
+        case_id=execution.id,
+        seller_id=attrs.get(sa.SELLER_ID),
+        status=attrs.get(sa.CASE_STATUS),
+        marketplace=attrs.get(sa.MARKETPLACE),
+        deadline=attrs.get(sa.DEACTIVATION_DEADLINE),
+        issue_types=list(attrs.get(sa.ISSUE_TYPES) or []),
+        call_attempts=attrs.get(sa.CALL_ATTEMPTS),
+        workflow_status=execution.status.name.lower() if execution.status else "",
+    )
+
+
 def _as_case_error(err: WorkflowUpdateFailedError) -> CaseError:
     cause = err.cause
-    message = cause.message if isinstance(cause, ApplicationError) else str(cause or err)
-    if isinstance(cause, ApplicationError) and cause.type == "CaseClosed":
-        return CaseClosed(message)
-    return Rejected(message)
+    if not isinstance(cause, ApplicationError):
+        return Rejected(str(cause or err))
+    if cause.type == "CaseClosed":
+        return CaseClosed(cause.message, "CaseClosed")
+    details = list(cause.details[0]) if cause.details and isinstance(cause.details[0], list) else []
+    return Rejected(cause.message, cause.type or "", details)

@@ -31,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
         CaseStart,
         CaseView,
         ContactReceipt,
+        ContactRequest,
         DetectionEvent,
         DetectionReceipt,
         Issue,
@@ -83,8 +84,8 @@ EFFECT_RETRY = RetryPolicy(
 )
 
 
-def _rejected(message: str, kind: str) -> ApplicationError:
-    return ApplicationError(message, type=kind, non_retryable=True)
+def _rejected(message: str, kind: str, *details: Any) -> ApplicationError:
+    return ApplicationError(message, *details, type=kind, non_retryable=True)
 
 
 def _reason(err: ActivityError) -> str:
@@ -657,7 +658,7 @@ class CaseWorkflow:
         self._record(
             kind,
             f"{issue.id}: {issue.type} ({issue.severity}), event {event.event_id}",
-            "detector",
+            event.reported_by,
         )
         assert self.policy is not None
         if event.issue_type in self.policy.immediate_deactivation_issue_types:
@@ -685,23 +686,24 @@ class CaseWorkflow:
         self._reject_if_closed()
 
     @workflow.update
-    def contact_me_now(self) -> ContactReceipt:
+    def contact_me_now(self, request: ContactRequest | None = None) -> ContactReceipt:
+        who = request.requested_by if request else "seller"
         for attempt in self.view.pending_calls():
             if attempt.seller_initiated:
                 return ContactReceipt(attempt=attempt.number, created=False)
         attempt = self._new_attempt(seller_initiated=True, scheduled_for=workflow.now())
         self._to_dial.append(attempt)
         self._record(
-            "contact_me_now", f"seller asked to be called now (attempt {attempt.number})", "seller"
+            "contact_me_now", f"seller asked to be called now (attempt {attempt.number})", who
         )
         if not self.view.reached:
-            self._record("seller_reached", "the seller pressed contact me now", "seller")
+            self._record("seller_reached", "the seller pressed contact me now", who)
         self.view.reached = True
         self._wake_loop()
         return ContactReceipt(attempt=attempt.number, created=True)
 
     @contact_me_now.validator
-    def _validate_contact_me_now(self) -> None:
+    def _validate_contact_me_now(self, request: ContactRequest | None = None) -> None:
         self._reject_if_closed()
         if self._background and self._calling_stopped_reason() is not None:
             raise _rejected(
@@ -757,23 +759,28 @@ class CaseWorkflow:
                 "the team needs to speak with you first: answer its call or press contact me now",
                 "CallRequired",
             )
-        problems = []
+        # (field, reason) pairs, so that a form can show each reason beside its field.
+        problems: list[tuple[str, str]] = []
         if not submission.root_cause.strip():
-            problems.append("root_cause is empty")
+            problems.append(("root_cause", "root_cause is empty"))
         for field in ("corrective_actions", "preventive_measures"):
             items = getattr(submission, field)
             if not items:
-                problems.append(f"{field} needs at least one entry")
+                problems.append((field, f"{field} needs at least one entry"))
             elif any(not item.strip() for item in items):
-                problems.append(f"{field} has an empty entry")
+                problems.append((field, f"{field} has an empty entry"))
         for issue_id in submission.issue_ids:
             issue = self.view.issue(issue_id)
             if issue is None:
-                problems.append(f"unknown issue {issue_id}")
+                problems.append(("issue_ids", f"unknown issue {issue_id}"))
             elif issue.status != "open":
-                problems.append(f"issue {issue_id} is already resolved")
+                problems.append(("issue_ids", f"issue {issue_id} is already resolved"))
         if problems:
-            raise _rejected("; ".join(problems), "InvalidPlan")
+            raise _rejected(
+                "; ".join(reason for _, reason in problems),
+                "InvalidPlan",
+                [{"field": field, "reason": reason} for field, reason in problems],
+            )
         self._reject_if_past_deadline(
             submission.issue_ids or [i.id for i in self.view.open_issues()]
         )
