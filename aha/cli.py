@@ -35,6 +35,7 @@ from aha.models import (
 from aha.policy import PolicyError
 from aha.programme_store import InvalidReading, ProgrammeStore
 from aha.service import CaseError, CaseService, ContactUpdate
+from api.auth import TokenFileError
 
 
 class UsageError(Exception):
@@ -328,6 +329,20 @@ async def cmd_worker(args: argparse.Namespace, settings: Settings) -> None:
     await run_worker(settings)
 
 
+async def cmd_api(args: argparse.Namespace, settings: Settings) -> None:
+    from api.app import serve
+    from api.auth import load_tokens
+
+    book = load_tokens(settings.api_tokens_file)  # a bad file stops here, with its reason
+    if not book:
+        print(
+            "aha api: warning: no tokens (set AHA_API_TOKENS): every /v1 route will answer 401",
+            file=sys.stderr,
+        )
+    print(f"aha api: listening on http://{args.host}:{args.port} (docs at /docs)", file=sys.stderr)
+    await serve(settings, host=args.host, port=args.port)
+
+
 async def cmd_dev(args: argparse.Namespace, settings: Settings) -> None:
     from aha.dev import DevOptions, run_dev
 
@@ -340,6 +355,7 @@ async def cmd_dev(args: argparse.Namespace, settings: Settings) -> None:
             temporal_port=args.temporal_port,
             ui_port=args.ui_port,
             smtp_port=args.smtp_port,
+            api_port=args.api_port,
             log_format=args.log_format,
         )
     )
@@ -399,6 +415,11 @@ def build_parser() -> argparse.ArgumentParser:
     dev.add_argument("--temporal-port", type=int, default=7233)
     dev.add_argument("--ui-port", type=int, default=8233)
     dev.add_argument("--smtp-port", type=int, default=1025)
+    dev.add_argument("--api-port", type=int, default=8000)
+
+    api = command("api", cmd_api, "run the HTTP API and the account-health page", data=False)
+    api.add_argument("--host", default=Settings().api_host, help="default: AHA_API_HOST")
+    api.add_argument("--port", type=int, default=Settings().api_port, help="default: AHA_API_PORT")
 
     work = command("worker", cmd_worker, "run the case worker", data=False)
     work.add_argument("--policy", metavar="FILE")
@@ -548,13 +569,20 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
-    serving = args.command in ("dev", "worker")
+    serving = args.command in ("dev", "worker", "api")
     configure(args.log_format, level="INFO" if serving else "WARNING")
     try:
         settings = _settings_for(args)
         action = args.handler(args, settings)
         asyncio.run(action if serving else _within(action, settings))
-    except (CaseError, InvalidContact, InvalidReading, PolicyError, UsageError) as err:
+    except (
+        CaseError,
+        InvalidContact,
+        InvalidReading,
+        PolicyError,
+        UsageError,
+        TokenFileError,
+    ) as err:
         print(f"aha: {err}", file=sys.stderr)
         return 1
     except RPCError as err:

@@ -42,3 +42,12 @@ class Settings:
     simulated_delay_seconds: float = field(
         default_factory=lambda: float(_env("AHA_SIMULATED_DELAY", "8"))
     )
+    api_host: str = field(default_factory=lambda: _env("AHA_API_HOST", "127.0.0.1"))
+    api_port: int = field(default_factory=lambda: int(_env("AHA_API_PORT", "8000")))
+    api_tokens_file: str | None = field(default_factory=lambda: os.environ.get("AHA_API_TOKENS"))
+    api_timeout_seconds: float = field(default_factory=lambda: float(_env("AHA_API_TIMEOUT", "10")))
+    api_max_body_bytes: int = field(
+        default_factory=lambda: int(_env("AHA_API_MAX_BODY", str(1024 * 1024)))
+    )
+    # Signs page sessions and CSRF tokens; unset, each API process picks its own at start.
+    session_secret: str | None = field(default_factory=lambda: os.environ.get("AHA_SESSION_SECRET"))

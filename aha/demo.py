@@ -40,6 +40,7 @@ UNPROTECTED_SELLERS = [
     ("demo-no-phone-outlet", "No-Phone Outlet", None, "America/Denver", "US", 200),
     ("demo-brand-new-shop", "Brand New Shop", "+13055550123", "America/New_York", "US", 42),
 ]
+DEMO_SELLER_IDS = [s[0] for s in DEMO_SELLERS] + [s[0] for s in UNPROTECTED_SELLERS]
 ROUTINE_ISSUE_TYPES = [
     t for t in ISSUE_TYPES if t not in Policy().immediate_deactivation_issue_types
 ]

@@ -37,6 +37,7 @@ class DevOptions:
     temporal_port: int = 7233
     ui_port: int = 8233
     smtp_port: int = 1025
+    api_port: int = 8000
     log_format: str = "console"
 
 
@@ -103,6 +104,21 @@ async def connect_when_ready(
             await asyncio.sleep(0.5)
 
 
+def _log_api(settings: Settings) -> None:
+    from api.auth import token_for
+
+    base = f"http://127.0.0.1:{settings.api_port}"
+    page = settings.page_url.format(seller_id="demo-capital-toys")
+    tokens = Path(str(settings.api_tokens_file))
+    log.info(
+        "API and account-health page",
+        api=f"{base}/docs",
+        tokens=str(tokens),
+        page=page,
+        page_token=token_for(tokens, "seller:demo-capital-toys") if tokens.exists() else None,
+    )
+
+
 def _port_free(port: int) -> bool:
     with socket.socket() as probe:
         return probe.connect_ex(("127.0.0.1", port)) != 0
@@ -115,7 +131,7 @@ async def run_dev(options: DevOptions) -> None:
     data_dir = Path(options.data_dir).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     policy = load_policy(options.policy_file)
-    for port in (options.temporal_port, options.ui_port, options.smtp_port):
+    for port in (options.temporal_port, options.ui_port, options.smtp_port, options.api_port):
         if not _port_free(port):
             raise RuntimeError(f"port {port} on 127.0.0.1 is taken: is another `aha dev` running?")
     settings = replace(
@@ -126,9 +142,18 @@ async def run_dev(options: DevOptions) -> None:
         smtp_port=options.smtp_port,
         dialer=options.dialer,  # type: ignore[arg-type]
         policy_file=options.policy_file,
+        api_port=options.api_port,
+        page_url=f"http://127.0.0.1:{options.api_port}/account-health/{{seller_id}}",
+        api_tokens_file=os.environ.get("AHA_API_TOKENS") or str(data_dir / "api-tokens.toml"),
     )
+    if not os.environ.get("AHA_API_TOKENS"):
+        from aha.demo import DEMO_SELLER_IDS
+        from api.auth import write_dev_tokens
+
+        write_dev_tokens(data_dir / "api-tokens.toml", DEMO_SELLER_IDS)
     # Child `aha` commands run from another shell find this stack through the same settings.
     os.environ["AHA_DB"] = settings.db_path
+    os.environ["AHA_API_TOKENS"] = str(settings.api_tokens_file)
     server = subprocess.Popen(
         dev_server_command(data_dir, options.temporal_port, options.ui_port),
         stdout=subprocess.DEVNULL,
@@ -155,7 +180,13 @@ async def run_dev(options: DevOptions) -> None:
                 dialer=options.dialer,
                 hint=f"export AHA_DB={settings.db_path} to use the aha CLI against this stack",
             )
-            tasks = [asyncio.create_task(worker.run())]
+            from api.app import serve
+
+            _log_api(settings)
+            tasks = [
+                asyncio.create_task(worker.run()),
+                asyncio.create_task(serve(settings, client)),
+            ]
             if options.demo:
                 from aha.demo import run_demo
 

@@ -26,6 +26,10 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 class InvalidContact(ValueError):
     """Contact data that cannot be stored; the message says which field and why."""
 
+    def __init__(self, message: str, field: str) -> None:
+        super().__init__(message)
+        self.field = field  # seller_id, email, phone, timezone or account_type
+
 
 class SellerContact(BaseModel):
     model_config = ConfigDict(frozen=True)
@@ -54,13 +58,13 @@ class SellerContact(BaseModel):
 def normalise_phone(phone: str) -> str:
     """The number in E.164, or InvalidContact saying why it cannot be dialled."""
     if not phone.startswith("+"):
-        raise InvalidContact(f"phone {phone!r} must be in E.164 form, e.g. +14155550123")
+        raise InvalidContact(f"phone {phone!r} must be in E.164 form, e.g. +14155550123", "phone")
     try:
         parsed = phonenumbers.parse(phone, None)
     except phonenumbers.NumberParseException as err:
-        raise InvalidContact(f"phone {phone!r} is not a phone number: {err}") from err
+        raise InvalidContact(f"phone {phone!r} is not a phone number: {err}", "phone") from err
     if not phonenumbers.is_valid_number(parsed):
-        raise InvalidContact(f"phone {phone!r} is not a valid number")
+        raise InvalidContact(f"phone {phone!r} is not a valid number", "phone")
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
@@ -70,15 +74,15 @@ ACCOUNT_TYPES = ("professional", "individual")
 def validate_contact(seller_id: str, email: str, phone: str | None, timezone: str) -> str:
     if not re.fullmatch(SELLER_ID_PATTERN, seller_id):
         raise InvalidContact(
-            f"seller id {seller_id!r} must be 1-64 letters, digits, '.', '_' or '-'"
+            f"seller id {seller_id!r} must be 1-64 letters, digits, '.', '_' or '-'", "seller_id"
         )
     if not _EMAIL.match(email):
-        raise InvalidContact(f"email {email!r} is not an email address")
+        raise InvalidContact(f"email {email!r} is not an email address", "email")
     try:
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError) as err:
         raise InvalidContact(
-            f"time zone {timezone!r} is not an IANA zone such as America/New_York"
+            f"time zone {timezone!r} is not an IANA zone such as America/New_York", "timezone"
         ) from err
     return normalise_phone(phone) if phone else ""
 
@@ -198,7 +202,8 @@ class SqliteStore:
         """
         if account_type is not None and account_type not in ACCOUNT_TYPES:
             raise InvalidContact(
-                f"account type {account_type!r} must be one of: {', '.join(ACCOUNT_TYPES)}"
+                f"account type {account_type!r} must be one of: {', '.join(ACCOUNT_TYPES)}",
+                "account_type",
             )
         checked = validate_contact(seller_id, email, phone, timezone)
         phone = checked or None

@@ -247,3 +247,94 @@ def a_plan() -> PlanSubmission:
         corrective_actions=["Removed the listings", "Audited stock"],
         preventive_measures=["Buy only from authorised distributors"],
     )
+
+
+# ---- the HTTP service ------------------------------------------------------------------------
+
+SERVICE_ROLES = ("detector", "rating", "telephony", "specialist")
+
+
+@dataclass
+class Api:
+    """The real HTTP service on a free port, over the same worker and directory as `cases`.
+
+    It reaches Temporal through its own plain connection, so cases it starts run on the
+    wall clock (no time skipping). Tokens live in a real tokens file; `seller()` adds one.
+    """
+
+    base_url: str
+    cases: Cases
+    tokens_file: Path
+    tokens: dict[str, str]  # role -> token
+
+    def _add_token(self, role: str, name: str) -> str:
+        token = f"{name}-{uuid.uuid4().hex}"
+        with self.tokens_file.open("a", encoding="utf-8") as file:
+            file.write(f'\n[[token]]\nrole = "{role}"\nname = "{name}"\ntoken = "{token}"\n')
+        return token
+
+    def seller(self, enrolled: bool = True, **contact: Any) -> tuple[str, str]:
+        """A new seller in the directory and a token that signs in as that seller."""
+        seller_id = self.cases.new_seller(enrolled=enrolled, **contact)
+        return seller_id, self._add_token(f"seller:{seller_id}", seller_id)
+
+    def http(self, token: str | None = None) -> Any:
+        import httpx
+
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.AsyncClient(base_url=self.base_url, headers=headers, timeout=30)
+
+    def as_role(self, role: str) -> Any:
+        return self.http(self.tokens[role])
+
+    def detection(self, seller_id: str, **overrides: Any) -> dict[str, Any]:
+        body = self.cases.event(seller_id, **overrides).model_dump(
+            mode="json", exclude={"reported_by"}
+        )
+        return body
+
+
+@asynccontextmanager
+async def running_api(cases: Cases, tmp_path: Path) -> AsyncIterator[Api]:
+    import uvicorn
+
+    from api.app import create_app
+
+    tokens_file = tmp_path / "api-tokens.toml"
+    tokens = {role: f"{role}-{uuid.uuid4().hex}" for role in SERVICE_ROLES}
+    tokens_file.write_text(
+        "".join(
+            f'[[token]]\nrole = "{role}"\nname = "test-{role}"\ntoken = "{token}"\n\n'
+            for role, token in tokens.items()
+        ),
+        encoding="utf-8",
+    )
+    port = free_port()
+    settings = replace(
+        Settings(),
+        temporal_address=cases.client.service_client.config.target_host,
+        task_queue=cases.service.task_queue,
+        db_path=str(cases.store.path),
+        api_tokens_file=str(tokens_file),
+        api_timeout_seconds=20,
+    )
+    config = uvicorn.Config(
+        create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="off"
+    )
+    server = uvicorn.Server(config)
+    serving = asyncio.create_task(server.serve())
+    while not server.started:
+        if serving.done():
+            serving.result()
+        await asyncio.sleep(0.02)
+    try:
+        yield Api(f"http://127.0.0.1:{port}", cases, tokens_file, tokens)
+    finally:
+        server.should_exit = True
+        await serving
+
+
+@pytest.fixture
+async def api(cases: Cases, tmp_path: Path) -> AsyncIterator[Api]:
+    async with running_api(cases, tmp_path) as stack:
+        yield stack

@@ -1,0 +1,165 @@
+"""The HTTP service: the /v1 API, the seller's account-health page, health and docs."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from swagger_ui_bundle import swagger_ui_path
+from temporalio.client import Client
+
+from aha.config import Settings
+from aha.programme_store import ProgrammeStore
+from api import errors, page, routes
+from api.auth import TokenSource
+from api.bodies import Health
+from api.errors import ApiError, ErrorBody
+from api.state import ApiState, TemporalLink
+
+
+class BodyLimit:
+    """Refuse bodies over `limit` bytes with a 413, whether or not Content-Length says so."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+            await self._too_large(send)
+            return
+        seen = 0
+        started = False
+
+        async def counted_receive() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise _TooLarge
+            return message
+
+        async def tracked_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counted_receive, tracked_send)
+        except _TooLarge:
+            if not started:
+                await self._too_large(send)
+
+    async def _too_large(self, send: Send) -> None:
+        detail = f"the body is larger than {self.limit} bytes"
+        response = errors.error_response(ApiError(413, "body_too_large", detail))
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [(b"content-type", b"application/json")],
+            }
+        )
+        await send({"type": "http.response.body", "body": response.body})
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def create_app(settings: Settings, client: Client | None = None) -> FastAPI:
+    """The app for `settings`; pass `client` to share a Temporal connection (tests, `aha dev`)."""
+    secret = (
+        hashlib.sha256(settings.session_secret.encode()).digest()
+        if settings.session_secret
+        else None
+    )
+    state = ApiState(
+        settings=settings,
+        token_source=TokenSource(settings.api_tokens_file),
+        temporal=TemporalLink(settings, client),
+        store=ProgrammeStore(settings.db_path),
+        **({"secret": secret} if secret else {}),
+    )
+    app = FastAPI(
+        title="aha: Account Health Assurance",
+        version="1",
+        description=(
+            "At-risk cases as durable Temporal workflows. Every /v1 route takes a bearer token "
+            "from the AHA_API_TOKENS file; errors are `{error, detail, fields}`."
+        ),
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.aha = state
+    errors.install(app)
+    app.include_router(routes.router)
+    app.include_router(page.router)
+    # Swagger UI from the swagger-ui-bundle wheel: the docs work with no internet access.
+    app.mount("/docs-assets", StaticFiles(directory=str(swagger_ui_path)), name="docs-assets")
+    app.mount("/static", StaticFiles(directory=str(page.STATIC)), name="static")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="aha API",
+            swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+            swagger_css_url="/docs-assets/swagger-ui.css",
+            swagger_favicon_url="/docs-assets/favicon-32x32.png",
+        )
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    async def favicon() -> FileResponse:
+        return FileResponse(Path(str(swagger_ui_path)) / "favicon-32x32.png")
+
+    @app.get("/healthz", response_model=Health, summary="The process is up")
+    async def healthz() -> Health:
+        return Health(status="ok")
+
+    @app.get(
+        "/readyz",
+        response_model=Health,
+        responses={503: {"model": ErrorBody, "description": "Temporal is unreachable"}},
+        summary="Temporal is reachable",
+    )
+    async def readyz(request: Request) -> Any:
+        try:
+            client = await state.temporal.client()
+            await asyncio.wait_for(client.service_client.check_health(), timeout=3)
+        except Exception as err:  # any failure to answer means not ready
+            detail = err.detail if isinstance(err, ApiError) else f"Temporal: {err}"
+            body = ErrorBody(error="temporal_unavailable", detail=detail)
+            return JSONResponse(body.model_dump(), status_code=503)
+        return Health(status="ready", detail=settings.temporal_address)
+
+    app.add_middleware(BodyLimit, limit=settings.api_max_body_bytes)
+    return app
+
+
+async def serve(
+    settings: Settings, client: Client | None = None, host: str | None = None, port: int = 0
+) -> None:
+    """Run the HTTP service until cancelled."""
+    config = uvicorn.Config(
+        create_app(settings, client),
+        host=host or settings.api_host,
+        port=port or settings.api_port,
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+    )
+    await uvicorn.Server(config).serve()

@@ -1,0 +1,200 @@
+"""Who is calling: bearer tokens mapped to roles in a TOML file (`AHA_API_TOKENS`).
+
+    [[token]]
+    role = "specialist"          # detector, rating, telephony, specialist or seller:{seller_id}
+    name = "dana"                # who, in the case timeline
+    sha256 = "9f86d0..."         # the token's SHA-256 in hex; or `token = "..."` in clear
+
+Presented tokens are hashed and compared with every entry in constant time, so neither the
+answer nor its timing tells which part of a wrong token was right.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from aha.models import SELLER_ID_PATTERN
+
+SERVICE_ROLES = ("detector", "rating", "telephony", "specialist")
+_SELLER_ROLE = re.compile(r"^seller:(" + SELLER_ID_PATTERN.strip("^$") + r")$")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.@:-]{0,63}$")
+
+
+class TokenFileError(ValueError):
+    """The tokens file cannot be used; the message names the entry and the reason."""
+
+
+@dataclass(frozen=True)
+class Identity:
+    role: str  # as configured: "specialist", "seller:S1", ...
+    name: str
+
+    @property
+    def seller_id(self) -> str | None:
+        match = _SELLER_ROLE.match(self.role)
+        return match.group(1) if match else None
+
+    @property
+    def who(self) -> str:
+        """How the case timeline names this caller."""
+        if self.seller_id is not None:
+            return "seller"
+        return f"{self.role}:{self.name}" if self.name != self.role else self.role
+
+
+@dataclass(frozen=True)
+class _Entry:
+    digest: bytes
+    identity: Identity
+
+
+def digest(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
+
+
+class TokenBook:
+    def __init__(self, entries: list[tuple[bytes, Identity]]) -> None:
+        self._entries = [_Entry(d, identity) for d, identity in entries]
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def identify(self, token: str) -> Identity | None:
+        presented = digest(token)
+        found = None
+        for entry in self._entries:
+            # No early exit: every entry is compared, whichever one matches.
+            if hmac.compare_digest(entry.digest, presented):
+                found = entry.identity
+        return found
+
+    def holds(self, token_digest: bytes, identity: Identity) -> bool:
+        """Whether a token (by digest) still maps to `identity`: revoked tokens end sessions."""
+        matches = [
+            hmac.compare_digest(entry.digest, token_digest) and entry.identity == identity
+            for entry in self._entries
+        ]
+        return any(matches)
+
+
+def parse_tokens(text: str, source: str = "tokens file") -> TokenBook:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise TokenFileError(f"{source}: not TOML: {err}") from err
+    tokens = data.get("token", [])
+    if not isinstance(tokens, list):
+        raise TokenFileError(f"{source}: `token` must be an array of tables ([[token]])")
+    entries = []
+    seen: set[bytes] = set()
+    for number, entry in enumerate(tokens, start=1):
+        where = f"{source}: token {number}"
+        if not isinstance(entry, dict):
+            raise TokenFileError(f"{where}: must be a table")
+        unknown = set(entry) - {"role", "name", "sha256", "token"}
+        if unknown:
+            raise TokenFileError(f"{where}: unknown keys {', '.join(sorted(unknown))}")
+        role = entry.get("role")
+        if not isinstance(role, str) or not (role in SERVICE_ROLES or _SELLER_ROLE.match(role)):
+            raise TokenFileError(
+                f"{where}: role {role!r} must be one of {', '.join(SERVICE_ROLES)} "
+                "or seller:{seller_id}"
+            )
+        name = entry.get("name", role)
+        if not isinstance(name, str) or not _NAME.match(name):
+            raise TokenFileError(f"{where}: name {name!r} must be 1-64 plain characters")
+        if ("sha256" in entry) == ("token" in entry):
+            raise TokenFileError(f"{where}: give exactly one of `sha256` or `token`")
+        if "token" in entry:
+            token = entry["token"]
+            if not isinstance(token, str) or len(token) < 16:
+                raise TokenFileError(f"{where}: a token must be a string of 16+ characters")
+            token_digest = digest(token)
+        else:
+            hex_digest = entry["sha256"]
+            if not isinstance(hex_digest, str) or not re.fullmatch(r"[0-9a-fA-F]{64}", hex_digest):
+                raise TokenFileError(f"{where}: sha256 must be 64 hex digits")
+            token_digest = bytes.fromhex(hex_digest)
+        if token_digest in seen:
+            raise TokenFileError(f"{where}: the same token appears twice")
+        seen.add(token_digest)
+        entries.append((token_digest, Identity(role=role, name=name)))
+    return TokenBook(entries)
+
+
+def load_tokens(path: str | None) -> TokenBook:
+    """The tokens file at `path`; with none, nobody can call the protected routes."""
+    if not path:
+        return TokenBook([])
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as err:
+        raise TokenFileError(f"AHA_API_TOKENS={path}: {err.strerror}") from err
+    return parse_tokens(text, path)
+
+
+class TokenSource:
+    """The tokens file, read again when it changes: tokens are added or revoked without a
+    restart. A change that does not parse keeps the last good tokens and says why."""
+
+    def __init__(self, path: str | None) -> None:
+        self.path = path
+        self._stamp: tuple[int, int] | None = None
+        self._book = load_tokens(path)  # at start, a bad file is an error
+        self._stamp = self._read_stamp()
+        self.problem: str | None = None
+
+    def _read_stamp(self) -> tuple[int, int] | None:
+        if not self.path:
+            return None
+        try:
+            info = Path(self.path).stat()
+        except OSError:
+            return None
+        return (info.st_mtime_ns, info.st_size)
+
+    def book(self) -> TokenBook:
+        stamp = self._read_stamp()
+        if stamp != self._stamp:
+            self._stamp = stamp
+            try:
+                self._book = load_tokens(self.path)
+                self.problem = None
+            except TokenFileError as err:
+                self.problem = str(err)
+        return self._book
+
+
+def write_dev_tokens(path: Path, seller_ids: list[str]) -> None:
+    """A tokens file for a local stack: one token per service role and per demo seller.
+
+    Kept once written, so tokens copied from it keep working across restarts.
+    """
+    if path.exists():
+        return
+    lines = [
+        "# Tokens for the local `aha dev` stack only (AHA_API_TOKENS format: see README).",
+        '# In production list `sha256 = "..."` digests instead of tokens in clear.',
+    ]
+    for role in SERVICE_ROLES:
+        lines += ["", "[[token]]", f'role = "{role}"', f'name = "demo-{role}"']
+        lines.append(f'token = "{role}-{secrets.token_urlsafe(18)}"')
+    for seller_id in seller_ids:
+        lines += ["", "[[token]]", f'role = "seller:{seller_id}"', f'name = "{seller_id}"']
+        lines.append(f'token = "seller-{secrets.token_urlsafe(18)}"')
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    path.chmod(0o600)
+
+
+def token_for(path: Path, role: str) -> str | None:
+    """The clear token for `role` in a dev tokens file, to print where a person can use it."""
+    for entry in tomllib.loads(path.read_text(encoding="utf-8")).get("token", []):
+        if entry.get("role") == role and "token" in entry:
+            return str(entry["token"])
+    return None

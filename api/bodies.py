@@ -1,0 +1,91 @@
+"""Request and response bodies of the HTTP API (the case models are reused as they are)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from aha.models import SELLER_ID_PATTERN, CallOutcome
+from aha.service import PendingCall
+
+Text = Field(max_length=4000)
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DetectionAccepted(BaseModel):
+    case_id: str
+    created: bool = Field(description="whether this event opened the case")
+    issue_id: str
+
+
+class PlanBody(Strict):
+    # Emptiness is the case's to judge, so that every surface gets the same reasons.
+    root_cause: str = Text
+    corrective_actions: list[str] = Field(max_length=50)
+    preventive_measures: list[str] = Field(max_length=50)
+    issue_ids: list[str] = Field(default=[], max_length=50)
+
+
+class OutcomeBody(Strict):
+    outcome: CallOutcome
+
+
+class ReviewBody(Strict):
+    decision: Literal["accept", "request_info"]
+    questions: list[str] = Field(default=[], max_length=20)
+
+
+class ResolveBody(Strict):
+    note: str = Text
+
+
+class ContactBody(Strict):
+    email: str = Field(max_length=254)
+    emergency_phone: str | None = Field(
+        default=None, max_length=32, description="E.164; left out, the stored number is kept"
+    )
+    timezone: str = Field(max_length=64, description="IANA zone, e.g. America/Chicago")
+
+
+class ContactSaved(BaseModel):
+    seller_id: str
+    email: str
+    emergency_phone: str | None
+    timezone: str
+    case_notified: bool = Field(description="whether an open case was told to re-read it")
+    enrolled_now: bool
+    warnings: list[str] = []
+
+
+class AhrReading(Strict):
+    seller_id: str = Field(pattern=SELLER_ID_PATTERN)
+    date: date
+    score: int = Field(ge=0, le=1000)
+
+
+class AhrBatch(Strict):
+    readings: list[AhrReading] = Field(min_length=1, max_length=10_000)
+
+
+class RejectedReading(BaseModel):
+    index: int
+    reason: str
+
+
+class AhrReport(BaseModel):
+    accepted: int
+    rejected: list[RejectedReading]
+
+
+class PendingCalls(BaseModel):
+    calls: list[PendingCall]
+
+
+class Health(BaseModel):
+    status: str
+    detail: str = ""

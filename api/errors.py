@@ -1,0 +1,127 @@
+"""One error shape everywhere: `{error, detail}` (and `fields` when a body field is at fault)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from temporalio.service import RPCError
+
+from aha.directory import InvalidContact
+from aha.service import (
+    CaseClosed,
+    CaseClosing,
+    CaseError,
+    InvalidInput,
+    NoOpenCase,
+    Rejected,
+    UnknownSeller,
+)
+
+
+class FieldProblem(BaseModel):
+    field: str
+    reason: str
+
+
+class ErrorBody(BaseModel):
+    error: str
+    detail: str
+    fields: list[FieldProblem] = []
+
+
+class ApiError(Exception):
+    def __init__(
+        self, status: int, error: str, detail: str, fields: list[FieldProblem] | None = None
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.error = error
+        self.detail = detail
+        self.fields = fields or []
+
+
+class TemporalUnavailable(ApiError):
+    def __init__(self, detail: str) -> None:
+        super().__init__(503, "temporal_unavailable", detail)
+
+
+# Refusals that mean "this input is wrong" rather than "the case has moved on".
+_INVALID_KINDS = {"InvalidPlan", "InvalidReview", "InvalidResolution", "WrongSeller"}
+_MISSING_KINDS = {"UnknownIssue", "UnknownAttempt"}
+
+
+def from_case_error(err: CaseError) -> ApiError:
+    fields = [FieldProblem.model_validate(d) for d in err.details if isinstance(d, dict)]
+    if isinstance(err, UnknownSeller):
+        return ApiError(404, "unknown_seller", str(err))
+    if isinstance(err, NoOpenCase):
+        return ApiError(404, "no_open_case", str(err))
+    if isinstance(err, InvalidInput):
+        return ApiError(422, "invalid_input", str(err))
+    if isinstance(err, CaseClosed | CaseClosing):
+        return ApiError(409, "case_closed", str(err))
+    if isinstance(err, Rejected) and err.kind in _INVALID_KINDS:
+        return ApiError(422, _snake(err.kind), str(err), fields)
+    if isinstance(err, Rejected) and err.kind in _MISSING_KINDS:
+        return ApiError(404, _snake(err.kind), str(err))
+    return ApiError(409, _snake(err.kind) if err.kind else "conflict", str(err))
+
+
+def _snake(kind: str) -> str:
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in kind).lstrip("_")
+
+
+def error_response(err: ApiError, headers: dict[str, str] | None = None) -> JSONResponse:
+    body = ErrorBody(error=err.error, detail=err.detail, fields=err.fields)
+    return JSONResponse(body.model_dump(mode="json"), status_code=err.status, headers=headers)
+
+
+def _field_name(loc: tuple[Any, ...]) -> str:
+    # ("body", "readings", 3, "score") -> "readings.3.score"; the "body" prefix says nothing.
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or str(loc[0] if loc else "body")
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def api_error(request: Request, err: ApiError) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if err.status == 401 else None
+        return error_response(err, headers)
+
+    @app.exception_handler(CaseError)
+    async def case_error(request: Request, err: CaseError) -> JSONResponse:
+        return error_response(from_case_error(err))
+
+    @app.exception_handler(InvalidContact)
+    async def invalid_contact(request: Request, err: InvalidContact) -> JSONResponse:
+        field = "emergency_phone" if err.field == "phone" else err.field
+        return error_response(
+            ApiError(422, "invalid_contact", str(err), [FieldProblem(field=field, reason=str(err))])
+        )
+
+    @app.exception_handler(RPCError)
+    async def temporal_error(request: Request, err: RPCError) -> JSONResponse:
+        return error_response(TemporalUnavailable(f"Temporal did not answer: {err.message}"))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, err: RequestValidationError) -> JSONResponse:
+        problems = err.errors()
+        if any(p.get("type") == "json_invalid" for p in problems):
+            return error_response(ApiError(400, "malformed_json", "the body is not valid JSON"))
+        fields = [
+            FieldProblem(field=_field_name(tuple(p.get("loc", ()))), reason=str(p.get("msg")))
+            for p in problems
+        ]
+        detail = "; ".join(f"{f.field}: {f.reason}" for f in fields)
+        return error_response(ApiError(422, "invalid_request", detail, fields))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, err: StarletteHTTPException) -> JSONResponse:
+        names = {404: "not_found", 405: "method_not_allowed", 413: "body_too_large"}
+        error = names.get(err.status_code, "http_error")
+        return error_response(ApiError(err.status_code, error, str(err.detail)))

@@ -1,0 +1,373 @@
+"""The seller's account-health page: server-rendered, plain forms, a little script on top.
+
+Every form works without script (post, then redirect back); the script adds the countdown,
+plan rows, and a poll that redraws the case when it changes without touching a form the
+seller is typing in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, available_timezones
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from aha.directory import InvalidContact, SellerContact
+from aha.guidance import describe_issue_type, guidance_for
+from aha.models import CaseView, PlanSubmission
+from aha.service import CaseError, NoOpenCase
+from api.errors import ApiError, TemporalUnavailable, from_case_error
+from api.sessions import NONCE_COOKIE, Session, Sessions
+from api.state import ApiState
+
+HERE = Path(__file__).parent
+STATIC = HERE / "static"
+templates = Jinja2Templates(directory=str(HERE / "templates"))
+router = APIRouter(prefix="/account-health/{seller_id}", include_in_schema=False)
+ZONES = sorted(available_timezones())
+
+STATUS_TEXT = {
+    "awaiting_contact": "We are trying to reach you",
+    "engaged": "In progress with a specialist",
+    "plan_under_review": "Your plan is under review",
+    "call_required": "A call is needed before we can resolve this",
+    "resolved": "Resolved",
+    "deactivated": "Account deactivated",
+}
+NOTICES = {
+    "calling": "A specialist will call you now.",
+    "already": "A specialist is already calling you.",
+    "plan": "Your plan was submitted. A specialist will review it.",
+    "contact": "Your contact details were saved.",
+}
+
+
+def _state(request: Request) -> ApiState:
+    state: ApiState = request.app.state.aha
+    return state
+
+
+def _sessions(state: ApiState) -> Sessions:
+    return Sessions(state.secret, state.tokens)
+
+
+@dataclass
+class PageForms:
+    """What the seller typed and what was wrong with it, when a form comes back."""
+
+    plan: dict[str, Any] = field(default_factory=dict)
+    plan_errors: dict[str, list[str]] = field(default_factory=dict)
+    contact: dict[str, str] = field(default_factory=dict)
+    contact_errors: dict[str, str] = field(default_factory=dict)
+    error: str | None = None
+
+
+def local_time(moment: datetime | None, timezone: str) -> str:
+    if moment is None:
+        return ""
+    local = moment.astimezone(ZoneInfo(timezone))
+    return f"{local:%a %d %b %Y, %H:%M} {local.tzname()}"
+
+
+def remaining(deadline: datetime) -> str:
+    """What the countdown shows before the script takes over."""
+    seconds = int((deadline - datetime.now(UTC)).total_seconds())
+    if seconds <= 0:
+        return "the deadline has passed"
+    days, rest = divmod(seconds, 86400)
+    text = f"{rest // 3600:02d} h {rest % 3600 // 60:02d} min {rest % 60:02d} s"
+    return f"{days} d {text}" if days else text
+
+
+async def _case(state: ApiState, seller_id: str) -> CaseView | None:
+    try:
+        return await state.within((await state.service()).status(seller_id))
+    except NoOpenCase:
+        return None
+
+
+def _page_model(
+    state: ApiState, contact: SellerContact, view: CaseView | None, session: Session
+) -> dict[str, Any]:
+    enrollment = state.store.enrollment(contact.seller_id)
+    pending_seller_call = None
+    if view is not None:
+        pending_seller_call = next((a for a in view.pending_calls() if a.seller_initiated), None)
+    plan_open = view is not None and view.status in ("awaiting_contact", "engaged")
+    return {
+        "contact": contact,
+        "case": view,
+        "enrolled": enrollment is not None and enrollment.state == "enrolled",
+        "enrollment": enrollment,
+        "status_text": STATUS_TEXT,
+        "pending_seller_call": pending_seller_call,
+        "plan_open": plan_open,
+        "plan_mode": _plan_mode(view),
+        "local": lambda moment: local_time(moment, contact.timezone),
+        "remaining": remaining,
+        "describe": describe_issue_type,
+        "guidance": guidance_for,
+        "csrf": _sessions(state).csrf_token(session.nonce),
+        "zones": ZONES,
+    }
+
+
+def _plan_mode(view: CaseView | None) -> str:
+    if view is None or view.closed:
+        return "none"
+    if view.status in ("awaiting_contact", "engaged"):
+        return "form"
+    return f"{view.status}:{view.plan.review_state if view.plan else ''}"
+
+
+async def _signed_in(
+    request: Request, seller_id: str
+) -> tuple[ApiState, SellerContact, Session] | None:
+    state = _state(request)
+    session = _sessions(state).current(request, seller_id)
+    contact = state.store.get(seller_id)
+    if session is None or contact is None:
+        return None
+    return state, contact, session
+
+
+def _sign_in_page(
+    request: Request, seller_id: str, error: str | None = None, status: int = 200
+) -> Response:
+    sessions = _sessions(_state(request))
+    nonce, fresh = sessions.form_nonce(request)
+    response = templates.TemplateResponse(
+        request,
+        "sign_in.html",
+        {"seller_id": seller_id, "csrf": sessions.csrf_token(nonce), "error": error},
+        status_code=status,
+    )
+    if fresh:
+        sessions.keep_form_nonce(response, request, nonce)
+    return _no_store(response)
+
+
+def _no_store(response: Response) -> Response:
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'self'; script-src 'self'; style-src 'self'; form-action 'self'; "
+        "frame-ancestors 'none'"
+    )
+    return response
+
+
+async def _render(
+    request: Request,
+    seller_id: str,
+    forms: PageForms | None = None,
+    status: int = 200,
+) -> Response:
+    signed_in = await _signed_in(request, seller_id)
+    if signed_in is None:
+        return _sign_in_page(request, seller_id)
+    state, contact, session = signed_in
+    forms = forms or PageForms()
+    try:
+        view = await _case(state, seller_id)
+    except (ApiError, CaseError) as err:
+        view = None
+        forms.error = forms.error or f"The case cannot be shown right now: {err}"
+        status = 503
+    model = _page_model(state, contact, view, session) | {
+        "forms": forms,
+        "notice": NOTICES.get(request.query_params.get("notice", "")),
+    }
+    return _no_store(
+        templates.TemplateResponse(request, "account_health.html", model, status_code=status)
+    )
+
+
+def _back(seller_id: str, notice: str) -> RedirectResponse:
+    return RedirectResponse(f"/account-health/{seller_id}?notice={notice}", status_code=303)
+
+
+async def _checked_form(request: Request, seller_id: str, csrf: str) -> ApiState | Response:
+    """The signed-in seller's state, or the response that refuses the form."""
+    signed_in = await _signed_in(request, seller_id)
+    if signed_in is None:
+        return _sign_in_page(request, seller_id, "Please sign in again.", status=401)
+    state, _, session = signed_in
+    if not _sessions(state).csrf_ok(session.nonce, csrf):
+        return await _render(
+            request, seller_id, PageForms(error="The form expired: please try again."), 403
+        )
+    return state
+
+
+# ---- routes ----------------------------------------------------------------------------------
+
+
+@router.get("", response_class=HTMLResponse)
+async def page(request: Request, seller_id: str) -> Response:
+    return await _render(request, seller_id)
+
+
+@router.post("/sign-in")
+async def sign_in(
+    request: Request,
+    seller_id: str,
+    token: Annotated[str, Form(max_length=512)] = "",
+    csrf: Annotated[str, Form(max_length=128)] = "",
+) -> Response:
+    state = _state(request)
+    sessions = _sessions(state)
+    if not sessions.csrf_ok(request.cookies.get(NONCE_COOKIE), csrf):
+        return _sign_in_page(request, seller_id, "The form expired: please try again.", 403)
+    identity = state.tokens.identify(token.strip()) if token.strip() else None
+    if identity is None or identity.seller_id != seller_id or state.store.get(seller_id) is None:
+        # The same words whether the seller exists or not.
+        return _sign_in_page(request, seller_id, "That token does not open this page.", 401)
+    response = RedirectResponse(f"/account-health/{seller_id}", status_code=303)
+    sessions.start(response, request, identity, token.strip())
+    return response
+
+
+@router.post("/sign-out")
+async def sign_out(
+    request: Request, seller_id: str, csrf: Annotated[str, Form(max_length=128)] = ""
+) -> Response:
+    checked = await _checked_form(request, seller_id, csrf)
+    if isinstance(checked, Response):
+        return checked
+    response = RedirectResponse(f"/account-health/{seller_id}", status_code=303)
+    _sessions(checked).end(response, request)
+    return response
+
+
+@router.post("/contact-me-now")
+async def contact_me_now(
+    request: Request, seller_id: str, csrf: Annotated[str, Form(max_length=128)] = ""
+) -> Response:
+    checked = await _checked_form(request, seller_id, csrf)
+    if isinstance(checked, Response):
+        return checked
+    try:
+        service = await checked.service()
+        receipt = await checked.within(service.contact_me_now(seller_id, requested_by="seller"))
+    except (CaseError, ApiError) as err:
+        return await _failed(request, seller_id, err)
+    return _back(seller_id, "calling" if receipt.created else "already")
+
+
+@router.post("/plan")
+async def submit_plan(
+    request: Request,
+    seller_id: str,
+    csrf: Annotated[str, Form(max_length=128)] = "",
+    root_cause: Annotated[str, Form(max_length=4000)] = "",
+    corrective_actions: Annotated[list[str], Form(max_length=50)] = [],  # noqa: B006
+    preventive_measures: Annotated[list[str], Form(max_length=50)] = [],  # noqa: B006
+) -> Response:
+    checked = await _checked_form(request, seller_id, csrf)
+    if isinstance(checked, Response):
+        return checked
+    # Rows left blank are the form's spare rows, not entries.
+    actions = [a for a in corrective_actions if a.strip()]
+    measures = [m for m in preventive_measures if m.strip()]
+    forms = PageForms(
+        plan={
+            "root_cause": root_cause,
+            "corrective_actions": actions,
+            "preventive_measures": measures,
+        }
+    )
+    submission = PlanSubmission(
+        root_cause=root_cause,
+        corrective_actions=actions,
+        preventive_measures=measures,
+        submitted_by="seller",
+    )
+    try:
+        service = await checked.service()
+        await checked.within(service.submit_plan(seller_id, submission))
+    except (CaseError, ApiError) as err:
+        api_error = from_case_error(err) if isinstance(err, CaseError) else err
+        for problem in api_error.fields:
+            forms.plan_errors.setdefault(problem.field, []).append(problem.reason)
+        if not api_error.fields:
+            forms.error = api_error.detail
+        return await _render(request, seller_id, forms, api_error.status)
+    return _back(seller_id, "plan")
+
+
+@router.post("/contact")
+async def update_contact(
+    request: Request,
+    seller_id: str,
+    csrf: Annotated[str, Form(max_length=128)] = "",
+    email: Annotated[str, Form(max_length=254)] = "",
+    emergency_phone: Annotated[str, Form(max_length=32)] = "",
+    timezone: Annotated[str, Form(max_length=64)] = "",
+) -> Response:
+    checked = await _checked_form(request, seller_id, csrf)
+    if isinstance(checked, Response):
+        return checked
+    values = {"email": email, "emergency_phone": emergency_phone, "timezone": timezone}
+    forms = PageForms(contact=values)
+    try:
+        service = await checked.service()
+        await checked.within(
+            service.update_contact(
+                seller_id,
+                email=email.strip(),
+                phone=emergency_phone.strip() or None,
+                timezone=timezone.strip(),
+            )
+        )
+    except InvalidContact as err:
+        field_name = "emergency_phone" if err.field == "phone" else err.field
+        forms.contact_errors[field_name] = str(err)
+        return await _render(request, seller_id, forms, 422)
+    except (CaseError, ApiError) as err:
+        return await _failed(request, seller_id, err, forms)
+    return _back(seller_id, "contact")
+
+
+@router.get("/live")
+async def live(request: Request, seller_id: str) -> Response:
+    """The case part of the page and a version of it, for the page's poll."""
+    signed_in = await _signed_in(request, seller_id)
+    if signed_in is None:
+        return JSONResponse({"error": "unauthorized", "detail": "sign in again"}, 401)
+    state, contact, session = signed_in
+    try:
+        view = await _case(state, seller_id)
+    except (ApiError, CaseError) as err:
+        return JSONResponse({"error": "unavailable", "detail": str(err)}, 503)
+    model = _page_model(state, contact, view, session) | {"forms": PageForms(), "notice": None}
+    live_html = templates.get_template("_live.html").render(model)
+    plan_html = templates.get_template("_plan.html").render(model)
+    version = hashlib.sha256((live_html + plan_html).encode()).hexdigest()[:16]
+    body = {
+        "version": version,
+        "status": view.status if view else None,
+        "live_html": live_html,
+        "plan_mode": model["plan_mode"],
+        "plan_html": plan_html,
+    }
+    response = JSONResponse(body)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+async def _failed(
+    request: Request, seller_id: str, err: Exception, forms: PageForms | None = None
+) -> Response:
+    api_error = from_case_error(err) if isinstance(err, CaseError) else err
+    assert isinstance(api_error, ApiError)
+    forms = forms or PageForms()
+    forms.error = api_error.detail
+    status = 503 if isinstance(api_error, TemporalUnavailable) else api_error.status
+    return await _render(request, seller_id, forms, status)

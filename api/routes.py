@@ -1,0 +1,341 @@
+"""The /v1 routes: a thin layer over CaseService, the same code the CLI uses."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from aha.models import (
+    CASE_STATUSES,
+    CallAttempt,
+    CallReport,
+    CaseView,
+    ContactReceipt,
+    DetectionEvent,
+    DetectionEventBody,
+    Issue,
+    Plan,
+    PlanSubmission,
+    Resolution,
+    Review,
+)
+from aha.policy import parse_duration
+from aha.service import CasePage
+from api.auth import Identity
+from api.bodies import (
+    AhrBatch,
+    AhrReading,
+    AhrReport,
+    ContactBody,
+    ContactSaved,
+    DetectionAccepted,
+    OutcomeBody,
+    PendingCalls,
+    PlanBody,
+    RejectedReading,
+    ResolveBody,
+    ReviewBody,
+)
+from api.errors import ApiError, ErrorBody
+from api.state import ApiState
+
+bearer = HTTPBearer(auto_error=False, description="a token from the AHA_API_TOKENS file")
+
+
+def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    described = {
+        400: "malformed JSON",
+        401: "missing or unknown token",
+        403: "the token's role may not do this",
+        404: "unknown seller, no case, or another seller's route",
+        409: "the case is closed or the action no longer applies",
+        413: "body too large",
+        422: "invalid body or parameters: `fields` says which and why",
+        503: "Temporal or the case worker did not answer",
+    }
+    return {code: {"model": ErrorBody, "description": described[code]} for code in codes}
+
+
+AUTH = (401, 403)
+SELLER_ACTION = _errors(400, *AUTH, 404, 409, 413, 422, 503)
+READ = _errors(*AUTH, 404, 422, 503)
+
+
+def state_of(request: Request) -> ApiState:
+    state: ApiState = request.app.state.aha
+    return state
+
+
+State = Annotated[ApiState, Depends(state_of)]
+
+
+def allow(*roles: str, own_seller: bool = False) -> Callable[..., Awaitable[Identity]]:
+    """A dependency admitting `roles`, and, on `/sellers/{seller_id}/...`, that seller."""
+
+    async def check(
+        request: Request,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    ) -> Identity:
+        state = state_of(request)
+        identity = state.tokens.identify(credentials.credentials) if credentials else None
+        if identity is None:
+            raise ApiError(401, "unauthorized", "send a valid token: Authorization: Bearer ...")
+        seller_id: str | None = request.path_params.get("seller_id")
+        if identity.seller_id is not None:
+            if seller_id is not None and seller_id != identity.seller_id:
+                # The same answer as for a seller that does not exist.
+                raise unknown_seller(seller_id)
+            if not own_seller or seller_id is None:
+                raise ApiError(403, "forbidden", "a seller's token may not do this")
+        elif identity.role not in roles:
+            raise ApiError(403, "forbidden", f"role {identity.role} may not do this")
+        if seller_id is not None and state.store.get(seller_id) is None:
+            raise unknown_seller(seller_id)
+        return identity
+
+    return check
+
+
+def unknown_seller(seller_id: str) -> ApiError:
+    return ApiError(404, "unknown_seller", f"unknown seller {seller_id!r}")
+
+
+SellerId = Annotated[str, Path(max_length=64, description="the seller's id")]
+router = APIRouter(prefix="/v1")
+
+
+@router.post(
+    "/detections",
+    status_code=202,
+    response_model=DetectionAccepted,
+    responses=_errors(400, *AUTH, 404, 409, 413, 422, 503),
+    summary="Report a detection event (detector)",
+)
+async def post_detection(
+    body: DetectionEventBody,
+    response: Response,
+    state: State,
+    who: Annotated[Identity, Depends(allow("detector"))],
+) -> DetectionAccepted:
+    """Opens the seller's case, or adds the issue to it. Idempotent by `event_id`: a repeated
+    event gets the first answer again (with `Idempotent-Replayed: true`) and changes nothing."""
+    event = DetectionEvent(**body.model_dump(), reported_by=who.who)
+    service = await state.service()
+    receipt = await state.within(service.detect(event))
+    if receipt.duplicate:
+        response.headers["Idempotent-Replayed"] = "true"
+    return DetectionAccepted(
+        case_id=receipt.case_id, created=receipt.created, issue_id=receipt.issue_id
+    )
+
+
+@router.get(
+    "/sellers/{seller_id}/case",
+    response_model=CaseView,
+    responses=READ,
+    summary="The seller's case, as `aha status --json` shows it (specialist, the seller)",
+)
+async def get_case(
+    seller_id: SellerId,
+    state: State,
+    who: Annotated[Identity, Depends(allow("specialist", own_seller=True))],
+) -> CaseView:
+    return await state.within((await state.service()).status(seller_id))
+
+
+@router.post(
+    "/sellers/{seller_id}/case/contact-me-now",
+    response_model=ContactReceipt,
+    responses=_errors(*AUTH, 404, 409, 503),
+    summary="The seller asks to be called now",
+)
+async def contact_me_now(
+    seller_id: SellerId,
+    state: State,
+    who: Annotated[Identity, Depends(allow(own_seller=True))],
+) -> ContactReceipt:
+    """`created` is false when a call the seller asked for is already on its way."""
+    service = await state.service()
+    return await state.within(service.contact_me_now(seller_id, requested_by=who.who))
+
+
+@router.post(
+    "/sellers/{seller_id}/case/plan",
+    response_model=Plan,
+    responses=SELLER_ACTION,
+    summary="The seller submits a plan of action",
+)
+async def submit_plan(
+    seller_id: SellerId,
+    body: PlanBody,
+    state: State,
+    who: Annotated[Identity, Depends(allow(own_seller=True))],
+) -> Plan:
+    """422 with the case's reasons, field by field, when the plan is incomplete."""
+    submission = PlanSubmission(**body.model_dump(), submitted_by=who.who)
+    return await state.within((await state.service()).submit_plan(seller_id, submission))
+
+
+@router.post(
+    "/sellers/{seller_id}/case/calls/{attempt}/outcome",
+    response_model=CallAttempt,
+    responses=SELLER_ACTION,
+    summary="Report a call attempt's outcome (telephony, specialist)",
+)
+async def call_outcome(
+    seller_id: SellerId,
+    attempt: Annotated[int, Path(ge=1, le=10_000)],
+    body: OutcomeBody,
+    state: State,
+    who: Annotated[Identity, Depends(allow("telephony", "specialist"))],
+) -> CallAttempt:
+    report = CallReport(attempt=attempt, outcome=body.outcome, reported_by=who.who)
+    return await state.within((await state.service()).report_call_outcome(seller_id, report))
+
+
+@router.post(
+    "/sellers/{seller_id}/case/review",
+    response_model=Plan,
+    responses=SELLER_ACTION,
+    summary="Review the plan: accept, or ask for more information (specialist)",
+)
+async def review_plan(
+    seller_id: SellerId,
+    body: ReviewBody,
+    state: State,
+    who: Annotated[Identity, Depends(allow("specialist"))],
+) -> Plan:
+    """`request_info` needs at least one question and makes a call required."""
+    review = Review(
+        decision=body.decision,
+        questions=body.questions,
+        reviewer=who.who,
+    )
+    return await state.within((await state.service()).review_plan(seller_id, review))
+
+
+@router.post(
+    "/sellers/{seller_id}/case/issues/{issue_id}/resolve",
+    response_model=Issue,
+    responses=SELLER_ACTION,
+    summary="Resolve one issue directly (specialist)",
+)
+async def resolve_issue(
+    seller_id: SellerId,
+    issue_id: Annotated[str, Path(max_length=32)],
+    body: ResolveBody,
+    state: State,
+    who: Annotated[Identity, Depends(allow("specialist"))],
+) -> Issue:
+    resolution = Resolution(issue_id=issue_id, note=body.note, resolved_by=who.who)
+    return await state.within((await state.service()).resolve(seller_id, resolution))
+
+
+MAX_OVERDUE_WITHIN = timedelta(days=3650)
+
+
+@router.get(
+    "/cases",
+    response_model=CasePage,
+    responses=_errors(*AUTH, 422, 503),
+    summary="Cases from Temporal visibility, a page at a time (specialist)",
+)
+async def list_cases(
+    state: State,
+    who: Annotated[Identity, Depends(allow("specialist"))],
+    status: Annotated[str | None, Query(description=" | ".join(CASE_STATUSES))] = None,
+    marketplace: Annotated[str | None, Query(max_length=8)] = None,
+    overdue_within: Annotated[
+        str | None,
+        Query(max_length=32, description="open cases whose deadline falls within, e.g. 6h"),
+    ] = None,
+    page_size: Annotated[int, Query(ge=1, le=1000)] = 50,
+    page_token: Annotated[str | None, Query(max_length=4096)] = None,
+) -> CasePage:
+    within = None
+    if overdue_within is not None:
+        try:
+            within = parse_duration(overdue_within)
+        except (ValueError, OverflowError) as err:
+            raise ApiError(
+                422, "invalid_input", f"overdue_within: {overdue_within!r} is not a duration"
+            ) from err
+        if within > MAX_OVERDUE_WITHIN:
+            raise ApiError(422, "invalid_input", "overdue_within: at most 3650d")
+    service = await state.service()
+    return await state.within(
+        service.case_page(status, marketplace, within, page_size=page_size, page_token=page_token)
+    )
+
+
+@router.get(
+    "/calls/pending",
+    response_model=PendingCalls,
+    responses=_errors(*AUTH, 503),
+    summary="The call work queue: dialled attempts waiting for an outcome (specialist)",
+)
+async def pending_calls(
+    state: State, who: Annotated[Identity, Depends(allow("specialist"))]
+) -> PendingCalls:
+    return PendingCalls(calls=await state.within((await state.service()).pending_calls()))
+
+
+@router.put(
+    "/sellers/{seller_id}/contact",
+    response_model=ContactSaved,
+    responses=_errors(400, *AUTH, 404, 413, 422, 503),
+    summary="The seller changes its email, emergency phone and time zone",
+)
+async def put_contact(
+    seller_id: SellerId,
+    body: ContactBody,
+    state: State,
+    who: Annotated[Identity, Depends(allow(own_seller=True))],
+) -> ContactSaved:
+    """The change is saved first; an open case is then told, and enrolment re-run when the
+    phone changed. What could not be done after the save is listed in `warnings`."""
+    service = await state.service()
+    update = await state.within(
+        service.update_contact(
+            seller_id, email=body.email, phone=body.emergency_phone, timezone=body.timezone
+        )
+    )
+    return ContactSaved(
+        seller_id=seller_id,
+        email=update.contact.email,
+        emergency_phone=update.contact.phone or None,
+        timezone=update.contact.timezone,
+        case_notified=update.case_notified,
+        enrolled_now=update.enrolled_now,
+        warnings=update.warnings,
+    )
+
+
+@router.post(
+    "/ahr-readings",
+    response_model=AhrReport,
+    responses=_errors(400, *AUTH, 404, 413, 422),
+    summary="Store AHR readings: one reading, or {readings: [...]} (rating)",
+)
+async def post_readings(
+    body: AhrReading | AhrBatch,
+    state: State,
+    who: Annotated[Identity, Depends(allow("rating"))],
+) -> AhrReport:
+    """Good readings land and bad ones are listed by position. A single reading that is
+    refused is an error (404 for an unknown seller); a batch is one only if nothing landed."""
+    readings = body.readings if isinstance(body, AhrBatch) else [body]
+    report = state.store.record_readings([(r.seller_id, r.date, r.score) for r in readings])
+    rejected = [RejectedReading(index=i, reason=reason) for i, reason in report.problems]
+    if report.accepted == 0:
+        unknown = all(r.reason.startswith("unknown seller") for r in rejected)
+        if isinstance(body, AhrReading) and unknown:
+            raise unknown_seller(body.seller_id)
+        raise ApiError(
+            422, "invalid_readings", "; ".join(f"{r.index}: {r.reason}" for r in rejected)
+        )
+    return AhrReport(accepted=report.accepted, rejected=rejected)

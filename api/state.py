@@ -1,0 +1,73 @@
+"""What every request needs: settings, the tokens, the directory and a Temporal connection."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import Awaitable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from temporalio.client import Client
+
+from aha.config import Settings
+from aha.programme_store import ProgrammeStore
+from aha.service import CaseService
+from api.auth import TokenBook, TokenSource
+from api.errors import TemporalUnavailable
+
+ResultT = TypeVar("ResultT")
+
+
+class TemporalLink:
+    """Connects on first use and keeps the connection: the API starts even if Temporal is down.
+
+    Once connected, the SDK's client reconnects by itself; a call that fails meanwhile is a 503.
+    """
+
+    def __init__(self, settings: Settings, client: Client | None = None) -> None:
+        self.settings = settings
+        self._client = client
+        self._lock = asyncio.Lock()
+
+    async def client(self) -> Client:
+        if self._client is not None:
+            return self._client
+        async with self._lock:
+            if self._client is None:
+                from worker import connect
+
+                try:
+                    self._client = await asyncio.wait_for(connect(self.settings), timeout=5)
+                except (RuntimeError, TimeoutError, OSError) as err:
+                    raise TemporalUnavailable(
+                        f"cannot reach Temporal at {self.settings.temporal_address}: {err}"
+                    ) from err
+        return self._client
+
+
+@dataclass
+class ApiState:
+    settings: Settings
+    token_source: TokenSource
+    temporal: TemporalLink
+    store: ProgrammeStore
+    # Signs page sessions and CSRF tokens; several API processes must share it.
+    secret: bytes = field(default_factory=lambda: secrets.token_bytes(32))
+
+    @property
+    def tokens(self) -> TokenBook:
+        return self.token_source.book()
+
+    async def service(self) -> CaseService:
+        return CaseService(await self.temporal.client(), self.store, self.settings.task_queue)
+
+    async def within(self, action: Awaitable[ResultT]) -> ResultT:
+        """Every Temporal call gets an answer in bounded time: without a worker it never would."""
+        try:
+            return await asyncio.wait_for(action, timeout=self.settings.api_timeout_seconds)
+        except TimeoutError:
+            raise TemporalUnavailable(
+                f"no answer within {self.settings.api_timeout_seconds:.0f}s: is a worker "
+                f"running on task queue {self.settings.task_queue!r}?"
+            ) from None
