@@ -339,8 +339,9 @@ async def cmd_api(args: argparse.Namespace, settings: Settings) -> None:
             "aha api: warning: no tokens (set AHA_API_TOKENS): every /v1 route will answer 401",
             file=sys.stderr,
         )
-    print(f"aha api: listening on http://{args.host}:{args.port} (docs at /docs)", file=sys.stderr)
-    await serve(settings, host=args.host, port=args.port)
+    host, port = args.host or settings.api_host, args.port or settings.api_port
+    print(f"aha api: listening on http://{host}:{port} (docs at /docs)", file=sys.stderr)
+    await serve(settings, host=host, port=port)
 
 
 async def cmd_dev(args: argparse.Namespace, settings: Settings) -> None:
@@ -418,8 +419,8 @@ def build_parser() -> argparse.ArgumentParser:
     dev.add_argument("--api-port", type=int, default=8000)
 
     api = command("api", cmd_api, "run the HTTP API and the account-health page", data=False)
-    api.add_argument("--host", default=Settings().api_host, help="default: AHA_API_HOST")
-    api.add_argument("--port", type=int, default=Settings().api_port, help="default: AHA_API_PORT")
+    api.add_argument("--host", help="default: AHA_API_HOST, else 127.0.0.1")
+    api.add_argument("--port", type=int, help="default: AHA_API_PORT, else 8000")
 
     work = command("worker", cmd_worker, "run the case worker", data=False)
     work.add_argument("--policy", metavar="FILE")

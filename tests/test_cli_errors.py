@@ -72,3 +72,10 @@ def test_invalid_contact_data_is_refused_and_nothing_is_stored(tmp_path: Path) -
     )  # fmt: skip
     assert_refused(proc, "phone '+1555'")
     assert_refused(run(tmp_path, "seller", "show", "acme"), "unknown seller 'acme'")
+
+
+def test_the_api_will_not_start_on_a_bad_tokens_file(tmp_path: Path) -> None:
+    tokens = tmp_path / "tokens.toml"
+    tokens.write_text('[[token]]\nrole = "root"\ntoken = "0123456789abcdefgh"\n')
+    proc = run(tmp_path, "api", "--port", str(free_port()), AHA_API_TOKENS=str(tokens))
+    assert_refused(proc, f"aha: {tokens}: token 1: role 'root' must be one of")

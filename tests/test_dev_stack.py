@@ -11,12 +11,14 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
 from temporalio.client import Client, ScheduleDescription
 
 from aha.schedule import SCHEDULE_ID
+from api.auth import token_for
 from tests.conftest import free_port
 
 AHA = [sys.executable, "-m", "aha.cli"]
@@ -36,10 +38,10 @@ def _wait(condition: object, timeout: float, what: str) -> None:
 
 
 def test_dev_stack_runs_the_demo_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
-    temporal, ui, smtp = free_port(), free_port(), free_port()
+    temporal, ui, smtp, api = free_port(), free_port(), free_port(), free_port()
     data = tmp_path / "data"
     env = {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if k != "AHA_API_TOKENS"},
         "TEMPORAL_ADDRESS": f"127.0.0.1:{temporal}",
         "AHA_DB": str(data / "aha.db"),
     }
@@ -58,6 +60,8 @@ def test_dev_stack_runs_the_demo_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> 
             str(ui),
             "--smtp-port",
             str(smtp),
+            "--api-port",
+            str(api),
         ],
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -88,6 +92,7 @@ def test_dev_stack_runs_the_demo_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> 
         seller = json.loads(shown.stdout)
         assert seller["timezone"] == "America/Toronto"
         assert seller["enrollment"]["state"] == "enrolled", "the demo ran the enrolment sweep"
+        _check_api(api, data / "api-tokens.toml")
         schedule = asyncio.run(_describe_schedule(f"127.0.0.1:{temporal}"))
         assert schedule.schedule.spec.calendars, "aha-enrollment-daily runs on a calendar"
     finally:
@@ -96,8 +101,31 @@ def test_dev_stack_runs_the_demo_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> 
         log.close()
     assert code == 0, (tmp_path / "dev.log").read_text()[-2000:]
     assert not _listening(temporal), "the Temporal dev server stopped with aha dev"
-    assert not _listening(ui) and not _listening(smtp)
+    assert not _listening(ui) and not _listening(smtp) and not _listening(api)
     assert (data / "temporal.db").exists(), "Temporal keeps its state under the data dir"
+
+
+def _check_api(port: int, tokens_file: Path) -> None:
+    """The API is up beside the stack, and a demo seller's token from the dev tokens file
+    reads that seller's case."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=10) as ready:
+        assert json.load(ready)["status"] == "ready"
+    token = token_for(tokens_file, "seller:demo-maple-goods")
+    assert token, "aha dev wrote a token for each demo seller"
+
+    def case_readable() -> bool:
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/v1/sellers/demo-maple-goods/case",
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10) as answer:
+                return bool(json.load(answer)["seller_id"] == "demo-maple-goods")
+        except urllib.error.HTTPError as err:
+            assert err.code == 404, f"only 'no case yet' is expected, got {err.code}"
+            return False
+
+    _wait(case_readable, 60, "the demo seller's case through the API")
 
 
 async def _describe_schedule(address: str) -> ScheduleDescription:
