@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint install clean
+.PHONY: run test lint install browser clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,8 +17,12 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/aha dev
 
+# The browser tests need Chromium: as root, installed with apt-get when missing (see the script).
+browser:
+	bash scripts/install-browser
+
 # pytest exits 5 when it collected no tests; make treats that, like any non-zero code, as failure.
-test: $(STAMP) lint
+test: $(STAMP) lint browser
 	$(BIN)/pytest -n 3 --dist loadfile
 
 lint: $(STAMP)
