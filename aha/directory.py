@@ -76,11 +76,12 @@ def validate_contact(seller_id: str, email: str, phone: str | None, timezone: st
         raise InvalidContact(
             f"seller id {seller_id!r} must be 1-64 letters, digits, '.', '_' or '-'", "seller_id"
         )
-    if not _EMAIL.match(email):
+    if not _EMAIL.fullmatch(email):
         raise InvalidContact(f"email {email!r} is not an email address", "email")
     try:
         ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError) as err:
+    # A region such as 'America' is a directory in the zone database: OSError, not NotFound.
+    except (ZoneInfoNotFoundError, ValueError, OSError) as err:
         raise InvalidContact(
             f"time zone {timezone!r} is not an IANA zone such as America/New_York", "timezone"
         ) from err

@@ -42,7 +42,10 @@ class DetectionEventBody(Strict):
     @classmethod
     def in_utc(cls, value: datetime) -> datetime:
         # Deadlines are absolute UTC instants; an offset in the event must not leak into them.
-        return value.astimezone(UTC)
+        try:
+            return value.astimezone(UTC)
+        except OverflowError:
+            raise ValueError("detected_at is out of range") from None
 
     @field_validator("issue_type")
     @classmethod

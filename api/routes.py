@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from itsdangerous import BadSignature, Signer
 
 from aha.models import (
     CASE_STATUSES,
@@ -266,10 +267,26 @@ async def list_cases(
             ) from err
         if within > MAX_OVERDUE_WITHIN:
             raise ApiError(422, "invalid_input", "overdue_within: at most 3650d")
+    # Page tokens are signed: a token we did not give is refused here, not sent to Temporal
+    # (which would retry on it for seconds before failing).
+    signer = Signer(state.secret, salt="aha-case-page-token")
+    visibility_token = None
+    if page_token is not None:
+        try:
+            visibility_token = signer.unsign(page_token).decode()
+        except BadSignature as err:
+            raise ApiError(
+                422, "invalid_input", "page_token: not a token this service gave"
+            ) from err
     service = await state.service()
-    return await state.within(
-        service.case_page(status, marketplace, within, page_size=page_size, page_token=page_token)
+    page = await state.within(
+        service.case_page(
+            status, marketplace, within, page_size=page_size, page_token=visibility_token
+        )
     )
+    if page.next_page_token:
+        page.next_page_token = signer.sign(page.next_page_token).decode()
+    return page
 
 
 @router.get(
