@@ -6,6 +6,7 @@ domain's: unknown seller, no open case, closed case, rejected action.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import contextlib
@@ -21,6 +22,7 @@ from temporalio.client import (
     WorkflowExecution,
     WorkflowExecutionStatus,
     WorkflowHandle,
+    WorkflowQueryFailedError,
     WorkflowUpdateFailedError,
 )
 from temporalio.common import (
@@ -87,7 +89,8 @@ class Rejected(CaseError):
 
 
 class InvalidInput(CaseError):
-    pass
+    def __init__(self, message: str, field: str) -> None:
+        super().__init__(message, "InvalidInput", [{"field": field, "reason": message}])
 
 
 class CaseClosing(CaseError):
@@ -168,7 +171,9 @@ class CaseService:
                 "new issues go to the appeal process, not to a new case"
             )
         if event.detected_at > datetime.now(UTC) + CLOCK_SKEW:
-            raise InvalidInput(f"detected_at {event.detected_at.isoformat()} is in the future")
+            raise InvalidInput(
+                f"detected_at {event.detected_at.isoformat()} is in the future", "detected_at"
+            )
         # Closed cases are checked before a new one may start: a redelivered event must not
         # open a second case. Rejecting reuse first makes that check race-free.
         reuse = WorkflowIDReusePolicy.REJECT_DUPLICATE
@@ -218,6 +223,11 @@ class CaseService:
             return await self.client.execute_update_with_start_workflow(
                 CaseWorkflow.detect, event, start_workflow_operation=start
             )
+        except WorkflowAlreadyStartedError:
+            # The start's own future holds the same error; take it so asyncio does not log it.
+            with contextlib.suppress(WorkflowAlreadyStartedError):
+                await start.workflow_handle()
+            raise
         except WorkflowUpdateFailedError as err:
             cause = err.cause
             if isinstance(cause, ApplicationError) and cause.type == "DuplicateEvent":
@@ -418,14 +428,16 @@ class CaseService:
             try:
                 token = base64.urlsafe_b64decode(page_token.encode())
             except (binascii.Error, ValueError) as err:
-                raise InvalidInput(f"page_token {page_token!r} is not a token we gave") from err
+                raise InvalidInput(
+                    f"page_token {page_token!r} is not a token we gave", "page_token"
+                ) from err
         query = _case_query(status, marketplace, overdue_within)
         listing = self.client.list_workflows(query, page_size=page_size, next_page_token=token)
         try:
             await listing.fetch_next_page()
         except RPCError as err:
             if err.status == RPCStatusCode.INVALID_ARGUMENT and token is not None:
-                raise InvalidInput("page_token is not a token we gave") from err
+                raise InvalidInput("page_token is not a token we gave", "page_token") from err
             raise
         next_token = listing.next_page_token
         return CasePage(
@@ -434,15 +446,30 @@ class CaseService:
         )
 
     async def pending_calls(self, limit: int = 1000) -> list[PendingCall]:
-        """Call attempts waiting for an outcome, across every open case, oldest first."""
+        """Call attempts waiting for an outcome, across every open case, oldest first.
+
+        Only this task queue's cases are asked, a few at a time, each within a few seconds:
+        one case whose worker is gone must not hold up everyone else's work queue.
+        """
+        query = (
+            "WorkflowType = 'CaseWorkflow' AND ExecutionStatus = 'Running'"
+            f" AND TaskQueue = '{self.task_queue}'"
+        )
+        ids = [e.id async for e in self.client.list_workflows(query, limit=limit)]
+        gate = asyncio.Semaphore(16)
+
+        async def ask(workflow_id: str) -> CaseView | None:
+            handle = self.client.get_workflow_handle(workflow_id, result_type=CaseView)
+            async with gate:
+                try:
+                    return await asyncio.wait_for(handle.query(CaseWorkflow.get_case), 5)
+                except (RPCError, TimeoutError, WorkflowQueryFailedError):
+                    return None  # closed since the listing, or not answering: skip it
+
         calls = []
-        query = "WorkflowType = 'CaseWorkflow' AND ExecutionStatus = 'Running'"
-        async for execution in self.client.list_workflows(query, limit=limit):
-            handle = self.client.get_workflow_handle(execution.id, result_type=CaseView)
-            try:
-                view = await handle.query(CaseWorkflow.get_case)
-            except RPCError:
-                continue  # closed between listing and asking
+        for view in await asyncio.gather(*(ask(workflow_id) for workflow_id in ids)):
+            if view is None:
+                continue
             contact = self.directory.get(view.seller_id)
             for attempt in view.pending_calls():
                 if attempt.placed_at is None:
@@ -476,15 +503,19 @@ def _case_query(
     query = "WorkflowType = 'CaseWorkflow'"
     if status is not None:
         if status not in CASE_STATUSES:
-            raise InvalidInput(f"unknown status {status!r}; one of: {', '.join(CASE_STATUSES)}")
+            raise InvalidInput(
+                f"unknown status {status!r}; one of: {', '.join(CASE_STATUSES)}", "status"
+            )
         query += f" AND CaseStatus = '{status}'"
     if marketplace is not None:
         if not re.fullmatch(MARKETPLACE_PATTERN, marketplace):
-            raise InvalidInput(f"marketplace {marketplace!r} is not a marketplace code, e.g. US")
+            raise InvalidInput(
+                f"marketplace {marketplace!r} is not a marketplace code, e.g. US", "marketplace"
+            )
         query += f" AND Marketplace = '{marketplace}'"
     if overdue_within is not None:
         if overdue_within < timedelta(0):
-            raise InvalidInput("overdue_within cannot be negative")
+            raise InvalidInput("overdue_within cannot be negative", "overdue_within")
         by = (datetime.now(UTC) + overdue_within).strftime("%Y-%m-%dT%H:%M:%SZ")
         query += f" AND ExecutionStatus = 'Running' AND DeactivationDeadline <= '{by}'"
     return query

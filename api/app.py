@@ -38,46 +38,84 @@ class BodyLimit:
             return
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
-            await self._too_large(send)
+            await _send_error(send, _too_large(self.limit))
             return
         seen = 0
-        started = False
+        exceeded = False
+        answered = False
 
         async def counted_receive() -> Message:
-            nonlocal seen
+            nonlocal seen, exceeded
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.limit:
+                    exceeded = True
                     raise _TooLarge
             return message
 
-        async def tracked_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
+        async def guarded_send(message: Message) -> None:
+            # Whatever the app makes of the interrupted body (FastAPI says 400), it is a 413.
+            nonlocal answered
+            if not exceeded:
+                await send(message)
+            elif not answered:
+                answered = True
+                await _send_error(send, _too_large(self.limit))
 
         try:
-            await self.app(scope, counted_receive, tracked_send)
+            await self.app(scope, counted_receive, guarded_send)
         except _TooLarge:
-            if not started:
-                await self._too_large(send)
+            if not answered:
+                await _send_error(send, _too_large(self.limit))
 
-    async def _too_large(self, send: Send) -> None:
-        detail = f"the body is larger than {self.limit} bytes"
-        response = errors.error_response(ApiError(413, "body_too_large", detail))
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [(b"content-type", b"application/json")],
-            }
-        )
-        await send({"type": "http.response.body", "body": response.body})
+
+class RequireToken:
+    """Every /v1 request needs a known token before anything else, its body included:
+    without one the answer is 401, even for a body that would not parse."""
+
+    def __init__(self, app: ASGIApp, state: ApiState) -> None:
+        self.app = app
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith("/v1/"):
+            header = dict(scope["headers"]).get(b"authorization", b"").decode("latin-1")
+            scheme, _, token = header.partition(" ")
+            known = scheme.lower() == "bearer" and self.state.tokens.identify(token.strip())
+            if not known:
+                detail = "send a valid token: Authorization: Bearer ..."
+                await _send_error(
+                    send, ApiError(401, "unauthorized", detail), [(b"www-authenticate", b"Bearer")]
+                )
+                return
+        await self.app(scope, receive, send)
 
 
 class _TooLarge(Exception):
     pass
+
+
+def _too_large(limit: int) -> ApiError:
+    return ApiError(413, "body_too_large", f"the body is larger than {limit} bytes")
+
+
+async def _send_error(
+    send: Send, err: ApiError, headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    body = errors.error_response(err).body
+    await send(
+        {
+            "type": "http.response.start",
+            "status": err.status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                *(headers or []),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
 
 
 def create_app(settings: Settings, client: Client | None = None) -> FastAPI:
@@ -146,6 +184,8 @@ def create_app(settings: Settings, client: Client | None = None) -> FastAPI:
             return JSONResponse(body.model_dump(), status_code=503)
         return Health(status="ready", detail=settings.temporal_address)
 
+    # Added last runs first: the size limit, then the token, then the app.
+    app.add_middleware(RequireToken, state=state)
     app.add_middleware(BodyLimit, limit=settings.api_max_body_bytes)
     return app
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
 from aha.models import SELLER_ID_PATTERN, CallOutcome
 from aha.service import PendingCall
@@ -70,6 +70,18 @@ class AhrReading(Strict):
 
 class AhrBatch(Strict):
     readings: list[AhrReading] = Field(min_length=1, max_length=10_000)
+
+
+def _reading_or_batch(value: object) -> str:
+    return "AhrBatch" if isinstance(value, dict) and "readings" in value else "AhrReading"
+
+
+# One reading or a batch, told apart by `readings`, so errors name only the fields of the one
+# that was sent.
+AhrBody = Annotated[
+    Annotated[AhrReading, Tag("AhrReading")] | Annotated[AhrBatch, Tag("AhrBatch")],
+    Discriminator(_reading_or_batch),
+]
 
 
 class RejectedReading(BaseModel):

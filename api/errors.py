@@ -62,7 +62,7 @@ def from_case_error(err: CaseError) -> ApiError:
     if isinstance(err, NoOpenCase):
         return ApiError(404, "no_open_case", str(err))
     if isinstance(err, InvalidInput):
-        return ApiError(422, "invalid_input", str(err))
+        return ApiError(422, "invalid_input", str(err), fields)
     if isinstance(err, CaseClosed | CaseClosing):
         return ApiError(409, "case_closed", str(err))
     if isinstance(err, Rejected) and err.kind in _INVALID_KINDS:
@@ -81,9 +81,20 @@ def error_response(err: ApiError, headers: dict[str, str] | None = None) -> JSON
     return JSONResponse(body.model_dump(mode="json"), status_code=err.status, headers=headers)
 
 
+def invalid(field: str, reason: str) -> ApiError:
+    return ApiError(
+        422, "invalid_input", f"{field}: {reason}", [FieldProblem(field=field, reason=reason)]
+    )
+
+
 def _field_name(loc: tuple[Any, ...]) -> str:
-    # ("body", "readings", 3, "score") -> "readings.3.score"; the "body" prefix says nothing.
-    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    # ("body", "readings", 3, "score") -> "readings.3.score": where the value sits is said by
+    # the route, and union branches are tagged with model names (CamelCase), never fields.
+    parts = [
+        str(p)
+        for p in loc
+        if p not in ("body", "query", "path", "header") and not str(p)[:1].isupper()
+    ]
     return ".".join(parts) or str(loc[0] if loc else "body")
 
 

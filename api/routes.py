@@ -29,6 +29,7 @@ from aha.service import CasePage
 from api.auth import Identity
 from api.bodies import (
     AhrBatch,
+    AhrBody,
     AhrReading,
     AhrReport,
     ContactBody,
@@ -41,7 +42,7 @@ from api.bodies import (
     ResolveBody,
     ReviewBody,
 )
-from api.errors import ApiError, ErrorBody
+from api.errors import ApiError, ErrorBody, invalid
 from api.state import ApiState
 
 bearer = HTTPBearer(auto_error=False, description="a token from the AHA_API_TOKENS file")
@@ -262,11 +263,11 @@ async def list_cases(
         try:
             within = parse_duration(overdue_within)
         except (ValueError, OverflowError) as err:
-            raise ApiError(
-                422, "invalid_input", f"overdue_within: {overdue_within!r} is not a duration"
+            raise invalid(
+                "overdue_within", f"{overdue_within!r} is not a duration such as 6h or 90m"
             ) from err
         if within > MAX_OVERDUE_WITHIN:
-            raise ApiError(422, "invalid_input", "overdue_within: at most 3650d")
+            raise invalid("overdue_within", "at most 3650d")
     # Page tokens are signed: a token we did not give is refused here, not sent to Temporal
     # (which would retry on it for seconds before failing).
     signer = Signer(state.secret, salt="aha-case-page-token")
@@ -275,9 +276,7 @@ async def list_cases(
         try:
             visibility_token = signer.unsign(page_token).decode()
         except BadSignature as err:
-            raise ApiError(
-                422, "invalid_input", "page_token: not a token this service gave"
-            ) from err
+            raise invalid("page_token", "not a token this service gave") from err
     service = await state.service()
     page = await state.within(
         service.case_page(
@@ -339,7 +338,7 @@ async def put_contact(
     summary="Store AHR readings: one reading, or {readings: [...]} (rating)",
 )
 async def post_readings(
-    body: AhrReading | AhrBatch,
+    body: AhrBody,
     state: State,
     who: Annotated[Identity, Depends(allow("rating"))],
 ) -> AhrReport:

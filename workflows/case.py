@@ -821,7 +821,8 @@ class CaseWorkflow:
                 "more information was requested: a call must be answered first", "CallRequired"
             )
         if review.decision == "request_info" and not any(q.strip() for q in review.questions):
-            raise _rejected("request_info needs at least one question", "InvalidReview")
+            reason = "request_info needs at least one question"
+            raise _rejected(reason, "InvalidReview", [{"field": "questions", "reason": reason}])
         if review.decision == "accept":
             self._reject_if_past_deadline(plan.issue_ids)
 
@@ -842,7 +843,8 @@ class CaseWorkflow:
         if issue.status != "open":
             raise _rejected(f"issue {issue.id} is already resolved", "AlreadyResolved")
         if not resolution.note.strip():
-            raise _rejected("a resolution needs a note", "InvalidResolution")
+            reason = "a resolution needs a note"
+            raise _rejected(reason, "InvalidResolution", [{"field": "note", "reason": reason}])
         self._reject_if_past_deadline([issue.id])
         if not self.view.reached:
             raise _rejected("the seller has not been reached yet", "NotReached")
