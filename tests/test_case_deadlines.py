@@ -30,8 +30,16 @@ async def test_never_reached_is_deactivated_at_the_deadline(cases: Cases) -> Non
     assert kinds.count("reminder") == 2
 
     attempts = view.call_attempts
+    # Depending on the wall-clock hour the test runs at, a local day's first call can fall in
+    # the last 30 minutes (call_report_timeout), so the deadline closes the case before that
+    # call's report is due: it is abandoned, not counted as unanswered.
+    last = attempts[-1]
+    if last.outcome is None:
+        assert deadline - last.placed_at < timedelta(minutes=30)
+        assert any(e.kind == "call_abandoned" for e in view.timeline)
+        attempts = attempts[:-1]
     assert attempts and all(a.outcome == "no_answer" for a in attempts)
-    assert all(a.placed_at and a.placed_at < deadline for a in attempts)
+    assert all(a.placed_at and a.placed_at < deadline for a in view.call_attempts)
     per_day = Counter(a.placed_at.astimezone(ZoneInfo("America/New_York")).date() for a in attempts)
     assert max(per_day.values()) <= 4, "at most max_call_attempts_per_day per local day"
     for earlier, later in itertools.pairwise(attempts):
