@@ -125,7 +125,7 @@ def _port_free(port: int) -> bool:
 
 
 async def run_dev(options: DevOptions) -> None:
-    from worker import build_worker
+    from worker import build_worker, settle_garbage_collector
 
     configure(options.log_format)  # type: ignore[arg-type]
     data_dir = Path(options.data_dir).resolve()
@@ -164,6 +164,7 @@ async def run_dev(options: DevOptions) -> None:
         client = await connect_when_ready(settings, server)
         with MailCatcher(data_dir / "outbox", port=options.smtp_port):
             worker = build_worker(client, settings, policy)
+            settle_garbage_collector()
             from aha.schedule import SCHEDULE_ID, apply_schedule
 
             log.info(
