@@ -77,6 +77,7 @@ from aha.models import DetectionEvent
 from aha.policy import parse_policy
 from aha.programme_store import Enrollment, ProgrammeStore
 from aha.service import CaseService, case_id_for
+from bench.stats import latency_summary
 
 RATIO_TARGET = 0.80  # the API keeps at least this share of the direct rate
 P99_TARGET_MS = 100.0  # p99 intake latency at half the maximum rate stays under this
@@ -722,23 +723,8 @@ async def measure_all(stack: Stack, args: argparse.Namespace) -> list[Phase]:
 
 
 def summarise(seconds: Sequence[float]) -> dict[str, float] | None:
-    """Milliseconds: n, mean, p50, p90, p99, max."""
-    if not seconds:
-        return None
-    ordered = sorted(s * 1000 for s in seconds)
-    if len(ordered) >= 2:
-        cuts = statistics.quantiles(ordered, n=100, method="inclusive")
-        p50, p90, p99 = cuts[49], cuts[89], cuts[98]
-    else:
-        p50 = p90 = p99 = ordered[0]
-    return {
-        "n": len(ordered),
-        "mean": statistics.fmean(ordered),
-        "p50": p50,
-        "p90": p90,
-        "p99": p99,
-        "max": ordered[-1],
-    }
+    """Milliseconds: n, mean, p50, p90, p99, max; None when nothing was measured."""
+    return latency_summary(seconds, (50, 90, 99)) if seconds else None
 
 
 def phase_json(phase: Phase) -> dict[str, Any]:

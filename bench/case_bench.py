@@ -48,6 +48,7 @@ from aha.policy import CallingHours, Policy
 from aha.programme_store import Enrollment, ProgrammeStore
 from aha.service import CaseService, case_id_for
 from bench.floor import BareWorkflow, SignalWorkflow, UpdatesWorkflow
+from bench.stats import latency_summary
 from worker import build_worker
 from workflows.case import CaseWorkflow
 
@@ -357,24 +358,6 @@ async def measure_cases(
 # ---- reporting ---------------------------------------------------------------------------
 
 
-def summarise(seconds: Sequence[float]) -> dict[str, float]:
-    """Milliseconds: n, mean, p50, p95, p99, max."""
-    ordered = sorted(s * 1000 for s in seconds)
-    if len(ordered) >= 2:
-        cuts = statistics.quantiles(ordered, n=100, method="inclusive")
-        p50, p95, p99 = cuts[49], cuts[94], cuts[98]
-    else:
-        p50 = p95 = p99 = ordered[0]
-    return {
-        "n": len(ordered),
-        "mean": statistics.fmean(ordered),
-        "p50": p50,
-        "p95": p95,
-        "p99": p99,
-        "max": ordered[-1],
-    }
-
-
 def events_summary(lengths: Sequence[int]) -> dict[str, float] | None:
     if not lengths:
         return None
@@ -396,7 +379,7 @@ def phase_json(phase: Phase) -> dict[str, Any]:
         "wall_s": phase.wall_s,
         "per_s": phase.per_second,
         "history_events": events_summary(phase.history_events),
-        "latency_ms": {op: summarise(values) for op, values in phase.latencies.items()},
+        "latency_ms": {op: latency_summary(values) for op, values in phase.latencies.items()},
     }
 
 
