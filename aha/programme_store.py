@@ -82,20 +82,25 @@ class ProgrammeStore(SqliteStore):
             )
 
     def record_readings(
-        self, readings: Sequence[tuple[str, date, int]], today: date | None = None
+        self,
+        readings: Sequence[tuple[str, date, int]],
+        today: date | None = None,
+        positions: Sequence[int] | None = None,
     ) -> ImportReport:
-        """Store a batch; good readings land, bad ones are reported by their position (0-based)."""
+        """Store a batch; good readings land, bad ones are reported by position (by default
+        their 0-based index; `positions` gives each its own, e.g. a CSV line)."""
         today = today or datetime.now(UTC).date()
+        where = list(positions) if positions is not None else list(range(len(readings)))
         problems: list[tuple[int, str]] = []
         good: list[tuple[str, str, int]] = []
-        known = set(self.contacts(sorted({seller_id for seller_id, _, _ in readings})))
-        for index, (seller_id, day, score) in enumerate(readings):
+        known = self._known_sellers({seller_id for seller_id, _, _ in readings})
+        for position, (seller_id, day, score) in zip(where, readings, strict=True):
             try:
                 self._check_reading(seller_id, day, score, today)
                 if seller_id not in known:
                     raise InvalidReading(f"unknown seller {seller_id!r}")
             except InvalidReading as err:
-                problems.append((index, str(err)))
+                problems.append((position, str(err)))
                 continue
             good.append((seller_id, day.isoformat(), score))
         with self._connect() as db:
@@ -105,35 +110,38 @@ class ProgrammeStore(SqliteStore):
             )
         return ImportReport(accepted=len(good), problems=tuple(problems))
 
+    def _known_sellers(self, seller_ids: set[str]) -> set[str]:
+        with self._connect() as db:
+            if len(seller_ids) > 500:
+                # Past a few hundred ids one scan is cheaper than a long IN list (and SQLite
+                # caps the number of parameters).
+                return {row[0] for row in db.execute("SELECT seller_id FROM sellers")}
+            marks = ",".join("?" * len(seller_ids))
+            rows = db.execute(
+                f"SELECT seller_id FROM sellers WHERE seller_id IN ({marks})", list(seller_ids)
+            )
+            return {row[0] for row in rows}
+
     def import_readings(self, path: Path, today: date | None = None) -> ImportReport:
         """Load `seller_id,date,score` rows; good rows land, bad rows are reported by line."""
-        today = today or datetime.now(UTC).date()
-        problems: list[tuple[int, str]] = []
-        good: list[tuple[str, str, int]] = []
-        with self._connect() as db:
-            known = {row[0] for row in db.execute("SELECT seller_id FROM sellers")}
+        unparsed: list[tuple[int, str]] = []
+        rows: list[tuple[str, date, int]] = []
+        lines: list[int] = []
         with path.open(newline="", encoding="utf-8") as file:
             reader = csv.reader(file)
             header = next(reader, None)
             if header is None or [h.strip() for h in header] != ["seller_id", "date", "score"]:
                 raise InvalidReading(f"{path}: the header must be seller_id,date,score")
             for row in reader:
-                line = reader.line_num
                 try:
-                    seller_id, day, score = _parse_row(row)
-                    self._check_reading(seller_id, day, score, today)
-                    if seller_id not in known:
-                        raise InvalidReading(f"unknown seller {seller_id!r}")
+                    rows.append(_parse_row(row))
                 except InvalidReading as err:
-                    problems.append((line, str(err)))
+                    unparsed.append((reader.line_num, str(err)))
                     continue
-                good.append((seller_id, day.isoformat(), score))
-        with self._connect() as db:
-            db.executemany(
-                "INSERT OR REPLACE INTO ahr_readings (seller_id, day, score) VALUES (?, ?, ?)",
-                good,
-            )
-        return ImportReport(accepted=len(good), problems=tuple(problems))
+                lines.append(reader.line_num)
+        report = self.record_readings(rows, today, positions=lines)
+        problems = tuple(sorted(unparsed + list(report.problems)))
+        return ImportReport(accepted=report.accepted, problems=problems)
 
     def readings(self, seller_id: str) -> dict[date, int]:
         with self._connect() as db:
