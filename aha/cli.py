@@ -246,7 +246,8 @@ async def cmd_seller_upsert(args: argparse.Namespace, settings: Settings) -> Non
         contact, _ = store.upsert(args.seller, **fields | {"marketplace": args.marketplace or "US"})
         update = ContactUpdate(contact=contact, case_notified=False, enrolled_now=False)
     else:
-        update = await (await _service(settings)).update_contact(args.seller, **fields)
+        service = await _service(settings)
+        update = await service.update_contact(args.seller, **fields, changed_by="aha CLI")
     for warning in update.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     data = _seller_json(update.contact) | {
@@ -337,6 +338,12 @@ async def cmd_api(args: argparse.Namespace, settings: Settings) -> None:
     if not book:
         print(
             "aha api: warning: no tokens (set AHA_API_TOKENS): every /v1 route will answer 401",
+            file=sys.stderr,
+        )
+    if not settings.session_secret:
+        print(
+            "aha api: warning: AHA_SESSION_SECRET is unset: page sessions and page tokens "
+            "last only as long as this process, and only in it",
             file=sys.stderr,
         )
     host, port = args.host or settings.api_host, args.port or settings.api_port

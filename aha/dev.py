@@ -105,17 +105,13 @@ async def connect_when_ready(
 
 
 def _log_api(settings: Settings) -> None:
-    from api.auth import token_for
-
     base = f"http://127.0.0.1:{settings.api_port}"
-    page = settings.page_url.format(seller_id="demo-capital-toys")
-    tokens = Path(str(settings.api_tokens_file))
     log.info(
         "API and account-health page",
         api=f"{base}/docs",
-        tokens=str(tokens),
-        page=page,
-        page_token=token_for(tokens, "seller:demo-capital-toys") if tokens.exists() else None,
+        page=settings.page_url.format(seller_id="demo-capital-toys"),
+        # Tokens stay out of logs: the file holds them (one per role and demo seller).
+        tokens=str(settings.api_tokens_file),
     )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
@@ -64,6 +64,10 @@ class ContactRequest(Strict):
     requested_by: str = Field(default="seller", max_length=200)
 
 
+class ContactChange(Strict):
+    changed_by: str = Field(default="system", max_length=200)
+
+
 class Issue(Strict):
     id: str
     event_id: str
@@ -90,10 +94,13 @@ class CallAttempt(Strict):
     guidance: list[str] = []
 
 
+PlanItem = Annotated[str, Field(max_length=2000)]
+
+
 class PlanSubmission(Strict):
     root_cause: str = Field(max_length=4000)
-    corrective_actions: list[str] = Field(max_length=50)
-    preventive_measures: list[str] = Field(max_length=50)
+    corrective_actions: list[PlanItem] = Field(max_length=50)
+    preventive_measures: list[PlanItem] = Field(max_length=50)
     issue_ids: list[str] = []
     submitted_by: str = "seller"
 

@@ -1,6 +1,6 @@
 """The one place that knows how to start, signal, update and query a case.
 
-The CLI (and any later HTTP layer) call this; it turns Temporal's errors into the
+The CLI and the HTTP API call this; it turns Temporal's errors into the
 domain's: unknown seller, no open case, closed case, rejected action.
 """
 
@@ -23,6 +23,7 @@ from temporalio.client import (
     WorkflowExecutionStatus,
     WorkflowHandle,
     WorkflowQueryFailedError,
+    WorkflowQueryRejectedError,
     WorkflowUpdateFailedError,
 )
 from temporalio.common import (
@@ -43,6 +44,7 @@ from aha.models import (
     CallReport,
     CaseStart,
     CaseView,
+    ContactChange,
     ContactReceipt,
     ContactRequest,
     DetectionEvent,
@@ -166,6 +168,10 @@ class CaseService:
                 f"seller {event.seller_id!r} is not in the directory: no case was started"
             )
         if contact.account_status == "deactivated":
+            # A redelivered event gets its first answer, even once the account is gone.
+            earlier = await self._receipt_from_closed_case(event)
+            if earlier is not None:
+                return earlier
             raise CaseClosed(
                 f"the account of seller {event.seller_id} is already deactivated: "
                 "new issues go to the appeal process, not to a new case"
@@ -315,12 +321,14 @@ class CaseService:
         result: Issue = await self._update(seller_id, CaseWorkflow.resolve_issue, resolution)
         return result
 
-    async def contact_changed(self, seller_id: str) -> bool:
+    async def contact_changed(self, seller_id: str, changed_by: str = "system") -> bool:
         """Tell the seller's open case, if any, that its contact data changed."""
         if await self._describe_status(seller_id) != WorkflowExecutionStatus.RUNNING:
             return False
         try:
-            await self._handle(seller_id).signal(CaseWorkflow.contact_changed)
+            await self._handle(seller_id).signal(
+                CaseWorkflow.contact_changed, ContactChange(changed_by=changed_by)
+            )
         except RPCError as err:
             if err.status == RPCStatusCode.NOT_FOUND:
                 return False
@@ -337,38 +345,45 @@ class CaseService:
         marketplace: str | None = None,
         name: str | None = None,
         account_type: str | None = None,
-        create: bool = False,
+        changed_by: str = "seller",
+        temporal_timeout: float = 10.0,
     ) -> ContactUpdate:
         """Save contact data, then tell the open case and re-run enrolment if it matters.
 
-        The save stands even if Temporal cannot be told: the warnings say what was missed.
+        The save stands even if Temporal cannot be told in time: the warnings say what was
+        missed, and the next enrolment sweep or contact change catches up.
         """
         before = self.directory.get(seller_id)
-        if before is None and not create:
+        if before is None:
             raise UnknownSeller(f"unknown seller {seller_id!r}")
-        contact, phone_changed = self.directory.upsert(
+        # A write can wait on a sweep's lock: keep it off the event loop.
+        contact, phone_changed = await asyncio.to_thread(
+            self.directory.upsert,
             seller_id,
-            email=email,
-            phone=phone,
-            timezone=timezone,
-            marketplace=marketplace or (before.marketplace if before else "US"),
+            email=email.strip(),
+            phone=phone.strip() if phone else None,
+            timezone=timezone.strip(),
+            marketplace=marketplace or before.marketplace,
             name=name,
             account_type=account_type,
         )
         notified, enrolled_now, warnings = False, False, []
-        if before is None:
-            return ContactUpdate(contact=contact, case_notified=False, enrolled_now=False)
         if phone_changed or before.timezone != contact.timezone:
             try:
-                notified = await self.contact_changed(seller_id)
-            except (CaseError, RPCError) as err:
-                warnings.append(f"saved, but the open case was not told: {err}")
+                notified = await asyncio.wait_for(
+                    self.contact_changed(seller_id, changed_by), temporal_timeout
+                )
+            except (CaseError, RPCError, TimeoutError) as err:
+                warnings.append(f"saved, but the open case was not told: {err or 'no answer'}")
         if phone_changed:
             # A new emergency phone can complete an enrolment: evaluate the seller at once.
             try:
-                enrolled_now = (await self.evaluate_enrollment(seller_id)).enrolled == 1
-            except (CaseError, RPCError) as err:
-                warnings.append(f"saved, but enrolment was not re-evaluated: {err}")
+                result = await asyncio.wait_for(
+                    self.evaluate_enrollment(seller_id), temporal_timeout
+                )
+                enrolled_now = result.enrolled == 1
+            except (CaseError, RPCError, TimeoutError) as err:
+                warnings.append(f"saved, but enrolment was not re-evaluated: {err or 'no answer'}")
         return ContactUpdate(
             contact=contact, case_notified=notified, enrolled_now=enrolled_now, warnings=warnings
         )
@@ -402,7 +417,12 @@ class CaseService:
             raise NoOpenCase(f"seller {seller_id} has no case")
         handle = self._handle(seller_id)
         if status == WorkflowExecutionStatus.RUNNING:
-            return await handle.query(CaseWorkflow.get_case)
+            try:
+                return await handle.query(CaseWorkflow.get_case)
+            except (WorkflowQueryFailedError, WorkflowQueryRejectedError) as err:
+                raise CaseError(
+                    f"the case of seller {seller_id} cannot be read now: {err}"
+                ) from err
         if status == WorkflowExecutionStatus.COMPLETED:
             return await handle.result()
         raise CaseError(f"the case workflow of seller {seller_id} ended: {status.name.lower()}")

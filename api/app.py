@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +16,10 @@ from swagger_ui_bundle import swagger_ui_path
 from temporalio.client import Client
 
 from aha.config import Settings
-from aha.programme_store import ProgrammeStore
 from api import errors, page, routes
-from api.auth import TokenSource
 from api.bodies import Health
 from api.errors import ApiError, ErrorBody
-from api.state import ApiState, TemporalLink
+from api.state import ApiState
 
 
 class BodyLimit:
@@ -80,15 +77,19 @@ class RequireToken:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"].startswith("/v1/"):
-            header = dict(scope["headers"]).get(b"authorization", b"").decode("latin-1")
-            scheme, _, token = header.partition(" ")
-            known = scheme.lower() == "bearer" and self.state.tokens.identify(token.strip())
-            if not known:
+            header = next((v for k, v in scope["headers"] if k == b"authorization"), b"")
+            scheme, _, token = header.decode("latin-1").partition(" ")
+            identity = (
+                self.state.tokens.identify(token.strip()) if scheme.lower() == "bearer" else None
+            )
+            if identity is None:
                 detail = "send a valid token: Authorization: Bearer ..."
                 await _send_error(
                     send, ApiError(401, "unauthorized", detail), [(b"www-authenticate", b"Bearer")]
                 )
                 return
+            # The routes' role checks read it from here: one lookup per request.
+            scope.setdefault("state", {})["identity"] = identity
         await self.app(scope, receive, send)
 
 
@@ -120,18 +121,7 @@ async def _send_error(
 
 def create_app(settings: Settings, client: Client | None = None) -> FastAPI:
     """The app for `settings`; pass `client` to share a Temporal connection (tests, `aha dev`)."""
-    secret = (
-        hashlib.sha256(settings.session_secret.encode()).digest()
-        if settings.session_secret
-        else None
-    )
-    state = ApiState(
-        settings=settings,
-        token_source=TokenSource(settings.api_tokens_file),
-        temporal=TemporalLink(settings, client),
-        store=ProgrammeStore(settings.db_path),
-        **({"secret": secret} if secret else {}),
-    )
+    state = ApiState.from_settings(settings, client)
     app = FastAPI(
         title="aha: Account Health Assurance",
         version="1",
@@ -146,6 +136,7 @@ def create_app(settings: Settings, client: Client | None = None) -> FastAPI:
     errors.install(app)
     app.include_router(routes.router)
     app.include_router(page.router)
+    app.add_exception_handler(page.NoSuchPage, page.not_found_page)
     # Swagger UI from the swagger-ui-bundle wheel: the docs work with no internet access.
     app.mount("/docs-assets", StaticFiles(directory=str(swagger_ui_path)), name="docs-assets")
     app.mount("/static", StaticFiles(directory=str(page.STATIC)), name="static")
@@ -181,6 +172,9 @@ def create_app(settings: Settings, client: Client | None = None) -> FastAPI:
         except Exception as err:  # any failure to answer means not ready
             detail = err.detail if isinstance(err, ApiError) else f"Temporal: {err}"
             body = ErrorBody(error="temporal_unavailable", detail=detail)
+            return JSONResponse(body.model_dump(), status_code=503)
+        if state.token_source.problem:
+            body = ErrorBody(error="tokens_file", detail=state.token_source.problem)
             return JSONResponse(body.model_dump(), status_code=503)
         return Health(status="ready", detail=settings.temporal_address)
 

@@ -19,7 +19,11 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+import structlog
+
 from aha.models import SELLER_ID_PATTERN
+
+log = structlog.get_logger(__name__)
 
 SERVICE_ROLES = ("detector", "rating", "telephony", "specialist")
 _SELLER_ROLE = re.compile(r"^seller:(" + SELLER_ID_PATTERN.strip("^$") + r")$")
@@ -141,11 +145,11 @@ def load_tokens(path: str | None) -> TokenBook:
 
 class TokenSource:
     """The tokens file, read again when it changes: tokens are added or revoked without a
-    restart. A change that does not parse keeps the last good tokens and says why."""
+    restart. Deleting the file revokes every token; a change that does not parse keeps the
+    last good tokens, and `problem` (logged, and shown by /readyz) says why."""
 
     def __init__(self, path: str | None) -> None:
         self.path = path
-        self._stamp: tuple[int, int] | None = None
         self._book = load_tokens(path)  # at start, a bad file is an error
         self._stamp = self._read_stamp()
         self.problem: str | None = None
@@ -163,11 +167,15 @@ class TokenSource:
         stamp = self._read_stamp()
         if stamp != self._stamp:
             self._stamp = stamp
-            try:
-                self._book = load_tokens(self.path)
-                self.problem = None
-            except TokenFileError as err:
-                self.problem = str(err)
+            if stamp is None:
+                self._book, self.problem = TokenBook([]), f"{self.path} is gone: no tokens"
+            else:
+                try:
+                    self._book, self.problem = load_tokens(self.path), None
+                except TokenFileError as err:
+                    self.problem = f"kept the last good tokens: {err}"
+            if self.problem:
+                log.error("tokens file", problem=self.problem)
         return self._book
 
 

@@ -11,6 +11,7 @@ from aha.models import SELLER_ID_PATTERN, CallOutcome
 from aha.service import PendingCall
 
 Text = Field(max_length=4000)
+Item = Annotated[str, Field(max_length=2000)]
 
 
 class Strict(BaseModel):
@@ -26,9 +27,9 @@ class DetectionAccepted(BaseModel):
 class PlanBody(Strict):
     # Emptiness is the case's to judge, so that every surface gets the same reasons.
     root_cause: str = Text
-    corrective_actions: list[str] = Field(max_length=50)
-    preventive_measures: list[str] = Field(max_length=50)
-    issue_ids: list[str] = Field(default=[], max_length=50)
+    corrective_actions: list[Item] = Field(max_length=50)
+    preventive_measures: list[Item] = Field(max_length=50)
+    issue_ids: list[Annotated[str, Field(max_length=32)]] = Field(default=[], max_length=50)
 
 
 class OutcomeBody(Strict):
@@ -37,7 +38,7 @@ class OutcomeBody(Strict):
 
 class ReviewBody(Strict):
     decision: Literal["accept", "request_info"]
-    questions: list[str] = Field(default=[], max_length=20)
+    questions: list[Item] = Field(default=[], max_length=20)
 
 
 class ResolveBody(Strict):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -21,6 +22,8 @@ from aha.service import (
     Rejected,
     UnknownSeller,
 )
+
+log = structlog.get_logger(__name__)
 
 
 class FieldProblem(BaseModel):
@@ -72,6 +75,22 @@ def from_case_error(err: CaseError) -> ApiError:
     return ApiError(409, _snake(err.kind) if err.kind else "conflict", str(err))
 
 
+def as_api_error(err: Exception) -> ApiError:
+    """What a surface tells its caller about a failed action on a case."""
+    if isinstance(err, ApiError):
+        return err
+    if isinstance(err, CaseError):
+        return from_case_error(err)
+    if isinstance(err, RPCError):
+        return TemporalUnavailable(f"Temporal did not answer: {err.message}")
+    raise TypeError(f"not an action's failure: {err!r}") from err
+
+
+def contact_field(err: InvalidContact) -> str:
+    """The field a contact form or body calls it: the directory's phone is the emergency one."""
+    return "emergency_phone" if err.field == "phone" else err.field
+
+
 def _snake(kind: str) -> str:
     return "".join(f"_{c.lower()}" if c.isupper() else c for c in kind).lstrip("_")
 
@@ -110,14 +129,18 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(InvalidContact)
     async def invalid_contact(request: Request, err: InvalidContact) -> JSONResponse:
-        field = "emergency_phone" if err.field == "phone" else err.field
-        return error_response(
-            ApiError(422, "invalid_contact", str(err), [FieldProblem(field=field, reason=str(err))])
-        )
+        problem = FieldProblem(field=contact_field(err), reason=str(err))
+        return error_response(ApiError(422, "invalid_contact", str(err), [problem]))
 
     @app.exception_handler(RPCError)
     async def temporal_error(request: Request, err: RPCError) -> JSONResponse:
-        return error_response(TemporalUnavailable(f"Temporal did not answer: {err.message}"))
+        return error_response(as_api_error(err))
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, err: Exception) -> JSONResponse:
+        # A bug, not bad input; still the one error shape, and nothing internal in `detail`.
+        log.exception("unexpected error", path=request.url.path)
+        return error_response(ApiError(500, "internal_error", "something went wrong on our side"))
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, err: RequestValidationError) -> JSONResponse:

@@ -2,34 +2,36 @@
 
 Every form works without script (post, then redirect back); the script adds the countdown,
 plan rows, and a poll that redraws the case when it changes without touching a form the
-seller is typing in.
+seller is typing in. Whatever goes wrong, the answer is a page, never JSON or a 500.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, available_timezones
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from pydantic import ValidationError
+from temporalio.service import RPCError
 
 from aha.directory import InvalidContact, SellerContact
 from aha.guidance import describe_issue_type, guidance_for
-from aha.models import CaseView, PlanSubmission
+from aha.models import SELLER_ID_PATTERN, CaseView, PlanSubmission
 from aha.service import CaseError, NoOpenCase
-from api.errors import ApiError, TemporalUnavailable, from_case_error
+from api.errors import ApiError, as_api_error, contact_field
 from api.sessions import NONCE_COOKIE, Session, Sessions
-from api.state import ApiState
+from api.state import ApiState, state_of
 
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
 templates = Jinja2Templates(directory=str(HERE / "templates"))
-router = APIRouter(prefix="/account-health/{seller_id}", include_in_schema=False)
 ZONES = sorted(available_timezones())
 
 STATUS_TEXT = {
@@ -46,15 +48,32 @@ NOTICES = {
     "plan": "Your plan was submitted. A specialist will review it.",
     "contact": "Your contact details were saved.",
 }
+# What can go wrong while the page talks to the case: each becomes a message on the page.
+FAILURES = (CaseError, ApiError, RPCError)
 
 
-def _state(request: Request) -> ApiState:
-    state: ApiState = request.app.state.aha
-    return state
+class NoSuchPage(Exception):
+    """A seller id that cannot exist: answered before any cookie names it in its Path."""
+
+
+def _real_seller_id(seller_id: str) -> None:
+    if not re.fullmatch(SELLER_ID_PATTERN, seller_id):
+        raise NoSuchPage
+
+
+router = APIRouter(
+    prefix="/account-health/{seller_id}",
+    include_in_schema=False,
+    dependencies=[Depends(_real_seller_id)],
+)
+
+
+def not_found_page(request: Request, err: Exception) -> Response:
+    return HTMLResponse("<!doctype html><title>Not found</title><p>No such page.</p>", 404)
 
 
 def _sessions(state: ApiState) -> Sessions:
-    return Sessions(state.secret, state.tokens)
+    return Sessions(state.secret, state.tokens, state.signed_out)
 
 
 @dataclass
@@ -92,6 +111,14 @@ async def _case(state: ApiState, seller_id: str) -> CaseView | None:
         return None
 
 
+def _plan_mode(view: CaseView | None) -> str:
+    if view is None or view.closed:
+        return "none"
+    if view.status in ("awaiting_contact", "engaged"):
+        return "form"
+    return f"{view.status}:{view.plan.review_state if view.plan else ''}"
+
+
 def _page_model(
     state: ApiState, contact: SellerContact, view: CaseView | None, session: Session
 ) -> dict[str, Any]:
@@ -99,7 +126,6 @@ def _page_model(
     pending_seller_call = None
     if view is not None:
         pending_seller_call = next((a for a in view.pending_calls() if a.seller_initiated), None)
-    plan_open = view is not None and view.status in ("awaiting_contact", "engaged")
     return {
         "contact": contact,
         "case": view,
@@ -107,7 +133,6 @@ def _page_model(
         "enrollment": enrollment,
         "status_text": STATUS_TEXT,
         "pending_seller_call": pending_seller_call,
-        "plan_open": plan_open,
         "plan_mode": _plan_mode(view),
         "local": lambda moment: local_time(moment, contact.timezone),
         "remaining": remaining,
@@ -118,18 +143,10 @@ def _page_model(
     }
 
 
-def _plan_mode(view: CaseView | None) -> str:
-    if view is None or view.closed:
-        return "none"
-    if view.status in ("awaiting_contact", "engaged"):
-        return "form"
-    return f"{view.status}:{view.plan.review_state if view.plan else ''}"
-
-
 async def _signed_in(
     request: Request, seller_id: str
 ) -> tuple[ApiState, SellerContact, Session] | None:
-    state = _state(request)
+    state = state_of(request)
     session = _sessions(state).current(request, seller_id)
     contact = state.store.get(seller_id)
     if session is None or contact is None:
@@ -137,23 +154,7 @@ async def _signed_in(
     return state, contact, session
 
 
-def _sign_in_page(
-    request: Request, seller_id: str, error: str | None = None, status: int = 200
-) -> Response:
-    sessions = _sessions(_state(request))
-    nonce, fresh = sessions.form_nonce(request)
-    response = templates.TemplateResponse(
-        request,
-        "sign_in.html",
-        {"seller_id": seller_id, "csrf": sessions.csrf_token(nonce), "error": error},
-        status_code=status,
-    )
-    if fresh:
-        sessions.keep_form_nonce(response, request, nonce)
-    return _no_store(response)
-
-
-def _no_store(response: Response) -> Response:
+def _with_page_headers(response: Response) -> Response:
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Frame-Options"] = "DENY"
     response.headers["Content-Security-Policy"] = (
@@ -163,11 +164,24 @@ def _no_store(response: Response) -> Response:
     return response
 
 
+def _sign_in_page(
+    request: Request, seller_id: str, error: str | None = None, status: int = 200
+) -> Response:
+    sessions = _sessions(state_of(request))
+    nonce, fresh = sessions.form_nonce(request)
+    response = templates.TemplateResponse(
+        request,
+        "sign_in.html",
+        {"seller_id": seller_id, "csrf": sessions.csrf_token(nonce), "error": error},
+        status_code=status,
+    )
+    if fresh:
+        sessions.keep_form_nonce(response, request, nonce)
+    return _with_page_headers(response)
+
+
 async def _render(
-    request: Request,
-    seller_id: str,
-    forms: PageForms | None = None,
-    status: int = 200,
+    request: Request, seller_id: str, forms: PageForms | None = None, status: int = 200
 ) -> Response:
     signed_in = await _signed_in(request, seller_id)
     if signed_in is None:
@@ -176,25 +190,36 @@ async def _render(
     forms = forms or PageForms()
     try:
         view = await _case(state, seller_id)
-    except (ApiError, CaseError) as err:
+    except FAILURES as err:
         view = None
-        forms.error = forms.error or f"The case cannot be shown right now: {err}"
+        forms.error = forms.error or f"Your case cannot be shown right now: {err}"
         status = 503
     model = _page_model(state, contact, view, session) | {
         "forms": forms,
         "notice": NOTICES.get(request.query_params.get("notice", "")),
     }
-    return _no_store(
+    return _with_page_headers(
         templates.TemplateResponse(request, "account_health.html", model, status_code=status)
     )
+
+
+async def _failed(
+    request: Request, seller_id: str, err: Exception, forms: PageForms | None = None
+) -> Response:
+    api_error = as_api_error(err)
+    forms = forms or PageForms()
+    forms.error = api_error.detail
+    return await _render(request, seller_id, forms, api_error.status)
 
 
 def _back(seller_id: str, notice: str) -> RedirectResponse:
     return RedirectResponse(f"/account-health/{seller_id}?notice={notice}", status_code=303)
 
 
-async def _checked_form(request: Request, seller_id: str, csrf: str) -> ApiState | Response:
-    """The signed-in seller's state, or the response that refuses the form."""
+async def _checked_form(
+    request: Request, seller_id: str, csrf: str
+) -> tuple[ApiState, Session] | Response:
+    """The signed-in seller's state and session, or the response that refuses the form."""
     signed_in = await _signed_in(request, seller_id)
     if signed_in is None:
         return _sign_in_page(request, seller_id, "Please sign in again.", status=401)
@@ -203,10 +228,12 @@ async def _checked_form(request: Request, seller_id: str, csrf: str) -> ApiState
         return await _render(
             request, seller_id, PageForms(error="The form expired: please try again."), 403
         )
-    return state
+    return state, session
 
 
 # ---- routes ----------------------------------------------------------------------------------
+# Form fields carry no length limits here: an oversize value is the case's or the directory's
+# to refuse, so that the refusal comes back as a reason on the page (the body limit bounds all).
 
 
 @router.get("", response_class=HTMLResponse)
@@ -218,45 +245,46 @@ async def page(request: Request, seller_id: str) -> Response:
 async def sign_in(
     request: Request,
     seller_id: str,
-    token: Annotated[str, Form(max_length=512)] = "",
-    csrf: Annotated[str, Form(max_length=128)] = "",
+    token: Annotated[str, Form()] = "",
+    csrf: Annotated[str, Form()] = "",
 ) -> Response:
-    state = _state(request)
+    state = state_of(request)
     sessions = _sessions(state)
     if not sessions.csrf_ok(request.cookies.get(NONCE_COOKIE), csrf):
         return _sign_in_page(request, seller_id, "The form expired: please try again.", 403)
-    identity = state.tokens.identify(token.strip()) if token.strip() else None
+    token = token.strip()
+    identity = state.tokens.identify(token) if token else None
     if identity is None or identity.seller_id != seller_id or state.store.get(seller_id) is None:
         # The same words whether the seller exists or not.
         return _sign_in_page(request, seller_id, "That token does not open this page.", 401)
     response = RedirectResponse(f"/account-health/{seller_id}", status_code=303)
-    sessions.start(response, request, identity, token.strip())
+    sessions.start(response, request, identity, token)
     return response
 
 
 @router.post("/sign-out")
-async def sign_out(
-    request: Request, seller_id: str, csrf: Annotated[str, Form(max_length=128)] = ""
-) -> Response:
+async def sign_out(request: Request, seller_id: str, csrf: Annotated[str, Form()] = "") -> Response:
     checked = await _checked_form(request, seller_id, csrf)
     if isinstance(checked, Response):
         return checked
+    state, session = checked
     response = RedirectResponse(f"/account-health/{seller_id}", status_code=303)
-    _sessions(checked).end(response, request)
+    _sessions(state).end(response, request, session)
     return response
 
 
 @router.post("/contact-me-now")
 async def contact_me_now(
-    request: Request, seller_id: str, csrf: Annotated[str, Form(max_length=128)] = ""
+    request: Request, seller_id: str, csrf: Annotated[str, Form()] = ""
 ) -> Response:
     checked = await _checked_form(request, seller_id, csrf)
     if isinstance(checked, Response):
         return checked
+    state, _ = checked
     try:
-        service = await checked.service()
-        receipt = await checked.within(service.contact_me_now(seller_id, requested_by="seller"))
-    except (CaseError, ApiError) as err:
+        service = await state.service()
+        receipt = await state.within(service.contact_me_now(seller_id, requested_by="seller"))
+    except FAILURES as err:
         return await _failed(request, seller_id, err)
     return _back(seller_id, "calling" if receipt.created else "already")
 
@@ -265,14 +293,15 @@ async def contact_me_now(
 async def submit_plan(
     request: Request,
     seller_id: str,
-    csrf: Annotated[str, Form(max_length=128)] = "",
-    root_cause: Annotated[str, Form(max_length=4000)] = "",
-    corrective_actions: Annotated[list[str], Form(max_length=50)] = [],  # noqa: B006
-    preventive_measures: Annotated[list[str], Form(max_length=50)] = [],  # noqa: B006
+    csrf: Annotated[str, Form()] = "",
+    root_cause: Annotated[str, Form()] = "",
+    corrective_actions: Annotated[list[str], Form()] = [],  # noqa: B006
+    preventive_measures: Annotated[list[str], Form()] = [],  # noqa: B006
 ) -> Response:
     checked = await _checked_form(request, seller_id, csrf)
     if isinstance(checked, Response):
         return checked
+    state, _ = checked
     # Rows left blank are the form's spare rows, not entries.
     actions = [a for a in corrective_actions if a.strip()]
     measures = [m for m in preventive_measures if m.strip()]
@@ -283,17 +312,23 @@ async def submit_plan(
             "preventive_measures": measures,
         }
     )
-    submission = PlanSubmission(
-        root_cause=root_cause,
-        corrective_actions=actions,
-        preventive_measures=measures,
-        submitted_by="seller",
-    )
     try:
-        service = await checked.service()
-        await checked.within(service.submit_plan(seller_id, submission))
-    except (CaseError, ApiError) as err:
-        api_error = from_case_error(err) if isinstance(err, CaseError) else err
+        submission = PlanSubmission(
+            root_cause=root_cause,
+            corrective_actions=actions,
+            preventive_measures=measures,
+            submitted_by="seller",
+        )
+    except ValidationError as err:
+        for error in err.errors():
+            name = str(error["loc"][0]) if error["loc"] else "root_cause"
+            forms.plan_errors.setdefault(name, []).append(f"{name}: {error['msg']}")
+        return await _render(request, seller_id, forms, 422)
+    try:
+        service = await state.service()
+        await state.within(service.submit_plan(seller_id, submission))
+    except FAILURES as err:
+        api_error = as_api_error(err)
         for problem in api_error.fields:
             forms.plan_errors.setdefault(problem.field, []).append(problem.reason)
         if not api_error.fields:
@@ -306,68 +341,55 @@ async def submit_plan(
 async def update_contact(
     request: Request,
     seller_id: str,
-    csrf: Annotated[str, Form(max_length=128)] = "",
-    email: Annotated[str, Form(max_length=254)] = "",
-    emergency_phone: Annotated[str, Form(max_length=32)] = "",
-    timezone: Annotated[str, Form(max_length=64)] = "",
+    csrf: Annotated[str, Form()] = "",
+    email: Annotated[str, Form()] = "",
+    emergency_phone: Annotated[str, Form()] = "",
+    timezone: Annotated[str, Form()] = "",
 ) -> Response:
     checked = await _checked_form(request, seller_id, csrf)
     if isinstance(checked, Response):
         return checked
-    values = {"email": email, "emergency_phone": emergency_phone, "timezone": timezone}
-    forms = PageForms(contact=values)
+    state, _ = checked
+    forms = PageForms(
+        contact={"email": email, "emergency_phone": emergency_phone, "timezone": timezone}
+    )
     try:
-        service = await checked.service()
-        await checked.within(
-            service.update_contact(
-                seller_id,
-                email=email.strip(),
-                phone=emergency_phone.strip() or None,
-                timezone=timezone.strip(),
-            )
+        service = await state.service()
+        await service.update_contact(
+            seller_id,
+            email=email,
+            phone=emergency_phone or None,
+            timezone=timezone,
+            changed_by="seller",
+            temporal_timeout=state.settings.api_timeout_seconds,
         )
     except InvalidContact as err:
-        field_name = "emergency_phone" if err.field == "phone" else err.field
-        forms.contact_errors[field_name] = str(err)
+        forms.contact_errors[contact_field(err)] = str(err)
         return await _render(request, seller_id, forms, 422)
-    except (CaseError, ApiError) as err:
+    except FAILURES as err:
         return await _failed(request, seller_id, err, forms)
     return _back(seller_id, "contact")
 
 
 @router.get("/live")
 async def live(request: Request, seller_id: str) -> Response:
-    """The case part of the page and a version of it, for the page's poll."""
+    """The case part of the page, for the page's poll, with a version that changes only when
+    the case does (the countdown's text changes every second and is not part of it)."""
     signed_in = await _signed_in(request, seller_id)
     if signed_in is None:
         return JSONResponse({"error": "unauthorized", "detail": "sign in again"}, 401)
     state, contact, session = signed_in
     try:
         view = await _case(state, seller_id)
-    except (ApiError, CaseError) as err:
+    except FAILURES as err:
         return JSONResponse({"error": "unavailable", "detail": str(err)}, 503)
     model = _page_model(state, contact, view, session) | {"forms": PageForms(), "notice": None}
-    live_html = templates.get_template("_live.html").render(model)
-    plan_html = templates.get_template("_plan.html").render(model)
-    version = hashlib.sha256((live_html + plan_html).encode()).hexdigest()[:16]
+    fingerprint = (view.model_dump_json() if view else "") + model["plan_mode"]
     body = {
-        "version": version,
+        "version": hashlib.sha256(fingerprint.encode()).hexdigest()[:16],
         "status": view.status if view else None,
-        "live_html": live_html,
+        "live_html": templates.get_template("_live.html").render(model),
         "plan_mode": model["plan_mode"],
-        "plan_html": plan_html,
+        "plan_html": templates.get_template("_plan.html").render(model),
     }
-    response = JSONResponse(body)
-    response.headers["Cache-Control"] = "no-store"
-    return response
-
-
-async def _failed(
-    request: Request, seller_id: str, err: Exception, forms: PageForms | None = None
-) -> Response:
-    api_error = from_case_error(err) if isinstance(err, CaseError) else err
-    assert isinstance(api_error, ApiError)
-    forms = forms or PageForms()
-    forms.error = api_error.detail
-    status = 503 if isinstance(api_error, TemporalUnavailable) else api_error.status
-    return await _render(request, seller_id, forms, status)
+    return JSONResponse(body, headers={"Cache-Control": "no-store"})

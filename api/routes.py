@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Annotated, Any
@@ -43,7 +44,7 @@ from api.bodies import (
     ReviewBody,
 )
 from api.errors import ApiError, ErrorBody, invalid
-from api.state import ApiState
+from api.state import ApiState, state_of
 
 bearer = HTTPBearer(auto_error=False, description="a token from the AHA_API_TOKENS file")
 
@@ -67,11 +68,6 @@ SELLER_ACTION = _errors(400, *AUTH, 404, 409, 413, 422, 503)
 READ = _errors(*AUTH, 404, 422, 503)
 
 
-def state_of(request: Request) -> ApiState:
-    state: ApiState = request.app.state.aha
-    return state
-
-
 State = Annotated[ApiState, Depends(state_of)]
 
 
@@ -82,8 +78,9 @@ def allow(*roles: str, own_seller: bool = False) -> Callable[..., Awaitable[Iden
         request: Request,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     ) -> Identity:
+        # `credentials` documents the scheme in OpenAPI; RequireToken has already checked it.
         state = state_of(request)
-        identity = state.tokens.identify(credentials.credentials) if credentials else None
+        identity: Identity | None = getattr(request.state, "identity", None)
         if identity is None:
             raise ApiError(401, "unauthorized", "send a valid token: Authorization: Bearer ...")
         seller_id: str | None = request.path_params.get("seller_id")
@@ -107,6 +104,7 @@ def unknown_seller(seller_id: str) -> ApiError:
 
 
 SellerId = Annotated[str, Path(max_length=64, description="the seller's id")]
+MAX_OVERDUE_WITHIN = timedelta(days=3650)
 router = APIRouter(prefix="/v1")
 
 
@@ -237,9 +235,6 @@ async def resolve_issue(
     return await state.within((await state.service()).resolve(seller_id, resolution))
 
 
-MAX_OVERDUE_WITHIN = timedelta(days=3650)
-
-
 @router.get(
     "/cases",
     response_model=CasePage,
@@ -315,10 +310,13 @@ async def put_contact(
     """The change is saved first; an open case is then told, and enrolment re-run when the
     phone changed. What could not be done after the save is listed in `warnings`."""
     service = await state.service()
-    update = await state.within(
-        service.update_contact(
-            seller_id, email=body.email, phone=body.emergency_phone, timezone=body.timezone
-        )
+    update = await service.update_contact(
+        seller_id,
+        email=body.email,
+        phone=body.emergency_phone,
+        timezone=body.timezone,
+        changed_by=who.who,
+        temporal_timeout=state.settings.api_timeout_seconds,
     )
     return ContactSaved(
         seller_id=seller_id,
@@ -345,7 +343,9 @@ async def post_readings(
     """Good readings land and bad ones are listed by position. A single reading that is
     refused is an error (404 for an unknown seller); a batch is one only if nothing landed."""
     readings = body.readings if isinstance(body, AhrBatch) else [body]
-    report = state.store.record_readings([(r.seller_id, r.date, r.score) for r in readings])
+    rows = [(r.seller_id, r.date, r.score) for r in readings]
+    # A write can wait on a sweep's lock: keep it off the event loop.
+    report = await asyncio.to_thread(state.store.record_readings, rows)
     rejected = [RejectedReading(index=i, reason=reason) for i, reason in report.problems]
     if report.accepted == 0:
         unknown = all(r.reason.startswith("unknown seller") for r in rejected)

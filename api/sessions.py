@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import time
 from dataclasses import dataclass
 
 from fastapi import Request, Response
@@ -30,10 +31,11 @@ class Session:
 
 
 class Sessions:
-    def __init__(self, secret: bytes, tokens: TokenBook) -> None:
+    def __init__(self, secret: bytes, tokens: TokenBook, signed_out: dict[str, float]) -> None:
         self._secret = secret
         self._signer = URLSafeTimedSerializer(secret, salt="aha-page-session")
         self._tokens = tokens
+        self._signed_out = signed_out
 
     def current(self, request: Request, seller_id: str) -> Session | None:
         raw = request.cookies.get(SESSION_COOKIE)
@@ -52,7 +54,10 @@ class Sessions:
             return None
         if identity.seller_id != seller_id or not self._tokens.holds(token_digest, identity):
             return None
-        return Session(seller_id=seller_id, nonce=str(data.get("nonce")))
+        nonce = str(data.get("nonce"))
+        if nonce in self._signed_out:
+            return None
+        return Session(seller_id=seller_id, nonce=nonce)
 
     def start(self, response: Response, request: Request, identity: Identity, token: str) -> None:
         data = {
@@ -64,7 +69,13 @@ class Sessions:
         }
         self._set(response, request, SESSION_COOKIE, self._signer.dumps(data), SESSION_SECONDS)
 
-    def end(self, response: Response, request: Request) -> None:
+    def end(self, response: Response, request: Request, session: Session) -> None:
+        """Sign out: the cookie goes, and a copy of it stops working too."""
+        now = time.time()
+        for nonce, expiry in list(self._signed_out.items()):
+            if expiry < now:
+                del self._signed_out[nonce]
+        self._signed_out[session.nonce] = now + SESSION_SECONDS
         response.delete_cookie(SESSION_COOKIE, path=_path(request))
 
     # ---- CSRF --------------------------------------------------------------------------------
@@ -85,7 +96,8 @@ class Sessions:
     def csrf_ok(self, nonce: str | None, presented: str) -> bool:
         if not nonce:
             return False
-        return hmac.compare_digest(self.csrf_token(nonce), presented)
+        # Bytes: compare_digest refuses str with non-ASCII characters (a 500, not a no).
+        return hmac.compare_digest(self.csrf_token(nonce).encode(), presented.encode())
 
     def _set(self, response: Response, request: Request, name: str, value: str, age: int) -> None:
         response.set_cookie(
@@ -100,6 +112,7 @@ class Sessions:
 
 
 def _path(request: Request) -> str:
-    # One seller's cookies stay on that seller's page: /account-health/{seller_id}.
+    # One seller's cookies stay on that seller's page: /account-health/{seller_id}. The id has
+    # been checked against the seller-id pattern, so it cannot add cookie attributes.
     seller_id = request.path_params.get("seller_id", "")
     return f"/account-health/{seller_id}"

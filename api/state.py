@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import secrets
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from fastapi import Request
 from temporalio.client import Client
 
 from aha.config import Settings
@@ -52,8 +54,22 @@ class ApiState:
     token_source: TokenSource
     temporal: TemporalLink
     store: ProgrammeStore
-    # Signs page sessions and CSRF tokens; several API processes must share it.
+    # Signs page sessions, CSRF and page tokens; several API processes must share it.
     secret: bytes = field(default_factory=lambda: secrets.token_bytes(32))
+    # Sessions signed out before they expire (nonce -> expiry, epoch seconds); per process.
+    signed_out: dict[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, client: Client | None = None) -> ApiState:
+        state = cls(
+            settings=settings,
+            token_source=TokenSource(settings.api_tokens_file),
+            temporal=TemporalLink(settings, client),
+            store=ProgrammeStore(settings.db_path),
+        )
+        if settings.session_secret:
+            state.secret = hashlib.sha256(settings.session_secret.encode()).digest()
+        return state
 
     @property
     def tokens(self) -> TokenBook:
@@ -71,3 +87,8 @@ class ApiState:
                 f"no answer within {self.settings.api_timeout_seconds:.0f}s: is a worker "
                 f"running on task queue {self.settings.task_queue!r}?"
             ) from None
+
+
+def state_of(request: Request) -> ApiState:
+    state: ApiState = request.app.state.aha
+    return state

@@ -6,6 +6,7 @@ play the specialist or the telephony provider who reports each call's outcome.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email
 import email.policy
 import itertools
@@ -338,3 +339,13 @@ async def running_api(cases: Cases, tmp_path: Path) -> AsyncIterator[Api]:
 async def api(cases: Cases, tmp_path: Path) -> AsyncIterator[Api]:
     async with running_api(cases, tmp_path) as stack:
         yield stack
+
+
+@pytest.fixture
+async def api_cases_end_after(api: Api) -> AsyncIterator[None]:
+    """Leave no case of the test running once its worker is gone."""
+    yield
+    for seller_id in api.cases.store.seller_page("", 10_000):
+        with contextlib.suppress(Exception):
+            handle = api.cases.client.get_workflow_handle(case_id_for(seller_id))
+            await handle.terminate("test over")

@@ -9,11 +9,10 @@ Expectations, for every route and every caller:
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import tomllib
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -21,7 +20,6 @@ from typing import Any
 import httpx
 import pytest
 
-from aha.service import case_id_for
 from tests.conftest import Api
 
 ALLOWED = "allowed"
@@ -108,14 +106,7 @@ ROUTES = {
 }
 
 
-@pytest.fixture(autouse=True)
-async def end_open_cases(api: Api) -> AsyncIterator[None]:
-    """Leave no case running without a worker: it would stall later calls/pending listings."""
-    yield
-    client = api.cases.client
-    for seller_id in api.cases.store.seller_page("", 10_000):
-        with contextlib.suppress(Exception):
-            await client.get_workflow_handle(case_id_for(seller_id)).terminate("test over")
+pytestmark = pytest.mark.usefixtures("api_cases_end_after")
 
 
 def add_token(api: Api, role: str, name: str) -> str:

@@ -7,7 +7,6 @@ the phone network is played by the tests, reporting each call's outcome as telep
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
 import string
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -56,14 +55,7 @@ ACTIONS = {
 # ---- helpers ---------------------------------------------------------------------------------
 
 
-@pytest.fixture(autouse=True)
-async def end_open_cases(api: Api) -> AsyncIterator[None]:
-    """Leave no case running without a worker: it would stall later calls/pending listings."""
-    yield
-    client = api.cases.client
-    for seller_id in api.cases.store.seller_page("", 10_000):
-        with contextlib.suppress(Exception):
-            await client.get_workflow_handle(case_id_for(seller_id)).terminate("test over")
+pytestmark = pytest.mark.usefixtures("api_cases_end_after")
 
 
 def error(response: httpx.Response, status: int, kind: str | None = None) -> dict[str, Any]:
@@ -960,3 +952,53 @@ async def test_happy_path_from_detection_to_resolution(api: Api) -> None:
         ("case_resolved", "system"),
     ]
     await finished(api, seller_id)
+
+
+async def test_a_detection_redelivered_after_a_deactivation_gets_its_first_answer(
+    api: Api,
+) -> None:
+    """An unprotected seller is deactivated by the first event: a retried delivery of that
+    same event is answered as before, while a new event is refused."""
+    seller_id, _ = api.seller(enrolled=False)
+    body = api.detection(seller_id)
+    async with api.as_role("detector") as http:
+        first = ok(await http.post("/v1/detections", json=body), 202)
+        await finished(api, seller_id)
+        again = await http.post("/v1/detections", json=body)
+        new_event = await http.post("/v1/detections", json=api.detection(seller_id))
+    assert again.status_code == 202 and again.json() == first
+    assert again.headers.get("Idempotent-Replayed") == "true"
+    error(new_event, 409, "case_closed")
+    assert (await case_of(api, seller_id))["status"] == "deactivated"
+
+
+async def test_a_contact_change_is_recorded_as_the_sellers(api: Api) -> None:
+    seller_id, token = api.seller()
+    await detect(api, seller_id)
+    async with api.http(token) as seller:
+        saved = ok(
+            await seller.put(
+                f"/v1/sellers/{seller_id}/contact",
+                json={
+                    "email": "ops@example.com",
+                    "emergency_phone": "+14155550123",
+                    "timezone": "Europe/Paris",
+                },
+            )
+        )
+    assert saved["case_notified"] is True
+    view = await case_until(
+        api, seller_id, lambda v: any(e["kind"] == "timezone_updated" for e in v["timeline"])
+    )
+    changes = {e["kind"]: e["who"] for e in view["timeline"] if e["kind"].endswith("_updated")}
+    assert changes == {"phone_updated": "seller", "timezone_updated": "seller"}
+
+
+async def test_deleting_the_tokens_file_revokes_every_token(api: Api) -> None:
+    async with api.as_role("specialist") as http:
+        ok(await http.get("/v1/calls/pending"))
+        api.tokens_file.unlink()
+        error(await http.get("/v1/calls/pending"), 401, "unauthorized")
+    async with api.http() as http:
+        ready = await http.get("/readyz")
+    assert error(ready, 503, "tokens_file")["detail"].endswith("is gone: no tokens")

@@ -30,6 +30,7 @@ with workflow.unsafe.imports_passed_through():
         CallReport,
         CaseStart,
         CaseView,
+        ContactChange,
         ContactReceipt,
         ContactRequest,
         DetectionEvent,
@@ -110,6 +111,7 @@ class CaseWorkflow:
         self.profile: SellerProfile | None = None
         self._wake = False
         self._profile_stale = False
+        self._profile_changed_by = "system"
         self._outbox: list[EmailRequest] = []
         self._to_dial: list[CallAttempt] = []
         self._reminders: dict[str, datetime] = {}
@@ -515,10 +517,18 @@ class CaseWorkflow:
             return
         self.view.timezone = self.profile.timezone
         if self.profile.phone_version != before.phone_version:
-            self._record("phone_updated", "the seller changed the emergency phone number")
+            self._record(
+                "phone_updated",
+                "the seller changed the emergency phone number",
+                self._profile_changed_by,
+            )
             self._call_not_before = workflow.now()
         if self.profile.timezone != before.timezone:
-            self._record("timezone_updated", f"time zone is now {self.profile.timezone}")
+            self._record(
+                "timezone_updated",
+                f"time zone is now {self.profile.timezone}",
+                self._profile_changed_by,
+            )
 
     # ---- state, timeline and what the UI shows -------------------------------------------
 
@@ -866,7 +876,8 @@ class CaseWorkflow:
         self._record("issue_resolved", f"{issue.id}: {note}", who)
 
     @workflow.signal
-    def contact_changed(self) -> None:
+    def contact_changed(self, change: ContactChange | None = None) -> None:
         """The seller's contact data changed in the directory: read it again."""
+        self._profile_changed_by = change.changed_by if change else "system"
         self._profile_stale = True
         self._wake = True
