@@ -84,4 +84,6 @@ def guidance_for(issue_type: str) -> list[str]:
 
 
 def describe_issue_type(issue_type: str) -> str:
-    return issue_type.replace("_", " ").capitalize()
+    words = issue_type.split("_")
+    text = " ".join("IP" if word == "ip" else word for word in words)
+    return text[:1].upper() + text[1:]

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 from typing import Any
 
 import uvicorn
 from fastapi import FastAPI, Request
-from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from swagger_ui_bundle import swagger_ui_path
 from temporalio.client import Client
 
 from aha.config import Settings
@@ -122,40 +120,28 @@ async def _send_error(
 def create_app(settings: Settings, client: Client | None = None) -> FastAPI:
     """The app for `settings`; pass `client` to share a Temporal connection (tests, `aha dev`)."""
     state = ApiState.from_settings(settings, client)
-    app = FastAPI(
+    # Swagger UI and ReDoc from the fastapi-offline wheel: /docs works with no internet access.
+    app = FastAPIOffline(
         title="aha: Account Health Assurance",
         version="1",
         description=(
             "At-risk cases as durable Temporal workflows. Every /v1 route takes a bearer token "
             "from the AHA_API_TOKENS file; errors are `{error, detail, fields}`."
         ),
-        docs_url=None,
-        redoc_url=None,
+        favicon_url="/static/favicon.svg",
     )
     app.state.aha = state
     errors.install(app)
     app.include_router(routes.router)
     app.include_router(page.router)
     app.add_exception_handler(page.NoSuchPage, page.not_found_page)
-    # Swagger UI from the swagger-ui-bundle wheel: the docs work with no internet access.
-    app.mount("/docs-assets", StaticFiles(directory=str(swagger_ui_path)), name="docs-assets")
     app.mount("/static", StaticFiles(directory=str(page.STATIC)), name="static")
-
-    @app.get("/docs", include_in_schema=False)
-    async def docs() -> HTMLResponse:
-        return get_swagger_ui_html(
-            openapi_url="/openapi.json",
-            title="aha API",
-            swagger_js_url="/docs-assets/swagger-ui-bundle.js",
-            swagger_css_url="/docs-assets/swagger-ui.css",
-            swagger_favicon_url="/docs-assets/favicon-32x32.png",
-        )
 
     @app.get("/favicon.ico", include_in_schema=False)
     async def favicon() -> FileResponse:
-        return FileResponse(Path(str(swagger_ui_path)) / "favicon-32x32.png")
+        return FileResponse(page.STATIC / "favicon.svg", media_type="image/svg+xml")
 
-    @app.get("/healthz", response_model=Health, summary="The process is up")
+    @app.get("/healthz", response_model=Health, summary="The process is up", tags=["operations"])
     async def healthz() -> Health:
         return Health(status="ok")
 
@@ -164,6 +150,7 @@ def create_app(settings: Settings, client: Client | None = None) -> FastAPI:
         response_model=Health,
         responses={503: {"model": ErrorBody, "description": "Temporal is unreachable"}},
         summary="Temporal is reachable",
+        tags=["operations"],
     )
     async def readyz(request: Request) -> Any:
         try:

@@ -110,6 +110,7 @@ router = APIRouter(prefix="/v1")
 
 @router.post(
     "/detections",
+    tags=["intake"],
     status_code=202,
     response_model=DetectionAccepted,
     responses=_errors(400, *AUTH, 404, 409, 413, 422, 503),
@@ -135,6 +136,7 @@ async def post_detection(
 
 @router.get(
     "/sellers/{seller_id}/case",
+    tags=["cases"],
     response_model=CaseView,
     responses=READ,
     summary="The seller's case, as `aha status --json` shows it (specialist, the seller)",
@@ -149,6 +151,7 @@ async def get_case(
 
 @router.post(
     "/sellers/{seller_id}/case/contact-me-now",
+    tags=["seller"],
     response_model=ContactReceipt,
     responses=_errors(*AUTH, 404, 409, 503),
     summary="The seller asks to be called now",
@@ -165,6 +168,7 @@ async def contact_me_now(
 
 @router.post(
     "/sellers/{seller_id}/case/plan",
+    tags=["seller"],
     response_model=Plan,
     responses=SELLER_ACTION,
     summary="The seller submits a plan of action",
@@ -182,6 +186,7 @@ async def submit_plan(
 
 @router.post(
     "/sellers/{seller_id}/case/calls/{attempt}/outcome",
+    tags=["calls"],
     response_model=CallAttempt,
     responses=SELLER_ACTION,
     summary="Report a call attempt's outcome (telephony, specialist)",
@@ -199,6 +204,7 @@ async def call_outcome(
 
 @router.post(
     "/sellers/{seller_id}/case/review",
+    tags=["specialist"],
     response_model=Plan,
     responses=SELLER_ACTION,
     summary="Review the plan: accept, or ask for more information (specialist)",
@@ -220,6 +226,7 @@ async def review_plan(
 
 @router.post(
     "/sellers/{seller_id}/case/issues/{issue_id}/resolve",
+    tags=["specialist"],
     response_model=Issue,
     responses=SELLER_ACTION,
     summary="Resolve one issue directly (specialist)",
@@ -237,6 +244,7 @@ async def resolve_issue(
 
 @router.get(
     "/cases",
+    tags=["cases"],
     response_model=CasePage,
     responses=_errors(*AUTH, 422, 503),
     summary="Cases from Temporal visibility, a page at a time (specialist)",
@@ -285,6 +293,7 @@ async def list_cases(
 
 @router.get(
     "/calls/pending",
+    tags=["calls"],
     response_model=PendingCalls,
     responses=_errors(*AUTH, 503),
     summary="The call work queue: dialled attempts waiting for an outcome (specialist)",
@@ -297,6 +306,7 @@ async def pending_calls(
 
 @router.put(
     "/sellers/{seller_id}/contact",
+    tags=["seller"],
     response_model=ContactSaved,
     responses=_errors(400, *AUTH, 404, 413, 422, 503),
     summary="The seller changes its email, emergency phone and time zone",
@@ -331,6 +341,7 @@ async def put_contact(
 
 @router.post(
     "/ahr-readings",
+    tags=["programme"],
     response_model=AhrReport,
     responses=_errors(400, *AUTH, 404, 413, 422),
     summary="Store AHR readings: one reading, or {readings: [...]} (rating)",

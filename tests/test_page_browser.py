@@ -500,3 +500,26 @@ async def test_emergency_phone_is_checked_beside_the_field_and_saved_when_valid(
     stored = api.cases.store.get(seller_id)
     assert stored is not None and stored.phone == "+14155550123"
     await expect_no_sideways_scroll(page)
+
+
+async def test_the_api_docs_render_every_operation_offline(
+    api: Api, context: BrowserContext
+) -> None:
+    """/docs is Swagger UI from a wheel: it must render this OpenAPI 3.1 schema, with no CDN."""
+    async with api.http() as http:
+        schema = (await http.get("/openapi.json")).json()
+    operations = sum(len(methods) for methods in schema["paths"].values())
+    page = await context.new_page()
+    outside: list[str] = []
+    page.on(
+        "request",
+        lambda request: (
+            outside.append(request.url)
+            if not request.url.startswith(api.base_url) and not request.url.startswith("data:")
+            else None
+        ),
+    )
+    await page.goto(f"{api.base_url}/docs")
+    await expect(page.locator(".opblock")).to_have_count(operations, timeout=15_000)
+    assert await page.locator(".errors-wrapper").count() == 0
+    assert outside == [], "the docs fetch nothing from outside this service"
