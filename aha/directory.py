@@ -57,6 +57,8 @@ class SellerContact(BaseModel):
 
 def normalise_phone(phone: str) -> str:
     """The number in E.164, or InvalidContact saying why it cannot be dialled."""
+    if len(phone) > 32:
+        raise InvalidContact("phone is longer than 32 characters", "phone")
     if not phone.startswith("+"):
         raise InvalidContact(f"phone {phone!r} must be in E.164 form, e.g. +14155550123", "phone")
     try:
@@ -76,9 +78,13 @@ def validate_contact(seller_id: str, email: str, phone: str | None, timezone: st
         raise InvalidContact(
             f"seller id {seller_id!r} must be 1-64 letters, digits, '.', '_' or '-'", "seller_id"
         )
+    if len(email) > 254:
+        raise InvalidContact("email is longer than 254 characters", "email")
     if not _EMAIL.fullmatch(email):
         raise InvalidContact(f"email {email!r} is not an email address", "email")
     try:
+        if len(timezone) > 64:
+            raise ValueError("too long for a zone name")
         ZoneInfo(timezone)
     # A region such as 'America' is a directory in the zone database: OSError, not NotFound.
     except (ZoneInfoNotFoundError, ValueError, OSError) as err:

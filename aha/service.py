@@ -12,6 +12,7 @@ import binascii
 import contextlib
 import re
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -137,6 +138,46 @@ class PendingCall(BaseModel):
     issue_types: list[str]
     guidance: list[str]
     phone: str | None
+
+
+@dataclass(frozen=True)
+class SavedContact:
+    before: SellerContact
+    contact: SellerContact
+    phone_changed: bool
+
+
+async def save_contact(
+    directory: ProgrammeStore,
+    seller_id: str,
+    *,
+    email: str,
+    phone: str | None,
+    timezone: str,
+    marketplace: str | None = None,
+    name: str | None = None,
+    account_type: str | None = None,
+) -> SavedContact:
+    """Change a known seller's contact data in the directory; Temporal is not needed."""
+    before = directory.get(seller_id)
+    if before is None:
+        raise UnknownSeller(f"unknown seller {seller_id!r}")
+    # A write can wait on a sweep's lock: keep it off the event loop.
+    contact, phone_changed = await asyncio.to_thread(
+        directory.upsert,
+        seller_id,
+        email=email.strip(),
+        phone=phone.strip() if phone else None,
+        timezone=timezone.strip(),
+        marketplace=marketplace or before.marketplace,
+        name=name,
+        account_type=account_type,
+    )
+    return SavedContact(before, contact, phone_changed)
+
+
+def _reason(err: BaseException) -> str:
+    return str(err) or f"no answer ({type(err).__name__})"
 
 
 class CaseService:
@@ -348,44 +389,48 @@ class CaseService:
         changed_by: str = "seller",
         temporal_timeout: float = 10.0,
     ) -> ContactUpdate:
-        """Save contact data, then tell the open case and re-run enrolment if it matters.
-
-        The save stands even if Temporal cannot be told in time: the warnings say what was
-        missed, and the next enrolment sweep or contact change catches up.
-        """
-        before = self.directory.get(seller_id)
-        if before is None:
-            raise UnknownSeller(f"unknown seller {seller_id!r}")
-        # A write can wait on a sweep's lock: keep it off the event loop.
-        contact, phone_changed = await asyncio.to_thread(
-            self.directory.upsert,
+        """Save contact data, then tell the open case and re-run enrolment if it matters."""
+        saved = await save_contact(
+            self.directory,
             seller_id,
-            email=email.strip(),
-            phone=phone.strip() if phone else None,
-            timezone=timezone.strip(),
-            marketplace=marketplace or before.marketplace,
+            email=email,
+            phone=phone,
+            timezone=timezone,
+            marketplace=marketplace,
             name=name,
             account_type=account_type,
         )
+        return await self.announce_contact_change(saved, changed_by, temporal_timeout)
+
+    async def announce_contact_change(
+        self, saved: SavedContact, changed_by: str, temporal_timeout: float = 10.0
+    ) -> ContactUpdate:
+        """Tell the open case and re-run enrolment after a saved change, as far as Temporal
+        allows: the save stands whatever happens here, and the warnings say what was missed
+        (the next sweep or contact change catches up)."""
+        seller_id = saved.contact.seller_id
         notified, enrolled_now, warnings = False, False, []
-        if phone_changed or before.timezone != contact.timezone:
+        if saved.phone_changed or saved.before.timezone != saved.contact.timezone:
             try:
                 notified = await asyncio.wait_for(
                     self.contact_changed(seller_id, changed_by), temporal_timeout
                 )
-            except (CaseError, RPCError, TimeoutError) as err:
-                warnings.append(f"saved, but the open case was not told: {err or 'no answer'}")
-        if phone_changed:
+            except Exception as err:  # any failure after the save is a warning, not an error
+                warnings.append(f"saved, but the open case was not told: {_reason(err)}")
+        if saved.phone_changed:
             # A new emergency phone can complete an enrolment: evaluate the seller at once.
             try:
                 result = await asyncio.wait_for(
                     self.evaluate_enrollment(seller_id), temporal_timeout
                 )
                 enrolled_now = result.enrolled == 1
-            except (CaseError, RPCError, TimeoutError) as err:
-                warnings.append(f"saved, but enrolment was not re-evaluated: {err or 'no answer'}")
+            except Exception as err:
+                warnings.append(f"saved, but enrolment was not re-evaluated: {_reason(err)}")
         return ContactUpdate(
-            contact=contact, case_notified=notified, enrolled_now=enrolled_now, warnings=warnings
+            contact=saved.contact,
+            case_notified=notified,
+            enrolled_now=enrolled_now,
+            warnings=warnings,
         )
 
     # ---- the programme ---------------------------------------------------------------------

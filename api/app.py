@@ -6,7 +6,7 @@ import asyncio
 from typing import Any
 
 import uvicorn
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
@@ -33,7 +33,7 @@ class BodyLimit:
             return
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
-            await _send_error(send, _too_large(self.limit))
+            await _send_error(send, _too_large(self.limit), CLOSE)
             return
         seen = 0
         exceeded = False
@@ -56,13 +56,13 @@ class BodyLimit:
                 await send(message)
             elif not answered:
                 answered = True
-                await _send_error(send, _too_large(self.limit))
+                await _send_error(send, _too_large(self.limit), CLOSE)
 
         try:
             await self.app(scope, counted_receive, guarded_send)
         except _TooLarge:
             if not answered:
-                await _send_error(send, _too_large(self.limit))
+                await _send_error(send, _too_large(self.limit), CLOSE)
 
 
 class RequireToken:
@@ -74,7 +74,7 @@ class RequireToken:
         self.state = state
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"].startswith("/v1/"):
+        if scope["type"] == "http" and _route_path(scope).startswith("/v1/"):
             header = next((v for k, v in scope["headers"] if k == b"authorization"), b"")
             scheme, _, token = header.decode("latin-1").partition(" ")
             identity = (
@@ -89,6 +89,17 @@ class RequireToken:
             # The routes' role checks read it from here: one lookup per request.
             scope.setdefault("state", {})["identity"] = identity
         await self.app(scope, receive, send)
+
+
+def _route_path(scope: Scope) -> str:
+    """The path the routes see: without the prefix a proxy mounts the service under."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    return path[len(root) :] if root and path.startswith(root) else path
+
+
+# After a 413 the rest of the body is not worth reading: the server closes the connection.
+CLOSE = [(b"connection", b"close")]
 
 
 class _TooLarge(Exception):
@@ -145,10 +156,19 @@ def create_app(settings: Settings, client: Client | None = None) -> FastAPI:
     async def healthz() -> Health:
         return Health(status="ok")
 
+    @app.head("/healthz", include_in_schema=False)  # load balancers probe with HEAD
+    async def healthz_head() -> Response:
+        return Response()
+
     @app.get(
         "/readyz",
         response_model=Health,
-        responses={503: {"model": ErrorBody, "description": "Temporal is unreachable"}},
+        responses={
+            503: {
+                "model": ErrorBody,
+                "description": "Temporal is unreachable, or the tokens file stopped parsing",
+            }
+        },
         summary="Temporal is reachable",
         tags=["operations"],
     )

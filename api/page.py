@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,7 +27,7 @@ from aha.guidance import describe_issue_type, guidance_for
 from aha.models import SELLER_ID_PATTERN, CaseView, PlanSubmission
 from aha.service import CaseError, NoOpenCase
 from api.errors import ApiError, as_api_error, contact_field
-from api.sessions import NONCE_COOKIE, Session, Sessions
+from api.sessions import Session, Sessions
 from api.state import ApiState, state_of
 
 HERE = Path(__file__).parent
@@ -168,15 +169,17 @@ def _sign_in_page(
     request: Request, seller_id: str, error: str | None = None, status: int = 200
 ) -> Response:
     sessions = _sessions(state_of(request))
-    nonce, fresh = sessions.form_nonce(request)
+    nonce = sessions.sign_in_nonce(request)
+    fresh = nonce is None
+    nonce = nonce or secrets.token_urlsafe(16)
     response = templates.TemplateResponse(
         request,
         "sign_in.html",
-        {"seller_id": seller_id, "csrf": sessions.csrf_token(nonce), "error": error},
+        {"seller_id": seller_id, "csrf": sessions.csrf_token(nonce, "sign-in"), "error": error},
         status_code=status,
     )
     if fresh:
-        sessions.keep_form_nonce(response, request, nonce)
+        sessions.keep_sign_in_nonce(response, request, nonce)
     return _with_page_headers(response)
 
 
@@ -250,7 +253,7 @@ async def sign_in(
 ) -> Response:
     state = state_of(request)
     sessions = _sessions(state)
-    if not sessions.csrf_ok(request.cookies.get(NONCE_COOKIE), csrf):
+    if not sessions.csrf_ok(sessions.sign_in_nonce(request), csrf, "sign-in"):
         return _sign_in_page(request, seller_id, "The form expired: please try again.", 403)
     token = token.strip()
     identity = state.tokens.identify(token) if token else None
@@ -354,14 +357,12 @@ async def update_contact(
         contact={"email": email, "emergency_phone": emergency_phone, "timezone": timezone}
     )
     try:
-        service = await state.service()
-        await service.update_contact(
+        await state.change_contact(
             seller_id,
             email=email,
             phone=emergency_phone or None,
             timezone=timezone,
             changed_by="seller",
-            temporal_timeout=state.settings.api_timeout_seconds,
         )
     except InvalidContact as err:
         forms.contact_errors[contact_field(err)] = str(err)

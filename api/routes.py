@@ -65,7 +65,7 @@ def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
 
 AUTH = (401, 403)
 SELLER_ACTION = _errors(400, *AUTH, 404, 409, 413, 422, 503)
-READ = _errors(*AUTH, 404, 422, 503)
+READ = _errors(*AUTH, 404, 409, 422, 503)
 
 
 State = Annotated[ApiState, Depends(state_of)]
@@ -261,6 +261,9 @@ async def list_cases(
     page_size: Annotated[int, Query(ge=1, le=1000)] = 50,
     page_token: Annotated[str | None, Query(max_length=4096)] = None,
 ) -> CasePage:
+    # An empty filter (`?status=`) is no filter, as forms and query builders send it.
+    status, marketplace = status or None, marketplace or None
+    overdue_within, page_token = overdue_within or None, page_token or None
     within = None
     if overdue_within is not None:
         try:
@@ -319,14 +322,12 @@ async def put_contact(
 ) -> ContactSaved:
     """The change is saved first; an open case is then told, and enrolment re-run when the
     phone changed. What could not be done after the save is listed in `warnings`."""
-    service = await state.service()
-    update = await service.update_contact(
+    update = await state.change_contact(
         seller_id,
         email=body.email,
         phone=body.emergency_phone,
         timezone=body.timezone,
         changed_by=who.who,
-        temporal_timeout=state.settings.api_timeout_seconds,
     )
     return ContactSaved(
         seller_id=seller_id,

@@ -11,11 +11,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import sqlite3
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 from fastapi import Request, Response
-from itsdangerous import BadSignature, URLSafeTimedSerializer
+from itsdangerous import BadSignature, Signer, URLSafeTimedSerializer
 
 from api.auth import Identity, TokenBook
 
@@ -30,10 +34,47 @@ class Session:
     nonce: str
 
 
+class SignedOut:
+    """Sessions signed out before they expire, in the directory's SQLite file: every API
+    process on the same `AHA_DB` refuses a copied cookie after sign-out."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as db:
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS signed_out_sessions"
+                " (nonce TEXT PRIMARY KEY, until REAL NOT NULL)"
+            )
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        db = sqlite3.connect(self.path, timeout=30)
+        try:
+            with db:
+                yield db
+        finally:
+            db.close()
+
+    def add(self, nonce: str, until: float) -> None:
+        with self._connect() as db:
+            db.execute("DELETE FROM signed_out_sessions WHERE until < ?", (time.time(),))
+            db.execute("INSERT OR REPLACE INTO signed_out_sessions VALUES (?, ?)", (nonce, until))
+
+    def __contains__(self, nonce: object) -> bool:
+        with self._connect() as db:
+            row = db.execute(
+                "SELECT 1 FROM signed_out_sessions WHERE nonce = ? AND until >= ?",
+                (str(nonce), time.time()),
+            ).fetchone()
+        return row is not None
+
+
 class Sessions:
-    def __init__(self, secret: bytes, tokens: TokenBook, signed_out: dict[str, float]) -> None:
+    def __init__(self, secret: bytes, tokens: TokenBook, signed_out: SignedOut) -> None:
         self._secret = secret
         self._signer = URLSafeTimedSerializer(secret, salt="aha-page-session")
+        self._nonce_signer = Signer(secret, salt="aha-sign-in-nonce")
         self._tokens = tokens
         self._signed_out = signed_out
 
@@ -71,33 +112,36 @@ class Sessions:
 
     def end(self, response: Response, request: Request, session: Session) -> None:
         """Sign out: the cookie goes, and a copy of it stops working too."""
-        now = time.time()
-        for nonce, expiry in list(self._signed_out.items()):
-            if expiry < now:
-                del self._signed_out[nonce]
-        self._signed_out[session.nonce] = now + SESSION_SECONDS
+        self._signed_out.add(session.nonce, time.time() + SESSION_SECONDS)
         response.delete_cookie(SESSION_COOKIE, path=_path(request))
 
     # ---- CSRF --------------------------------------------------------------------------------
 
-    def form_nonce(self, request: Request) -> tuple[str, bool]:
-        """The nonce that sign-in's CSRF token is made from, and whether it is new."""
-        nonce = request.cookies.get(NONCE_COOKIE)
-        if nonce and len(nonce) <= 64:
-            return nonce, False
-        return secrets.token_urlsafe(16), True
+    def sign_in_nonce(self, request: Request) -> str | None:
+        """The nonce of the sign-in form's CSRF token, if its cookie is one we signed."""
+        raw = request.cookies.get(NONCE_COOKIE)
+        if not raw:
+            return None
+        try:
+            return self._nonce_signer.unsign(raw).decode()
+        except BadSignature:
+            return None
 
-    def keep_form_nonce(self, response: Response, request: Request, nonce: str) -> None:
-        self._set(response, request, NONCE_COOKIE, nonce, SESSION_SECONDS)
+    def keep_sign_in_nonce(self, response: Response, request: Request, nonce: str) -> None:
+        signed = self._nonce_signer.sign(nonce).decode()
+        self._set(response, request, NONCE_COOKIE, signed, SESSION_SECONDS)
 
-    def csrf_token(self, nonce: str) -> str:
-        return hmac.new(self._secret, f"csrf:{nonce}".encode(), hashlib.sha256).hexdigest()
+    def csrf_token(self, nonce: str, purpose: str = "form") -> str:
+        # The purpose keeps a sign-in token from ever passing for a session's, and back.
+        message = f"csrf:{purpose}:{nonce}".encode()
+        return hmac.new(self._secret, message, hashlib.sha256).hexdigest()
 
-    def csrf_ok(self, nonce: str | None, presented: str) -> bool:
+    def csrf_ok(self, nonce: str | None, presented: str, purpose: str = "form") -> bool:
         if not nonce:
             return False
         # Bytes: compare_digest refuses str with non-ASCII characters (a 500, not a no).
-        return hmac.compare_digest(self.csrf_token(nonce).encode(), presented.encode())
+        expected = self.csrf_token(nonce, purpose).encode()
+        return hmac.compare_digest(expected, presented.encode())
 
     def _set(self, response: Response, request: Request, name: str, value: str, age: int) -> None:
         response.set_cookie(

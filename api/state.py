@@ -14,9 +14,10 @@ from temporalio.client import Client
 
 from aha.config import Settings
 from aha.programme_store import ProgrammeStore
-from aha.service import CaseService
+from aha.service import CaseService, ContactUpdate, save_contact
 from api.auth import TokenBook, TokenSource
 from api.errors import TemporalUnavailable
+from api.sessions import SignedOut
 
 ResultT = TypeVar("ResultT")
 
@@ -56,8 +57,10 @@ class ApiState:
     store: ProgrammeStore
     # Signs page sessions, CSRF and page tokens; several API processes must share it.
     secret: bytes = field(default_factory=lambda: secrets.token_bytes(32))
-    # Sessions signed out before they expire (nonce -> expiry, epoch seconds); per process.
-    signed_out: dict[str, float] = field(default_factory=dict)
+    signed_out: SignedOut = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.signed_out = SignedOut(self.settings.db_path)
 
     @classmethod
     def from_settings(cls, settings: Settings, client: Client | None = None) -> ApiState:
@@ -77,6 +80,25 @@ class ApiState:
 
     async def service(self) -> CaseService:
         return CaseService(await self.temporal.client(), self.store, self.settings.task_queue)
+
+    async def change_contact(
+        self, seller_id: str, *, email: str, phone: str | None, timezone: str, changed_by: str
+    ) -> ContactUpdate:
+        """Save first (the directory needs no Temporal), then tell Temporal what it can."""
+        saved = await save_contact(
+            self.store, seller_id, email=email, phone=phone, timezone=timezone
+        )
+        try:
+            service = await self.service()
+        except TemporalUnavailable as err:
+            needs_telling = saved.phone_changed or saved.before.timezone != saved.contact.timezone
+            warnings = [f"saved, but not told to Temporal: {err.detail}"] if needs_telling else []
+            return ContactUpdate(
+                contact=saved.contact, case_notified=False, enrolled_now=False, warnings=warnings
+            )
+        return await service.announce_contact_change(
+            saved, changed_by, self.settings.api_timeout_seconds
+        )
 
     async def within(self, action: Awaitable[ResultT]) -> ResultT:
         """Every Temporal call gets an answer in bounded time: without a worker it never would."""

@@ -1002,3 +1002,49 @@ async def test_deleting_the_tokens_file_revokes_every_token(api: Api) -> None:
     async with api.http() as http:
         ready = await http.get("/readyz")
     assert error(ready, 503, "tokens_file")["detail"].endswith("is gone: no tokens")
+
+
+async def test_a_contact_change_is_saved_even_while_temporal_is_unreachable(api: Api) -> None:
+    seller_id, token = api.seller()
+    settings = replace(
+        Settings(),
+        temporal_address=f"127.0.0.1:{free_port()}",  # nothing listens there
+        db_path=str(api.cases.store.path),
+        api_tokens_file=str(api.tokens_file),
+    )
+    transport = httpx.ASGITransport(app=create_app(settings))
+    headers = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://aha.test", headers=headers
+    ) as http:
+        saved = ok(
+            await http.put(
+                f"/v1/sellers/{seller_id}/contact",
+                json={"email": "new@example.com", "timezone": "Asia/Tokyo"},
+            )
+        )
+    assert saved["case_notified"] is False
+    assert len(saved["warnings"]) == 1 and "not told to Temporal" in saved["warnings"][0]
+    contact = api.cases.store.get(seller_id)
+    assert contact is not None and (contact.email, contact.timezone) == (
+        "new@example.com",
+        "Asia/Tokyo",
+    )
+
+
+async def test_empty_list_filters_are_no_filters(api: Api) -> None:
+    async with api.as_role("specialist") as http:
+        listed = ok(await http.get("/v1/cases?status=&marketplace=&overdue_within=&page_token="))
+    assert set(listed) == {"cases", "next_page_token"}
+
+
+async def test_a_413_closes_the_connection_and_healthz_answers_head(api: Api) -> None:
+    async with api.as_role("detector") as http:
+        too_big = await http.post(
+            "/v1/detections",
+            content=b"x" * (1024 * 1024 + 1),
+            headers={"content-type": "application/json"},
+        )
+        error(too_big, 413, "body_too_large")
+        assert too_big.headers["connection"] == "close"
+        assert (await http.head("/healthz")).status_code == 200

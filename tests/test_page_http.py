@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import re
+from dataclasses import replace
 from typing import Any
 
 import httpx
 import pytest
 
+from aha.config import Settings
+from api.app import create_app
 from tests.conftest import Api
 
 pytestmark = pytest.mark.usefixtures("api_cases_end_after")
@@ -142,3 +145,54 @@ async def test_a_signed_out_session_cookie_no_longer_opens_the_page(api: Api) ->
         assert 'id="token"' in page.text and 'id="case-status"' not in page.text
         live = await replay.get(f"/account-health/{seller}/live")
         assert live.status_code == 401
+
+
+async def test_sign_out_holds_in_every_api_process(api: Api) -> None:
+    """Two API processes on one directory and one secret: sign out on one, and a copied
+    cookie no longer opens the page on the other."""
+    seller, token = api.seller()
+    settings = replace(
+        Settings(),
+        temporal_address=api.cases.client.service_client.config.target_host,
+        task_queue=api.cases.service.task_queue,
+        db_path=str(api.cases.store.path),
+        api_tokens_file=str(api.tokens_file),
+        session_secret="shared-between-processes",
+    )
+
+    def process() -> httpx.AsyncClient:
+        transport = httpx.ASGITransport(app=create_app(settings))
+        return httpx.AsyncClient(transport=transport, base_url="http://aha.test")
+
+    async with process() as first, process() as second:
+        csrf = await signed_in(api, first, seller, token)
+        for name, value in first.cookies.items():
+            second.cookies.set(name, value, path=f"/account-health/{seller}")
+        assert 'id="case-status"' in (await second.get(f"/account-health/{seller}")).text
+        out = await first.post(f"/account-health/{seller}/sign-out", data={"csrf": csrf})
+        assert out.status_code == 303
+        page = await second.get(f"/account-health/{seller}")
+        assert 'id="token"' in page.text and 'id="case-status"' not in page.text
+
+
+async def test_a_sign_in_nonce_the_client_chose_is_replaced(api: Api) -> None:
+    seller, _ = api.seller()
+    async with api.http() as http:
+        http.cookies.set("aha_form", "chosen-by-the-client", path=f"/account-health/{seller}")
+        page = await http.get(f"/account-health/{seller}")
+    assert "aha_form=" in page.headers.get("set-cookie", ""), "a fresh, signed nonce is issued"
+    assert "chosen-by-the-client" not in page.headers.get("set-cookie", "")
+
+
+async def test_an_oversize_email_is_refused_beside_the_field(api: Api) -> None:
+    seller, token = api.seller()
+    before = api.cases.store.get(seller)
+    async with api.http() as http:
+        csrf = await signed_in(api, http, seller, token)
+        refused = await http.post(
+            f"/account-health/{seller}/contact",
+            data={"csrf": csrf, "email": "a" * 600 + "@example.com", "timezone": "UTC"},
+        )
+    assert refused.status_code == 422
+    assert 'id="email-error">email is longer than 254 characters' in refused.text
+    assert api.cases.store.get(seller) == before

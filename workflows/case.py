@@ -519,7 +519,7 @@ class CaseWorkflow:
         if self.profile.phone_version != before.phone_version:
             self._record(
                 "phone_updated",
-                "the seller changed the emergency phone number",
+                "the emergency phone number changed",
                 self._profile_changed_by,
             )
             self._call_not_before = workflow.now()

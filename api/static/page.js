@@ -58,36 +58,67 @@ document.addEventListener("input", (event) => {
 });
 
 let lastVersion = null;
-async function poll() {
+const POLL_MS = 3000;
+
+function showStale(text) {
+  let note = document.getElementById("stale");
+  if (!text) {
+    if (note) note.remove();
+    return;
+  }
+  if (!note) {
+    note = document.createElement("p");
+    note.id = "stale";
+    note.className = "alert error";
+    note.setAttribute("role", "status");
+    document.getElementById("live").before(note);
+  }
+  note.textContent = text;
+}
+
+// One poll at a time, each scheduled after the last answer: answers never arrive out of order.
+async function poll(failures) {
   const live = document.getElementById("live");
   if (!live) return;
+  if (document.hidden) {
+    setTimeout(() => poll(failures), POLL_MS);
+    return;
+  }
+  let next = POLL_MS;
   try {
     const response = await fetch(live.dataset.liveUrl, {
       credentials: "same-origin", headers: { Accept: "application/json" }, cache: "no-store",
     });
-    if (!response.ok) return;
+    if (response.status === 401) {
+      location.reload();  // signed out elsewhere, or the token was revoked: show sign-in
+      return;
+    }
+    if (!response.ok) throw new Error("status " + response.status);
     const state = await response.json();
-    if (state.version === lastVersion) return;
-    lastVersion = state.version;
-    live.innerHTML = state.live_html;
-    tick();
-    const section = document.getElementById("plan-section");
-    const form = document.getElementById("plan-form");
-    // Never redraw a plan the seller is typing; a changed mode waits until the form is clean.
-    if (section && section.dataset.planMode !== state.plan_mode && !(form && form.dataset.dirty)) {
-      section.innerHTML = state.plan_html;
-      section.dataset.planMode = state.plan_mode;
+    showStale(null);
+    failures = 0;
+    if (state.version !== lastVersion) {
+      lastVersion = state.version;
+      live.innerHTML = state.live_html;
+      tick();
+      const section = document.getElementById("plan-section");
+      const form = document.getElementById("plan-form");
+      // Never redraw a plan the seller is typing; a changed mode waits until the form is clean.
+      if (section && section.dataset.planMode !== state.plan_mode && !(form && form.dataset.dirty)) {
+        section.innerHTML = state.plan_html;
+        section.dataset.planMode = state.plan_mode;
+      }
     }
   } catch (err) {
-    // Offline for a moment: the next poll tries again.
+    failures += 1;
+    showStale("We cannot refresh your case right now; what you see may be out of date.");
+    next = Math.min(POLL_MS * 2 ** failures, 60000);
   }
+  setTimeout(() => poll(failures), next);
 }
 
 document.addEventListener("DOMContentLoaded", () => {
   tick();
   setInterval(tick, 1000);
-  if (document.getElementById("live")) {
-    poll();
-    setInterval(poll, 3000);
-  }
+  poll(0);
 });
