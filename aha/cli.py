@@ -34,7 +34,7 @@ from aha.models import (
 )
 from aha.policy import PolicyError
 from aha.programme_store import InvalidReading, ProgrammeStore
-from aha.service import CaseError, CaseService, ContactUpdate
+from aha.service import CaseError, CaseService, ContactUpdate, change_contact
 from api.auth import TokenFileError
 
 
@@ -233,21 +233,31 @@ def _seller_json(contact: Any) -> dict[str, Any]:
 
 async def cmd_seller_upsert(args: argparse.Namespace, settings: Settings) -> None:
     store = ProgrammeStore(settings.db_path)
-    fields: dict[str, Any] = {
-        "email": args.email,
-        "phone": args.phone,
-        "timezone": args.timezone,
-        "marketplace": args.marketplace,
-        "name": args.name,
-        "account_type": args.account_type,
-    }
     if store.get(args.seller) is None:
         # A new seller has no case and no enrolment yet: nothing in Temporal to tell.
-        contact, _ = store.upsert(args.seller, **fields | {"marketplace": args.marketplace or "US"})
+        contact, _ = store.upsert(
+            args.seller,
+            email=args.email,
+            phone=args.phone,
+            timezone=args.timezone,
+            marketplace=args.marketplace or "US",
+            name=args.name,
+            account_type=args.account_type,
+        )
         update = ContactUpdate(contact=contact, case_notified=False, enrolled_now=False)
     else:
-        service = await _service(settings)
-        update = await service.update_contact(args.seller, **fields, changed_by="aha CLI")
+        update = await change_contact(
+            store,
+            args.seller,
+            email=args.email,
+            phone=args.phone,
+            timezone=args.timezone,
+            service=lambda: _service(settings),
+            changed_by="aha CLI",
+            marketplace=args.marketplace,
+            name=args.name,
+            account_type=args.account_type,
+        )
     for warning in update.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     data = _seller_json(update.contact) | {

@@ -95,19 +95,9 @@ def validate_contact(seller_id: str, email: str, phone: str | None, timezone: st
 
 
 class SellerDirectory(Protocol):
-    def get(self, seller_id: str) -> SellerContact | None: ...
+    """What activities need of the directory: reading a seller, and deactivating one."""
 
-    def upsert(
-        self,
-        seller_id: str,
-        *,
-        email: str,
-        phone: str | None,
-        timezone: str,
-        marketplace: str = "US",
-        name: str | None = None,
-        account_type: str | None = None,
-    ) -> tuple[SellerContact, bool]: ...
+    def get(self, seller_id: str) -> SellerContact | None: ...
 
     def set_account_status(
         self, seller_id: str, status: Literal["active", "deactivated"]

@@ -12,6 +12,7 @@ import binascii
 import contextlib
 import re
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
@@ -174,6 +175,38 @@ async def save_contact(
         account_type=account_type,
     )
     return SavedContact(before, contact, phone_changed)
+
+
+async def change_contact(
+    directory: ProgrammeStore,
+    seller_id: str,
+    *,
+    email: str,
+    phone: str | None,
+    timezone: str,
+    service: Callable[[], Awaitable[CaseService]],
+    changed_by: str,
+    temporal_timeout: float = 10.0,
+    **more: str | None,
+) -> ContactUpdate:
+    """Save first (the directory needs no Temporal), then tell Temporal what it can: the
+    change stands even while Temporal is unreachable, and the warnings say so. `more` takes
+    save_contact's other fields (marketplace, name, account_type)."""
+    saved = await save_contact(
+        directory, seller_id, email=email, phone=phone, timezone=timezone, **more
+    )
+    if not (saved.phone_changed or saved.before.timezone != saved.contact.timezone):
+        return ContactUpdate(contact=saved.contact, case_notified=False, enrolled_now=False)
+    try:
+        case_service = await service()
+    except Exception as err:
+        return ContactUpdate(
+            contact=saved.contact,
+            case_notified=False,
+            enrolled_now=False,
+            warnings=[f"saved, but not told to Temporal: {_reason(err)}"],
+        )
+    return await case_service.announce_contact_change(saved, changed_by, temporal_timeout)
 
 
 def _reason(err: BaseException) -> str:
@@ -375,32 +408,6 @@ class CaseService:
                 return False
             raise
         return True
-
-    async def update_contact(
-        self,
-        seller_id: str,
-        *,
-        email: str,
-        phone: str | None,
-        timezone: str,
-        marketplace: str | None = None,
-        name: str | None = None,
-        account_type: str | None = None,
-        changed_by: str = "seller",
-        temporal_timeout: float = 10.0,
-    ) -> ContactUpdate:
-        """Save contact data, then tell the open case and re-run enrolment if it matters."""
-        saved = await save_contact(
-            self.directory,
-            seller_id,
-            email=email,
-            phone=phone,
-            timezone=timezone,
-            marketplace=marketplace,
-            name=name,
-            account_type=account_type,
-        )
-        return await self.announce_contact_change(saved, changed_by, temporal_timeout)
 
     async def announce_contact_change(
         self, saved: SavedContact, changed_by: str, temporal_timeout: float = 10.0

@@ -14,7 +14,7 @@ from temporalio.client import Client
 
 from aha.config import Settings
 from aha.programme_store import ProgrammeStore
-from aha.service import CaseService, ContactUpdate, save_contact
+from aha.service import CaseService, ContactUpdate, change_contact
 from api.auth import TokenBook, TokenSource
 from api.errors import TemporalUnavailable
 from api.sessions import SignedOut
@@ -84,20 +84,15 @@ class ApiState:
     async def change_contact(
         self, seller_id: str, *, email: str, phone: str | None, timezone: str, changed_by: str
     ) -> ContactUpdate:
-        """Save first (the directory needs no Temporal), then tell Temporal what it can."""
-        saved = await save_contact(
-            self.store, seller_id, email=email, phone=phone, timezone=timezone
-        )
-        try:
-            service = await self.service()
-        except TemporalUnavailable as err:
-            needs_telling = saved.phone_changed or saved.before.timezone != saved.contact.timezone
-            warnings = [f"saved, but not told to Temporal: {err.detail}"] if needs_telling else []
-            return ContactUpdate(
-                contact=saved.contact, case_notified=False, enrolled_now=False, warnings=warnings
-            )
-        return await service.announce_contact_change(
-            saved, changed_by, self.settings.api_timeout_seconds
+        return await change_contact(
+            self.store,
+            seller_id,
+            email=email,
+            phone=phone,
+            timezone=timezone,
+            service=self.service,
+            changed_by=changed_by,
+            temporal_timeout=self.settings.api_timeout_seconds,
         )
 
     async def within(self, action: Awaitable[ResultT]) -> ResultT:
