@@ -13,7 +13,13 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 
 from activities.accounts import AccountActivities
-from activities.calls import CallActivities, Dialer, ManualDialer, SimulatedDialer
+from activities.calls import (
+    CallActivities,
+    Dialer,
+    ManualDialer,
+    SignalAnnouncer,
+    SimulatedDialer,
+)
 from activities.email import EmailActivities, SmtpSettings
 from activities.enrollment import EnrollmentActivities
 from aha.config import Settings
@@ -21,6 +27,7 @@ from aha.policy import Policy, load_policy
 from aha.programme_store import ProgrammeStore
 from workflows.case import CaseWorkflow
 from workflows.enrollment import EnrollmentSweep
+from workflows.notices import CaseNotices
 
 log = structlog.get_logger(__name__)
 
@@ -61,20 +68,29 @@ def build_worker(
         sender=settings.email_from,
         page_url=settings.page_url,
     )
-    accounts = AccountActivities(store, lambda: policy)
-    emails = EmailActivities(smtp, store, store)
-    calls = CallActivities(store, store, dialer or build_dialer(settings, client))
+    accounts = AccountActivities(store, lambda: policy, store.deliveries)
+    emails = EmailActivities(smtp, store, store, store.deliveries)
+    calls = CallActivities(
+        store,
+        store,
+        dialer or build_dialer(settings, client),
+        store.deliveries,
+        SignalAnnouncer(client),
+    )
     enrollment = EnrollmentActivities(store, smtp)
     return Worker(
         client,
         task_queue=settings.task_queue,
-        workflows=[CaseWorkflow, EnrollmentSweep],
+        workflows=[CaseWorkflow, CaseNotices, EnrollmentSweep],
         activities=[
             accounts.current_policy,
             accounts.seller_profile,
             accounts.deactivate_account,
+            accounts.seal_case,
             emails.send_email,
+            emails.deliver_email,
             calls.place_call,
+            calls.dial,
             enrollment.evaluate_page,
             enrollment.plan_pages,
         ],

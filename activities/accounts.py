@@ -9,6 +9,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from aha.directory import SellerDirectory
+from aha.ledger import DeliveryLedger
 from aha.models import SellerProfile
 from aha.policy import Policy
 
@@ -16,9 +17,21 @@ log = structlog.get_logger(__name__)
 
 
 class AccountActivities:
-    def __init__(self, directory: SellerDirectory, policy: Callable[[], Policy]) -> None:
+    def __init__(
+        self,
+        directory: SellerDirectory,
+        policy: Callable[[], Policy],
+        deliveries: DeliveryLedger | None = None,
+    ) -> None:
         self.directory = directory
         self.policy = policy
+        self.deliveries = deliveries
+
+    @activity.defn
+    def seal_case(self, run_key: str) -> None:
+        """Mark the case run closed: any call or reminder still retried for it is refused."""
+        assert self.deliveries is not None
+        self.deliveries.seal(run_key)
 
     @activity.defn
     def current_policy(self) -> Policy:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Callable
-from typing import Protocol
+from datetime import UTC, datetime, timedelta
+from typing import Literal, Protocol
 
 import structlog
 from pydantic import BaseModel
@@ -19,11 +20,17 @@ from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
 from aha.directory import NotificationLedger, SellerDirectory
-from aha.models import CallOutcome, CallReport
+from aha.ledger import DeliveryLedger
+from aha.models import CallOutcome, CallPlaced, CallReport
 
 log = structlog.get_logger(__name__)
 
 REPORT_CALL_OUTCOME = "report_call_outcome"
+CALL_PLACED = "call_placed"
+# Longer than one dial attempt may take, so a live attempt is never overtaken.
+CLAIM_HOLD = timedelta(seconds=75)
+
+Placement = Literal["placed", "already_placed", "sealed"]
 
 
 class CallTask(BaseModel):
@@ -36,6 +43,9 @@ class CallTask(BaseModel):
     seller_initiated: bool
     issue_types: list[str]
     guidance: list[str]
+    # The case run that asked for the call: once it is sealed (closed), nothing is dialled.
+    run_id: str = ""
+    fence: str | None = None
 
 
 class Dialer(Protocol):
@@ -100,13 +110,70 @@ class SimulatedDialer:
             )
 
 
+class PlacementAnnouncer(Protocol):
+    """Tells the case a call was handed to the dialer, before the activity's completion does."""
+
+    async def call_placed(self, task: CallTask, placed_at: datetime) -> None: ...
+
+
+class SignalAnnouncer:
+    def __init__(self, client: Client) -> None:
+        self.client = client
+
+    async def call_placed(self, task: CallTask, placed_at: datetime) -> None:
+        handle = self.client.get_workflow_handle(task.case_id, run_id=task.run_id or None)
+        try:
+            await handle.signal(CALL_PLACED, CallPlaced(attempt=task.attempt, placed_at=placed_at))
+        except Exception as err:  # the completion still tells the case; the call is placed
+            log.info("call placement not announced", seller_id=task.seller_id,
+                     workflow_id=task.case_id, error=type(err).__name__)  # fmt: skip
+
+
 class CallActivities:
     def __init__(
-        self, directory: SellerDirectory, ledger: NotificationLedger, dialer: Dialer
+        self,
+        directory: SellerDirectory,
+        ledger: NotificationLedger,
+        dialer: Dialer,
+        deliveries: DeliveryLedger | None = None,
+        announcer: PlacementAnnouncer | None = None,
     ) -> None:
         self.directory = directory
         self.ledger = ledger
         self.dialer = dialer
+        self.deliveries = deliveries
+        self.announcer = announcer
+
+    @activity.defn
+    async def dial(self, task: CallTask) -> Placement:
+        """Hand the attempt to the dialer once across every worker, unless its case closed.
+
+        The case hears of the placement by a signal at once; the activity's completion,
+        which a crash can delay by a whole timeout, only confirms it.
+        """
+        assert self.deliveries is not None
+        with self.deliveries.claim(task.key, "call", CLAIM_HOLD, task.fence) as claim:
+            if claim.outcome == "busy":
+                raise ApplicationError("another worker is placing this call", type="DeliveryBusy")
+            if claim.outcome == "sealed":
+                log.info("call not placed: its case closed", seller_id=task.seller_id,
+                         workflow_id=task.case_id, attempt=task.attempt)  # fmt: skip
+                return "sealed"
+            if claim.outcome == "already_sent":
+                return "already_placed"
+            contact = self.directory.get(task.seller_id)
+            if contact is None:
+                raise ApplicationError(
+                    f"unknown seller {task.seller_id!r}", type="UnknownSeller", non_retryable=True
+                )
+            await self.dialer.dial(task, contact.phone)
+            placed_at = datetime.now(UTC)
+            claim.mark_sent()
+        if self.announcer is not None:
+            await self.announcer.call_placed(task, placed_at)
+        log.info("call placed", seller_id=task.seller_id, workflow_id=task.case_id,
+                 attempt=task.attempt, seller_initiated=task.seller_initiated)  # fmt: skip
+        return "placed"
 
     @activity.defn
     async def place_call(self, task: CallTask) -> bool:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import smtplib
 from dataclasses import dataclass
+from datetime import timedelta
 from email.header import Header
 from email.message import Message
 from email.utils import formatdate
+from typing import Literal
 
 import structlog
 from temporalio import activity
@@ -14,8 +16,15 @@ from temporalio.exceptions import ApplicationError
 
 from aha.directory import NotificationLedger, SellerDirectory
 from aha.emails import EmailRequest, Recipient, render
+from aha.ledger import DeliveryLedger
 
 log = structlog.get_logger(__name__)
+
+# Longer than one attempt may take (its 60 s timeout), so a live attempt is never overtaken;
+# a claim whose worker died is free again once this has passed.
+CLAIM_HOLD = timedelta(seconds=75)
+
+Delivery = Literal["sent", "already_sent", "dropped"]
 
 
 @dataclass(frozen=True)
@@ -69,11 +78,65 @@ def deliver(smtp: smtplib.SMTP, settings: SmtpSettings, to: str, message: Messag
 
 class EmailActivities:
     def __init__(
-        self, smtp: SmtpSettings, directory: SellerDirectory, ledger: NotificationLedger
+        self,
+        smtp: SmtpSettings,
+        directory: SellerDirectory,
+        ledger: NotificationLedger,
+        deliveries: DeliveryLedger,
     ) -> None:
         self.smtp = smtp
         self.directory = directory
         self.ledger = ledger
+        self.deliveries = deliveries
+
+    def _message(self, request: EmailRequest) -> tuple[str, Message]:
+        contact = self.directory.get(request.seller_id)
+        if contact is None:
+            raise ApplicationError(
+                f"unknown seller {request.seller_id!r}", type="UnknownSeller", non_retryable=True
+            )
+        to = Recipient(
+            name=contact.name,
+            email=contact.email,
+            timezone=contact.timezone,
+            page_url=self.smtp.page_url.format(seller_id=contact.seller_id),
+        )
+        subject, body = render(request, to)
+        message = build_message(
+            self.smtp, to.email, subject, body, request.key, request.kind, request.seller_id
+        )
+        return to.email, message
+
+    @activity.defn
+    def deliver_email(self, request: EmailRequest) -> Delivery:
+        """Send the email once across every worker; "dropped" when its case run was sealed.
+
+        The step is claimed before the send and marked sent between the server's acceptance
+        and QUIT, on a database connection already open.
+        """
+        workflow_id = activity.info().workflow_id
+        with self.deliveries.claim(request.key, "email", CLAIM_HOLD, request.fence) as claim:
+            if claim.outcome == "busy":
+                raise ApplicationError("another worker is sending this email", type="DeliveryBusy")
+            if claim.outcome == "sealed":
+                log.info("email dropped: its case closed", kind=request.kind,
+                         seller_id=request.seller_id, workflow_id=workflow_id)  # fmt: skip
+                return "dropped"
+            if claim.outcome == "already_sent":
+                return "already_sent"
+            to, message = self._message(request)
+            try:
+                smtp = connect(self.smtp)
+            except OSError as err:
+                raise ApplicationError(
+                    f"mail server unavailable ({type(err).__name__})", type="EmailUnavailable"
+                ) from None
+            with smtp:
+                deliver(smtp, self.smtp, to, message)
+                claim.mark_sent()
+        log.info("email sent", kind=request.kind, seller_id=request.seller_id,
+                 workflow_id=workflow_id)  # fmt: skip
+        return "sent"
 
     @activity.defn
     def send_email(self, request: EmailRequest) -> bool:

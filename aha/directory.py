@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import phonenumbers
 from pydantic import BaseModel, ConfigDict
 
+from aha.ledger import SqliteDeliveries
 from aha.models import SELLER_ID_PATTERN, SellerProfile
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -164,6 +165,7 @@ class SqliteStore:
                     "ALTER TABLE sellers ADD COLUMN account_type TEXT NOT NULL"
                     " DEFAULT 'professional'"
                 )
+        self.deliveries = SqliteDeliveries(self.path)
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:

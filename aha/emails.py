@@ -23,6 +23,10 @@ class EmailRequest(BaseModel):
     issues: list[Issue] = []
     deadline: datetime | None = None
     reason: str = ""
+    # The case run whose end makes this email pointless (a reminder): sealed, it is dropped.
+    fence: str | None = None
+    # For a "fix your number" email: the number it is about; a newer one makes it pointless.
+    phone_version: int | None = None
 
 
 class Recipient(BaseModel):

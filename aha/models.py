@@ -130,6 +130,13 @@ class CallReport(Strict):
     reported_by: str = "specialist"
 
 
+class CallPlaced(Strict):
+    """The dialer took the attempt at `placed_at` (sent by the dial activity)."""
+
+    attempt: int
+    placed_at: datetime
+
+
 class Resolution(Strict):
     issue_id: str
     note: str = Field(max_length=4000)
@@ -141,6 +148,20 @@ class TimelineEntry(Strict):
     kind: str
     detail: str
     who: str
+
+
+NoticeState = Literal["pending", "sent", "dropped", "failed"]
+
+
+class Notice(Strict):
+    """One email the case decided to send, in the order it decided them, and what became of it."""
+
+    key: str
+    kind: str
+    queued_at: datetime
+    state: NoticeState = "pending"
+    settled_at: datetime | None = None
+    detail: str = ""
 
 
 class SellerProfile(Strict):
@@ -194,6 +215,9 @@ class CaseView(Strict):
     protected: bool | None = None
     protection: str | None = None
     closure_reason: str | None = None
+    notices: list[Notice] = []
+    # The workflow delivering the notices this case still owed when it closed, if any.
+    notices_courier: str | None = None
 
     def issue(self, issue_id: str) -> Issue | None:
         return next((i for i in self.issues if i.id == issue_id), None)

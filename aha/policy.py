@@ -121,8 +121,10 @@ class Policy(BaseModel):
     )
     calling_hours: CallingHours = CallingHours()
     call_retry_after: CallRetryAfter = CallRetryAfter()
+    # How long a notice that carries consequences keeps being retried through a mail outage.
+    notice_give_up: timedelta = timedelta(days=7)
 
-    @field_validator("deadline", "call_report_timeout", mode="before")
+    @field_validator("deadline", "call_report_timeout", "notice_give_up", mode="before")
     @classmethod
     def _parse_duration(cls, value: Any) -> Any:
         return _duration(value)
@@ -142,6 +144,7 @@ class Policy(BaseModel):
             "call_retry_after.no_answer": self.call_retry_after.no_answer,
             "call_retry_after.busy": self.call_retry_after.busy,
             "call_retry_after.voicemail": self.call_retry_after.voicemail,
+            "notice_give_up": self.notice_give_up,
         }
         for key, value in durations.items():
             if value <= timedelta(0):

@@ -15,6 +15,9 @@ from typing import Any
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeUpdate
 from temporalio.exceptions import ActivityError, ApplicationError, FailureError
+from temporalio.workflow import ParentClosePolicy
+
+from workflows.notices import CaseNotices, NoticeCourier, NoticeHandoff
 
 with workflow.unsafe.imports_passed_through():
     from activities.accounts import AccountActivities
@@ -27,6 +30,7 @@ with workflow.unsafe.imports_passed_through():
     from aha.models import (
         CallAttempt,
         CallOutcome,
+        CallPlaced,
         CallReport,
         CaseStart,
         CaseView,
@@ -36,6 +40,7 @@ with workflow.unsafe.imports_passed_through():
         DetectionEvent,
         DetectionReceipt,
         Issue,
+        Notice,
         Plan,
         PlanSubmission,
         Resolution,
@@ -61,6 +66,19 @@ BACKGROUND_EFFECTS = "background-effects-v2"
 # Emails and calls give up after this; the case records the failure and carries on.
 EFFECT_GIVE_UP = timedelta(minutes=10)
 LOCAL_READ_TIMEOUT = timedelta(seconds=10)
+# v3: emails go out one at a time in the order the case decided them, those that carry
+# consequences for as long as the policy's notice_give_up; the case seals its run as it
+# closes, so no call or stale email follows its end, even one retried after a crash; a call
+# shows as placed as soon as the dialer has it; and notices still owed at the end go on in
+# their own workflow, so the seller's next case never waits for them.
+ORDERED_NOTICES = "ordered-notices-v3"
+# Sealing and deactivating are quick database writes: a short timeout keeps a crash from
+# delaying the deactivation by more than a few seconds.
+CLOSING_TIMEOUT = timedelta(seconds=10)
+# How long a closed case waits for its last emails before handing them over.
+NOTICE_HANDOFF_AFTER = timedelta(seconds=5)
+# Emails that the case's end makes pointless; the others carry consequences and always go.
+DROPPABLE_NOTICES = ("reminder", "invalid_number")
 
 
 # Closure reasons that do not wait for a deadline, and what the seller is told.
@@ -89,8 +107,10 @@ def _rejected(message: str, kind: str, *details: Any) -> ApplicationError:
     return ApplicationError(message, *details, type=kind, non_retryable=True)
 
 
-def _reason(err: ActivityError) -> str:
-    return err.cause.message if isinstance(err.cause, FailureError) else err.message
+def _reason(err: BaseException) -> str:
+    if isinstance(err, ActivityError):
+        return err.cause.message if isinstance(err.cause, FailureError) else err.message
+    return "cancelled"
 
 
 def _timed_out(attempt: CallAttempt) -> bool:
@@ -124,6 +144,11 @@ class CaseWorkflow:
         self._background = False
         self._closing = False
         self._deactivate_now: str | None = None
+        self._ordered = False
+        self._courier: NoticeCourier | None = None
+        self._delivering: asyncio.Task[None] | None = None
+        self._email_requests: dict[str, EmailRequest] = {}
+        self._dialing: dict[int, workflow.ActivityHandle[str]] = {}
         self.view.protected = start.protected
         self.view.protection = start.protection or None
 
@@ -132,6 +157,7 @@ class CaseWorkflow:
     @workflow.run
     async def run(self, start: CaseStart) -> CaseView:
         self._background = workflow.patched(BACKGROUND_EFFECTS)
+        self._ordered = self._background and workflow.patched(ORDERED_NOTICES)
         if self._background:
             self.policy, self.profile = await asyncio.gather(
                 self._load_policy(), self._load_profile()
@@ -141,6 +167,16 @@ class CaseWorkflow:
             self.profile = await self._load_profile()
         assert self.profile is not None
         self.view.policy = self.policy
+        if self._ordered:
+            assert self.policy is not None
+            self._courier = NoticeCourier(
+                self.view.notices,
+                self._email_requests,
+                self.policy.notice_give_up,
+                self._record,
+                self._stale_reason,
+            )
+            self._delivering = asyncio.create_task(self._courier.run())
         self.view.timezone = self.profile.timezone
         self.view.opened_at = workflow.now()
         self._call_not_before = workflow.now()
@@ -214,7 +250,23 @@ class CaseWorkflow:
     def _case_deadline(self) -> datetime | None:
         return deadlines.case_deadline(i.deadline for i in self.view.open_issues())
 
+    async def _seal(self) -> None:
+        """From here on no fenced effect (a call, a reminder) runs, wherever it was retried."""
+        self._closing = True
+        await workflow.execute_activity_method(
+            AccountActivities.seal_case,
+            self._run_key(),
+            start_to_close_timeout=CLOSING_TIMEOUT,
+            retry_policy=RETRY,
+            summary="seal the case: no call or reminder after its end",
+        )
+
+    def _run_key(self) -> str:
+        return f"{self.view.case_id}/{workflow.info().run_id}"
+
     async def _close_resolved(self) -> None:
+        if self._ordered:
+            await self._seal()
         self._record("case_resolved", "every issue resolved before its deadline")
         self.view.closure_reason = "resolved"
         self._close("resolved")
@@ -232,10 +284,12 @@ class CaseWorkflow:
             overdue = self.view.open_issues()
             reason = IMMEDIATE_REASONS[closure_reason]
         self.view.closure_reason = closure_reason
+        if self._ordered:
+            await self._seal()
         await workflow.execute_activity_method(
             AccountActivities.deactivate_account,
             self.view.seller_id,
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            start_to_close_timeout=CLOSING_TIMEOUT if self._ordered else ACTIVITY_TIMEOUT,
             retry_policy=RETRY,
             summary="deactivate the seller's account",
         )
@@ -246,14 +300,77 @@ class CaseWorkflow:
         self._publish()
 
     async def _finish_effects(self) -> None:
+        if self._ordered:
+            await self._finish_notices()
+            return
         if self._background:
             self._start_effects()
             await workflow.wait_condition(lambda: not self._effects)
         else:
             await self._send_outbox()
 
+    async def _finish_notices(self) -> None:
+        """Wait briefly for the last emails, then hand what is still owed to `CaseNotices`."""
+        assert self._courier is not None and self._delivering is not None
+        # Dials were cancelled at closure; they settle at once.
+        await workflow.wait_condition(lambda: not self._effects)
+        self._courier.drop_stale()
+        with contextlib.suppress(TimeoutError):
+            await workflow.wait_condition(
+                lambda: self._courier is not None and self._courier.idle,
+                timeout=NOTICE_HANDOFF_AFTER,
+                timeout_summary="hand over the emails still owed",
+            )
+        await self._courier.stop()
+        await self._delivering
+        self._courier.drop_stale()
+        owed = self._courier.pending()
+        if not owed:
+            return
+        courier_id = f"case-notices-{self.view.seller_id}-{workflow.info().run_id}"
+        assert self.policy is not None
+        await workflow.start_child_workflow(
+            CaseNotices.run,
+            NoticeHandoff(
+                case_id=self.view.case_id,
+                seller_id=self.view.seller_id,
+                notices=owed,
+                requests=[self._email_requests[n.key] for n in owed],
+                give_up=self.policy.notice_give_up,
+            ),
+            id=courier_id,
+            parent_close_policy=ParentClosePolicy.ABANDON,
+            static_summary=f"Emails still owed by the closed case of seller {self.view.seller_id}",
+        )
+        self.view.notices_courier = courier_id
+        self._record(
+            "notices_handed_over",
+            f"{len(owed)} email(s) still owed are delivered by workflow {courier_id}",
+        )
+
+    def _stale_reason(self, notice: Notice) -> str | None:
+        if notice.kind not in DROPPABLE_NOTICES:
+            return None
+        if self._closing or self.view.closed:
+            return "the case closed first"
+        request = self._email_requests[notice.key]
+        if notice.kind == "reminder":
+            issue = self.view.issue(request.issues[0].id) if request.issues else None
+            if issue is None or issue.status != "open":
+                return "its issue was resolved first"
+        newer_phone = (
+            self.profile is not None
+            and request.phone_version is not None
+            and request.phone_version != self.profile.phone_version
+        )
+        if notice.kind == "invalid_number" and newer_phone:
+            return "the emergency phone number was changed first"
+        return None
+
     def _close(self, status: str) -> None:
         self._closing = True
+        for handle in self._dialing.values():
+            handle.cancel()
         for attempt in self.view.pending_calls():
             self._record(
                 "call_abandoned", f"attempt {attempt.number} had no outcome when the case closed"
@@ -267,16 +384,22 @@ class CaseWorkflow:
     def _email(
         self, kind: EmailKind, step: str, issues: list[Issue] | None = None, reason: str = ""
     ) -> None:
-        self._outbox.append(
-            EmailRequest(
-                key=f"{self.view.case_id}/{workflow.info().run_id}/email/{step}",
-                seller_id=self.view.seller_id,
-                kind=kind,
-                issues=issues or [],
-                deadline=self._case_deadline(),
-                reason=reason,
-            )
+        request = EmailRequest(
+            key=f"{self.view.case_id}/{workflow.info().run_id}/email/{step}",
+            seller_id=self.view.seller_id,
+            kind=kind,
+            issues=issues or [],
+            deadline=self._case_deadline(),
+            reason=reason,
         )
+        if self._courier is None:
+            self._outbox.append(request)
+            return
+        if kind in DROPPABLE_NOTICES:
+            request.fence = self._run_key()
+        if kind == "invalid_number" and self.profile is not None:
+            request.phone_version = self.profile.phone_version
+        self._courier.queue(Notice(key=request.key, kind=kind, queued_at=workflow.now()), request)
 
     def _queue_due_reminders(self, now: datetime) -> None:
         for key in deadlines.due_reminders(self._reminders, now, self._reminders_sent):
@@ -338,6 +461,9 @@ class CaseWorkflow:
         self._record("email_sent", f"{what} email")
 
     async def _dial(self, attempt: CallAttempt) -> None:
+        if self._ordered:
+            await self._dial_fenced(attempt)
+            return
         who = "seller (contact me now)" if attempt.seller_initiated else "proactive"
         try:
             await workflow.execute_activity_method(
@@ -354,6 +480,38 @@ class CaseWorkflow:
                 self._apply_outcome(attempt, "no_answer", "system (dialer failed)")
             return
         attempt.placed_at = workflow.now()
+        self._record("call_placed", f"attempt {attempt.number} placed ({who})")
+
+    async def _dial_fenced(self, attempt: CallAttempt) -> None:
+        who = "seller (contact me now)" if attempt.seller_initiated else "proactive"
+        task = self._call_task(attempt)
+        task.run_id = workflow.info().run_id
+        task.fence = self._run_key()
+        handle = workflow.start_activity_method(
+            CallActivities.dial,
+            task,
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            schedule_to_close_timeout=EFFECT_GIVE_UP,
+            retry_policy=EFFECT_RETRY,
+            summary=f"call attempt {attempt.number} ({who})",
+        )
+        self._dialing[attempt.number] = handle
+        try:
+            placement = await handle
+        except (ActivityError, asyncio.CancelledError) as err:
+            if not self._closing and attempt.outcome is None:
+                self._record("call_failed", f"attempt {attempt.number}: {_reason(err)}")
+                self._apply_outcome(attempt, "no_answer", "system (dialer failed)")
+            return
+        finally:
+            del self._dialing[attempt.number]
+        if placement != "sealed":
+            self._placed(attempt, workflow.now(), who)
+
+    def _placed(self, attempt: CallAttempt, at: datetime, who: str) -> None:
+        if attempt.placed_at is not None or attempt.outcome is not None or self.view.closed:
+            return
+        attempt.placed_at = at
         self._record("call_placed", f"attempt {attempt.number} placed ({who})")
 
     def _call_task(self, attempt: CallAttempt) -> CallTask:
@@ -625,7 +783,10 @@ class CaseWorkflow:
         if self.view.closed:
             raise _rejected(f"the case is closed ({self.view.status})", "CaseClosed")
         if self._closing:
-            raise _rejected("the case is closing: its deadline has passed", "CaseClosed")
+            now = workflow.now()
+            overdue = any(i.deadline <= now for i in self.view.open_issues())
+            why = ": its deadline has passed" if overdue or not self._ordered else ""
+            raise _rejected(f"the case is closing{why}", "CaseClosed")
 
     def _reject_if_past_deadline(self, issue_ids: list[str]) -> None:
         now = workflow.now()
@@ -874,6 +1035,18 @@ class CaseWorkflow:
         issue.resolved_by = who
         issue.resolution = note
         self._record("issue_resolved", f"{issue.id}: {note}", who)
+
+    @workflow.signal(name="call_placed")
+    def call_placed(self, placed: CallPlaced) -> None:
+        """The dial activity handed the attempt to the dialer (before its completion lands)."""
+        if not 1 <= placed.attempt <= len(self.view.call_attempts):
+            return
+        attempt = self.view.call_attempts[placed.attempt - 1]
+        who = "seller (contact me now)" if attempt.seller_initiated else "proactive"
+        # The case's own clock, not the dialer's: the two differ under time skipping, and
+        # the signal lands within milliseconds of the dial.
+        self._placed(attempt, workflow.now(), who)
+        self._wake_loop()
 
     @workflow.signal
     def contact_changed(self, change: ContactChange | None = None) -> None:

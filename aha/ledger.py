@@ -1,0 +1,171 @@
+"""The delivery ledger: who may send a notification or place a call, and what already went.
+
+Each step (an email, a call) has one row. A sender claims the row before acting, so only one
+of several workers acts; it marks the row sent right after the mail server or dialer took the
+step. A claim whose holder died expires and can be taken again. A case that closes *seals* its
+run, after which steps fenced by that run (reminders, calls) are refused: an effect still in
+flight when the case ended finds, when it runs, that it no longer applies.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Literal, Protocol
+
+ClaimOutcome = Literal["claimed", "already_sent", "busy", "sealed"]
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS deliveries (
+    key TEXT PRIMARY KEY,
+    channel TEXT NOT NULL,
+    state TEXT NOT NULL,
+    claimed_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    sent_at TEXT,
+    claims INTEGER NOT NULL DEFAULT 1
+);
+CREATE TABLE IF NOT EXISTS sealed_runs (
+    run_key TEXT PRIMARY KEY,
+    sealed_at TEXT NOT NULL
+);
+"""
+
+
+class Claim(Protocol):
+    """A held claim on one step; `mark_sent` as soon as the step was taken."""
+
+    outcome: ClaimOutcome
+
+    def mark_sent(self) -> None: ...
+
+
+class DeliveryLedger(Protocol):
+    def claim(
+        self, key: str, channel: str, hold: timedelta, fence: str | None = None
+    ) -> AbstractContextManager[Claim]: ...
+
+    def seal(self, run_key: str) -> None: ...
+
+    def is_sealed(self, run_key: str) -> bool: ...
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class SqliteClaim:
+    outcome: ClaimOutcome
+    key: str
+    db: sqlite3.Connection
+    marked: bool = False
+
+    def mark_sent(self) -> None:
+        # One short commit on a connection already open: the least time after the server's
+        # acceptance in which a crash can still leave the step unmarked.
+        with self.db:
+            self.db.execute(
+                "UPDATE deliveries SET state = 'sent', sent_at = ? WHERE key = ?",
+                (_now().isoformat(), self.key),
+            )
+        self.marked = True
+
+    def release(self) -> None:
+        with self.db:
+            self.db.execute(
+                "DELETE FROM deliveries WHERE key = ? AND state = 'claimed'", (self.key,)
+            )
+
+
+class SqliteDeliveries:
+    """The ledger in the directory's SQLite file (`AHA_DB`), beside its older
+    `sent_notifications` table, whose keys count as sent."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        with self._open() as db:
+            db.executescript(SCHEMA)
+
+    def _open(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        db.row_factory = sqlite3.Row
+        return db
+
+    @contextmanager
+    def claim(
+        self, key: str, channel: str, hold: timedelta, fence: str | None = None
+    ) -> Iterator[SqliteClaim]:
+        """Claim `key` for `hold`; a claim left unmarked when the block ends is released.
+
+        A crash inside the block leaves the claim until it expires, so a retry sends only
+        once `hold` has passed: make `hold` longer than one attempt may take.
+        """
+        db = self._open()
+        try:
+            claim = SqliteClaim(self._take(db, key, channel, hold, fence), key, db)
+            try:
+                yield claim
+            finally:
+                if claim.outcome == "claimed" and not claim.marked:
+                    claim.release()
+        finally:
+            db.close()
+
+    def _take(
+        self, db: sqlite3.Connection, key: str, channel: str, hold: timedelta, fence: str | None
+    ) -> ClaimOutcome:
+        now = _now()
+        # BEGIN IMMEDIATE takes the write lock first, so check and claim are one step.
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            row = db.execute(
+                "SELECT state, expires_at FROM deliveries WHERE key = ?", (key,)
+            ).fetchone()
+            legacy = db.execute("SELECT 1 FROM sent_notifications WHERE key = ?", (key,))
+            if (row is not None and row["state"] == "sent") or legacy.fetchone():
+                outcome: ClaimOutcome = "already_sent"
+            elif fence is not None and self._sealed(db, fence):
+                outcome = "sealed"
+            elif row is not None and datetime.fromisoformat(row["expires_at"]) > now:
+                outcome = "busy"
+            else:
+                db.execute(
+                    "INSERT INTO deliveries (key, channel, state, claimed_at, expires_at)"
+                    " VALUES (?, ?, 'claimed', ?, ?) ON CONFLICT (key) DO UPDATE SET"
+                    " state = 'claimed', claimed_at = excluded.claimed_at,"
+                    " expires_at = excluded.expires_at, claims = claims + 1",
+                    (key, channel, now.isoformat(), (now + hold).isoformat()),
+                )
+                outcome = "claimed"
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return outcome
+
+    @staticmethod
+    def _sealed(db: sqlite3.Connection, run_key: str) -> bool:
+        row = db.execute("SELECT 1 FROM sealed_runs WHERE run_key = ?", (run_key,)).fetchone()
+        return row is not None
+
+    def seal(self, run_key: str) -> None:
+        db = self._open()
+        try:
+            db.execute(
+                "INSERT OR IGNORE INTO sealed_runs (run_key, sealed_at) VALUES (?, ?)",
+                (run_key, _now().isoformat()),
+            )
+        finally:
+            db.close()
+
+    def is_sealed(self, run_key: str) -> bool:
+        db = self._open()
+        try:
+            return self._sealed(db, run_key)
+        finally:
+            db.close()

@@ -1,0 +1,182 @@
+"""A case's emails, delivered one at a time in the order the case decided them.
+
+`NoticeCourier` runs beside a case's main loop, so a mail outage never holds the deadline
+back; it is also the whole of `CaseNotices`, the workflow that takes over the notices a
+closed case still owes, so that the seller's next case does not wait for them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import timedelta
+
+from pydantic import BaseModel
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, FailureError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.email import EmailActivities
+    from aha.emails import EmailRequest
+    from aha.models import Notice, NoticeState
+
+DELIVERY_TIMEOUT = timedelta(seconds=60)
+# Retries cost no history: the server keeps them. A minute apart at most, so mail flows again
+# within a minute of an outage ending.
+NOTICE_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    maximum_interval=timedelta(minutes=1),
+    non_retryable_error_types=["UnknownSeller", "EmailRejected"],
+)
+
+Record = Callable[[str, str], None]
+StaleReason = Callable[[Notice], str | None]
+
+
+def _reason(err: BaseException) -> str:
+    if isinstance(err, ActivityError) and isinstance(err.cause, FailureError):
+        return err.cause.message
+    return str(err)
+
+
+class NoticeCourier:
+    """Delivers `notices` in order; `stale` says why a notice should be dropped instead."""
+
+    def __init__(
+        self,
+        notices: list[Notice],
+        requests: dict[str, EmailRequest],
+        give_up: timedelta,
+        record: Record,
+        stale: StaleReason = lambda _notice: None,
+    ) -> None:
+        self.notices = notices
+        self.requests = requests
+        self.give_up = give_up
+        self.record = record
+        self.stale = stale
+        self._stopping = False
+        self._in_flight: workflow.ActivityHandle[str] | None = None
+        self._current: Notice | None = None
+        self._recalled = False
+
+    def queue(self, notice: Notice, request: EmailRequest) -> None:
+        self.notices.append(notice)
+        self.requests[notice.key] = request
+
+    def pending(self) -> list[Notice]:
+        return [n for n in self.notices if n.state == "pending"]
+
+    @property
+    def idle(self) -> bool:
+        return self._in_flight is None and not self.pending()
+
+    async def run(self) -> None:
+        while True:
+            await workflow.wait_condition(lambda: self._stopping or bool(self.pending()))
+            if self._stopping:
+                return
+            notice = self.pending()[0]
+            reason = self.stale(notice)
+            if reason is not None:
+                self.drop(notice, reason)
+                continue
+            await self._deliver(notice)
+
+    async def stop(self) -> None:
+        """Stop after the email in flight, if any, is recalled; it stays pending if unsent."""
+        self._stopping = True
+        if self._in_flight is not None:
+            self._recalled = True
+            self._in_flight.cancel()
+            await workflow.wait_condition(lambda: self._in_flight is None)
+
+    def drop_stale(self) -> None:
+        """Drop at once every waiting notice that has become pointless."""
+        for notice in self.pending():
+            reason = self.stale(notice)
+            if notice is not self._current and reason is not None:
+                self.drop(notice, reason)
+
+    def drop(self, notice: Notice, reason: str) -> None:
+        self._settle(notice, "dropped", reason)
+        self.record("email_dropped", f"{self._what(notice)} email dropped: {reason}")
+
+    def _settle(self, notice: Notice, state: NoticeState, detail: str = "") -> None:
+        notice.state = state
+        notice.settled_at = workflow.now()
+        notice.detail = detail
+
+    @staticmethod
+    def _what(notice: Notice) -> str:
+        return notice.kind.replace("_", " ")
+
+    async def _deliver(self, notice: Notice) -> None:
+        what = self._what(notice)
+        self._current = notice
+        self._in_flight = workflow.start_activity_method(
+            EmailActivities.deliver_email,
+            self.requests[notice.key],
+            start_to_close_timeout=DELIVERY_TIMEOUT,
+            schedule_to_close_timeout=self.give_up,
+            retry_policy=NOTICE_RETRY,
+            # A recalled email must be known unsent (or sent) before the next one may go.
+            cancellation_type=workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+            summary=f"email the seller: {what}",
+        )
+        try:
+            delivery = await self._in_flight
+        except (ActivityError, asyncio.CancelledError) as err:
+            if not self._recalled:
+                self._settle(notice, "failed", _reason(err))
+                self.record("email_failed", f"{what} email not delivered: {_reason(err)}")
+            # A recalled email stays pending: whoever delivers it next asks the ledger first.
+            return
+        finally:
+            self._in_flight = None
+            self._current = None
+        if delivery == "dropped":
+            self.drop(notice, "its case closed before it could be sent")
+        else:
+            self._settle(notice, "sent")
+            self.record("email_sent", f"{what} email")
+
+
+class NoticeHandoff(BaseModel):
+    case_id: str
+    seller_id: str
+    notices: list[Notice]
+    requests: list[EmailRequest]
+    give_up: timedelta
+
+
+@workflow.defn(name="CaseNotices")
+class CaseNotices:
+    """Delivers, in order, the notices a closed case still owed when it ended."""
+
+    @workflow.init
+    def __init__(self, handoff: NoticeHandoff) -> None:
+        self.timeline: list[str] = []
+        self.courier = NoticeCourier(
+            [n.model_copy() for n in handoff.notices],
+            {r.key: r for r in handoff.requests},
+            handoff.give_up,
+            self._record,
+        )
+
+    def _record(self, kind: str, detail: str) -> None:
+        self.timeline.append(f"{workflow.now():%Y-%m-%dT%H:%M:%SZ} {kind}: {detail}")
+        workflow.logger.info("%s: %s", kind, detail)
+
+    @workflow.run
+    async def run(self, handoff: NoticeHandoff) -> list[Notice]:
+        delivering = asyncio.create_task(self.courier.run())
+        await workflow.wait_condition(lambda: self.courier.idle)
+        await self.courier.stop()
+        await delivering
+        return self.courier.notices
+
+    @workflow.query
+    def get_notices(self) -> list[Notice]:
+        return self.courier.notices
