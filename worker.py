@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import signal
 import zoneinfo
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 import structlog
 from temporalio.client import Client
@@ -95,6 +97,7 @@ def build_worker(
             enrollment.plan_pages,
         ],
         activity_executor=executor or ThreadPoolExecutor(max_workers=16),
+        graceful_shutdown_timeout=timedelta(seconds=settings.worker_shutdown_grace_seconds),
     )
 
 
@@ -117,13 +120,28 @@ async def run_worker(settings: Settings) -> None:
     client = await connect(settings)
     worker = build_worker(client, settings, policy)
     settle_garbage_collector()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    running = asyncio.create_task(worker.run())
     log.info(
         "worker started",
         task_queue=settings.task_queue,
         dialer=settings.dialer,
         policy_file=settings.policy_file or "default",
+        shutdown_grace_s=settings.worker_shutdown_grace_seconds,
     )
-    await worker.run()
+    stopping = asyncio.create_task(stop.wait())
+    await asyncio.wait([running, stopping], return_when=asyncio.FIRST_COMPLETED)
+    if stop.is_set():
+        # Stop polling at once; activities in flight get the grace to finish and report,
+        # so a deploy costs no activity timeout. Workflow tasks simply move to another worker.
+        log.info("worker stopping", grace_s=settings.worker_shutdown_grace_seconds)
+        await worker.shutdown()
+        log.info("worker stopped")
+    stopping.cancel()
+    await running
 
 
 if __name__ == "__main__":

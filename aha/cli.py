@@ -551,10 +551,17 @@ async def _within(action: Awaitable[None], settings: Settings) -> None:
     try:
         await asyncio.wait_for(action, timeout=settings.cli_timeout_seconds)
     except TimeoutError:
-        raise CaseError(
-            f"no answer within {settings.cli_timeout_seconds:.0f}s: is a worker running on "
-            f"task queue {settings.task_queue!r} at {settings.temporal_address}?"
-        ) from None
+        try:
+            service = await asyncio.wait_for(_service(settings), timeout=3)
+        except (TimeoutError, CaseError, RPCError):
+            raise CaseError(
+                f"no answer within {settings.cli_timeout_seconds:.0f}s: Temporal at "
+                f"{settings.temporal_address} is not answering"
+            ) from None
+        explanation = await service.explain_wait(
+            settings.cli_timeout_seconds, settings.temporal_address
+        )
+        raise CaseError(explanation) from None
 
 
 def _settings_for(args: argparse.Namespace) -> Settings:

@@ -13,6 +13,21 @@ def _env(name: str, default: str) -> str:
     return os.environ.get(name) or default
 
 
+def _seconds(name: str, default: str) -> float:
+    """A duration setting: bare seconds ("30") or a duration ("30s", "2m")."""
+    from aha.policy import parse_duration
+
+    text = _env(name, default)
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        return parse_duration(text).total_seconds()
+    except ValueError:
+        raise ValueError(f"{name}: {text!r} is not a duration such as 30, 30s or 2m") from None
+
+
 @dataclass(frozen=True)
 class Settings:
     temporal_address: str = field(
@@ -48,6 +63,10 @@ class Settings:
     api_timeout_seconds: float = field(default_factory=lambda: float(_env("AHA_API_TIMEOUT", "10")))
     api_max_body_bytes: int = field(
         default_factory=lambda: int(_env("AHA_API_MAX_BODY", str(1024 * 1024)))
+    )
+    # How long a stopping worker lets its activities in flight finish (SIGTERM or SIGINT).
+    worker_shutdown_grace_seconds: float = field(
+        default_factory=lambda: _seconds("AHA_WORKER_SHUTDOWN_GRACE", "30")
     )
     # Signs page sessions and CSRF tokens; unset, each API process picks its own at start.
     session_secret: str | None = field(default_factory=lambda: os.environ.get("AHA_SESSION_SECRET"))

@@ -23,6 +23,7 @@ from temporalio.client import (
     WithStartWorkflowOperation,
     WorkflowExecution,
     WorkflowExecutionStatus,
+    WorkflowFailureError,
     WorkflowHandle,
     WorkflowQueryFailedError,
     WorkflowQueryRejectedError,
@@ -52,6 +53,7 @@ from aha.models import (
     DetectionEvent,
     DetectionReceipt,
     Issue,
+    Notice,
     Plan,
     PlanSubmission,
     Resolution,
@@ -61,6 +63,7 @@ from aha.models import (
 )
 from aha.programme_store import ProgrammeStore
 from workflows.case import CaseWorkflow
+from workflows.notices import CaseNotices
 
 # Detection systems and our clocks disagree a little; more than this is a bad event.
 CLOCK_SKEW = timedelta(minutes=5)
@@ -97,8 +100,16 @@ class InvalidInput(CaseError):
         super().__init__(message, "InvalidInput", [{"field": field, "reason": message}])
 
 
+class StillClosing(CaseError):
+    """The seller's previous case is still finishing; the event can be sent again shortly."""
+
+
 class CaseClosing(CaseError):
     """The case has closed but its workflow has not finished yet."""
+
+
+# A closing case hands its last emails over within seconds; longer means something is stuck.
+CLOSING_WAIT_SECONDS = 15.0
 
 
 def case_id_for(seller_id: str) -> str:
@@ -266,7 +277,16 @@ class CaseService:
                     return earlier
                 reuse = WorkflowIDReusePolicy.ALLOW_DUPLICATE
             except CaseClosing:
-                await self._wait_until_finished(event.seller_id)
+                try:
+                    await asyncio.wait_for(
+                        self._wait_until_finished(event.seller_id), CLOSING_WAIT_SECONDS
+                    )
+                except TimeoutError:
+                    raise StillClosing(
+                        f"the previous case of seller {event.seller_id} is still closing "
+                        f"after {CLOSING_WAIT_SECONDS:.0f}s; nothing was started: send the "
+                        "event again shortly"
+                    ) from None
                 reuse = WorkflowIDReusePolicy.REJECT_DUPLICATE
         raise CaseError(
             f"the case of seller {event.seller_id} keeps changing; send the event again"
@@ -476,8 +496,55 @@ class CaseService:
                     f"the case of seller {seller_id} cannot be read now: {err}"
                 ) from err
         if status == WorkflowExecutionStatus.COMPLETED:
-            return await handle.result()
+            return await self._with_owed_notices(await handle.result())
         raise CaseError(f"the case workflow of seller {seller_id} ended: {status.name.lower()}")
+
+    async def explain_wait(self, waited: float, address: str) -> str:
+        """Why an action got no answer in time, naming a missing worker only when it is."""
+        try:
+            pollers = await asyncio.wait_for(self._workflow_pollers(), timeout=3)
+        except (RPCError, TimeoutError):
+            return f"no answer within {waited:.0f}s: Temporal at {address} is not answering"
+        if pollers:
+            return (
+                f"no answer within {waited:.0f}s, although {pollers} worker(s) poll task queue "
+                f"{self.task_queue!r}: the case is busy or Temporal is slow; try again shortly"
+            )
+        return (
+            f"no answer within {waited:.0f}s: is a worker running on task queue "
+            f"{self.task_queue!r} at {address}?"
+        )
+
+    async def _workflow_pollers(self) -> int:
+        from temporalio.api.enums.v1 import TaskQueueType
+        from temporalio.api.taskqueue.v1 import TaskQueue
+        from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
+
+        answer = await self.client.workflow_service.describe_task_queue(
+            DescribeTaskQueueRequest(
+                namespace=self.client.namespace,
+                task_queue=TaskQueue(name=self.task_queue),
+                task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+            )
+        )
+        return len(answer.pollers)
+
+    async def _with_owed_notices(self, view: CaseView) -> CaseView:
+        """A closed case whose last emails went on in their own workflow: show how they fared."""
+        if view.notices_courier is None:
+            return view
+        courier = self.client.get_workflow_handle(view.notices_courier, result_type=list[Notice])
+        try:
+            description = await courier.describe()
+            if description.status == WorkflowExecutionStatus.COMPLETED:
+                delivered = await courier.result()
+            else:
+                delivered = await courier.query(CaseNotices.get_notices)
+        except (RPCError, WorkflowQueryFailedError, WorkflowFailureError):
+            return view  # gone past retention, or not answering: the case's own record stands
+        settled = {n.key: n for n in delivered}
+        view.notices = [settled.get(n.key, n) for n in view.notices]
+        return view
 
     async def list_cases(self, status: str | None = None, limit: int = 1000) -> list[CaseSummary]:
         query = _case_query(status)

@@ -20,6 +20,7 @@ from aha.service import (
     InvalidInput,
     NoOpenCase,
     Rejected,
+    StillClosing,
     UnknownSeller,
 )
 
@@ -66,6 +67,8 @@ def from_case_error(err: CaseError) -> ApiError:
         return ApiError(404, "no_open_case", str(err))
     if isinstance(err, InvalidInput):
         return ApiError(422, "invalid_input", str(err), fields)
+    if isinstance(err, StillClosing):
+        return ApiError(503, "previous_case_closing", str(err))
     if isinstance(err, CaseClosed | CaseClosing):
         return ApiError(409, "case_closed", str(err))
     if isinstance(err, Rejected) and err.kind in _INVALID_KINDS:

@@ -100,10 +100,13 @@ class ApiState:
         try:
             return await asyncio.wait_for(action, timeout=self.settings.api_timeout_seconds)
         except TimeoutError:
-            raise TemporalUnavailable(
-                f"no answer within {self.settings.api_timeout_seconds:.0f}s: is a worker "
-                f"running on task queue {self.settings.task_queue!r}?"
-            ) from None
+            waited = self.settings.api_timeout_seconds
+            try:
+                service = await self.service()
+                why = await service.explain_wait(waited, self.settings.temporal_address)
+            except Exception:  # no client at all: say what we know, never guess a cause
+                why = f"no answer within {waited:.0f}s from Temporal"
+            raise TemporalUnavailable(why) from None
 
 
 def state_of(request: Request) -> ApiState:

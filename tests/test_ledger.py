@@ -1,0 +1,148 @@
+"""The delivery ledger on a real SQLite file: one claimant per step, across threads and
+processes; a dead claimant's step is free again after its hold; a sealed run refuses fenced
+steps."""
+
+from __future__ import annotations
+
+import multiprocessing
+import sqlite3
+import threading
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from aha.directory import SqliteStore
+from aha.ledger import SqliteDeliveries
+
+HOLD = timedelta(seconds=60)
+
+
+@pytest.fixture
+def deliveries(tmp_path: Path) -> SqliteDeliveries:
+    return SqliteStore(tmp_path / "aha.db").deliveries
+
+
+def test_a_claimed_step_is_busy_for_everyone_else_until_marked(
+    deliveries: SqliteDeliveries,
+) -> None:
+    with deliveries.claim("case/run/email/a", "email", HOLD) as first:
+        assert first.outcome == "claimed"
+        with deliveries.claim("case/run/email/a", "email", HOLD) as second:
+            assert second.outcome == "busy"
+        first.mark_sent()
+    with deliveries.claim("case/run/email/a", "email", HOLD) as later:
+        assert later.outcome == "already_sent"
+
+
+def test_a_claim_left_unmarked_is_released_for_the_retry(deliveries: SqliteDeliveries) -> None:
+    with pytest.raises(ConnectionRefusedError), deliveries.claim("k", "email", HOLD) as claim:
+        assert claim.outcome == "claimed"
+        raise ConnectionRefusedError("mail server down")
+    with deliveries.claim("k", "email", HOLD) as retry:
+        assert retry.outcome == "claimed"
+
+
+def test_the_claim_of_a_dead_sender_is_taken_again_once_its_hold_passed(
+    tmp_path: Path, deliveries: SqliteDeliveries
+) -> None:
+    # A process that dies inside the block never releases: simulate by leaving the row.
+    with deliveries.claim("k", "call", timedelta(milliseconds=200)) as claim:
+        assert claim.outcome == "claimed"
+        claim.release = lambda: None  # type: ignore[method-assign]
+        claim.marked = False
+    with deliveries.claim("k", "call", HOLD) as too_soon:
+        assert too_soon.outcome == "busy"
+    time.sleep(0.25)
+    with deliveries.claim("k", "call", HOLD) as retry:
+        assert retry.outcome == "claimed"
+        retry.mark_sent()
+    db = sqlite3.connect(tmp_path / "aha.db")
+    assert db.execute("SELECT state, claims FROM deliveries WHERE key = 'k'").fetchone() == (
+        "sent",
+        2,
+    )
+
+
+def test_a_sealed_run_refuses_fenced_steps_only(deliveries: SqliteDeliveries) -> None:
+    deliveries.seal("case/run-1")
+    deliveries.seal("case/run-1")  # sealing twice changes nothing
+    assert deliveries.is_sealed("case/run-1")
+    assert not deliveries.is_sealed("case/run-2")
+    with deliveries.claim("case/run-1/call/3", "call", HOLD, fence="case/run-1") as call:
+        assert call.outcome == "sealed"
+    with deliveries.claim("case/run-1/email/resolved", "email", HOLD) as notice:
+        assert notice.outcome == "claimed"
+    with deliveries.claim("case/run-2/call/1", "call", HOLD, fence="case/run-2") as other:
+        assert other.outcome == "claimed"
+
+
+def test_a_step_sent_before_the_seal_still_reads_as_sent(deliveries: SqliteDeliveries) -> None:
+    with deliveries.claim("case/run/email/reminder", "email", HOLD, fence="case/run") as c:
+        c.mark_sent()
+    deliveries.seal("case/run")
+    with deliveries.claim("case/run/email/reminder", "email", HOLD, fence="case/run") as again:
+        assert again.outcome == "already_sent"
+
+
+def test_keys_recorded_by_the_older_ledger_count_as_sent(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "aha.db")
+    store.record_sent("case/run/email/issue-opened/I1", "email")
+    with store.deliveries.claim("case/run/email/issue-opened/I1", "email", HOLD) as claim:
+        assert claim.outcome == "already_sent"
+
+
+def _claim_in_thread(
+    deliveries: SqliteDeliveries, start: threading.Barrier, won: list[str]
+) -> None:
+    start.wait()
+    with deliveries.claim("race", "email", HOLD) as claim:
+        if claim.outcome == "claimed":
+            time.sleep(0.05)  # the send
+            claim.mark_sent()
+        won.append(claim.outcome)
+
+
+def test_of_many_threads_racing_for_one_step_exactly_one_sends(
+    deliveries: SqliteDeliveries,
+) -> None:
+    start = threading.Barrier(8)
+    outcomes: list[str] = []
+    threads = [
+        threading.Thread(target=_claim_in_thread, args=(deliveries, start, outcomes))
+        for _ in range(8)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert outcomes.count("claimed") == 1
+    assert set(outcomes) <= {"claimed", "busy", "already_sent"}
+
+
+def _claim_in_process(path: str, key: str, results: multiprocessing.Queue[str]) -> None:
+    deliveries = SqliteDeliveries(path)
+    with deliveries.claim(key, "email", HOLD) as claim:
+        if claim.outcome == "claimed":
+            claim.mark_sent()
+        results.put(claim.outcome)
+
+
+def test_of_several_worker_processes_exactly_one_claims_each_step(tmp_path: Path) -> None:
+    path = str(tmp_path / "aha.db")
+    SqliteStore(path)
+    context = multiprocessing.get_context("spawn")
+    results: multiprocessing.Queue[str] = context.Queue()
+    for key in ("a", "b", "c"):
+        processes = [
+            context.Process(target=_claim_in_process, args=(path, key, results)) for _ in range(4)
+        ]
+        for process in processes:
+            process.start()
+        for process in processes:
+            process.join(timeout=30)
+    outcomes = [results.get(timeout=5) for _ in range(12)]
+    assert outcomes.count("claimed") == 3
+    db = sqlite3.connect(path)
+    assert db.execute("SELECT count(*) FROM deliveries WHERE state = 'sent'").fetchone() == (3,)
