@@ -27,8 +27,8 @@ log = structlog.get_logger(__name__)
 
 REPORT_CALL_OUTCOME = "report_call_outcome"
 CALL_PLACED = "call_placed"
-# Longer than one dial attempt may take, so a live attempt is never overtaken.
-CLAIM_HOLD = timedelta(seconds=75)
+# Longer than one dial attempt may take (its 20 s timeout), so a live one is never overtaken.
+CLAIM_HOLD = timedelta(seconds=30)
 
 Placement = Literal["placed", "already_placed", "sealed"]
 
@@ -60,6 +60,7 @@ class ManualDialer:
             "call task queued for a specialist",
             seller_id=task.seller_id,
             workflow_id=task.case_id,
+            run_id=task.run_id,
             attempt=task.attempt,
         )
 

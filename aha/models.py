@@ -197,6 +197,7 @@ class ContactReceipt(Strict):
 
 class CaseView(Strict):
     case_id: str
+    run_id: str | None = None
     seller_id: str
     marketplace: str
     status: CaseStatus = "awaiting_contact"

@@ -529,6 +529,13 @@ class CaseService:
         )
         return len(answer.pollers)
 
+    async def closed_run(self, seller_id: str, run_id: str) -> CaseView:
+        """One earlier, closed case of the seller, as `status` showed it when it was the latest."""
+        handle = self.client.get_workflow_handle_for(
+            CaseWorkflow.run, case_id_for(seller_id), run_id=run_id
+        )
+        return await self._with_owed_notices(await handle.result())
+
     async def _with_owed_notices(self, view: CaseView) -> CaseView:
         """A closed case whose last emails went on in their own workflow: show how they fared."""
         if view.notices_courier is None:

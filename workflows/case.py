@@ -75,6 +75,8 @@ ORDERED_NOTICES = "ordered-notices-v3"
 # Sealing and deactivating are quick database writes: a short timeout keeps a crash from
 # delaying the deactivation by more than a few seconds.
 CLOSING_TIMEOUT = timedelta(seconds=10)
+# A dial is one quick call to the dialer: a crashed attempt is retried after this.
+DIAL_TIMEOUT = timedelta(seconds=20)
 # How long a closed case waits for its last emails before handing them over.
 NOTICE_HANDOFF_AFTER = timedelta(seconds=5)
 # Emails that the case's end makes pointless; the others carry consequences and always go.
@@ -124,6 +126,7 @@ class CaseWorkflow:
     def __init__(self, start: CaseStart) -> None:
         self.view = CaseView(
             case_id=workflow.info().workflow_id,
+            run_id=workflow.info().run_id,
             seller_id=start.seller_id,
             marketplace=start.marketplace,
         )
@@ -490,7 +493,7 @@ class CaseWorkflow:
         handle = workflow.start_activity_method(
             CallActivities.dial,
             task,
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            start_to_close_timeout=DIAL_TIMEOUT,
             schedule_to_close_timeout=EFFECT_GIVE_UP,
             retry_policy=EFFECT_RETRY,
             summary=f"call attempt {attempt.number} ({who})",

@@ -1,0 +1,42 @@
+"""64 cases of every kind through a dozen `kill -9`s of the `aha worker` processes.
+
+Real processes only: a dev server on a persisted database, two `aha worker` subprocesses
+sharing one SQLite directory and ledger, a real SMTP server. One worker is killed and
+restarted every few seconds while cases open, move and close.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from tests.fault_cases import check_cases, every, explain, fault_stack, run_cases, settle
+
+pytestmark = pytest.mark.faults
+
+
+async def test_every_case_ends_right_through_repeated_worker_kills(tmp_path: Path) -> None:
+    async with fault_stack(tmp_path, deadline="60s", reminder="25s") as stack:
+        killed = 0
+
+        async def kill_a_worker() -> None:
+            nonlocal killed
+            worker = stack.workers[killed % len(stack.workers)]
+            killed += 1
+            worker.kill()
+            worker.start()
+            await asyncio.to_thread(worker.wait_ready)
+
+        async with every(5.0, kill_a_worker, times=12) as kills:
+            kinds = await run_cases(stack, per_kind=16, spread=20.0, timeout=240.0)
+        views = await settle(stack, kinds, timeout=180.0)
+        found = check_cases(
+            stack, [(kind, views[s]) for s, kind in kinds.items()], timedelta(seconds=30)
+        )
+        print("worker kills:", len(kills), found.summary())
+        assert len(kills) >= 10
+        assert not found.problems, explain(stack, found)
+        assert found.emails >= 2 * len(kinds)
