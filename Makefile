@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint install browser clean
+.PHONY: run test test-faults lint install browser clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,10 @@ browser:
 # pytest exits 5 when it collected no tests; make treats that, like any non-zero code, as failure.
 test: $(STAMP) lint browser
 	$(BIN)/pytest -n 3 --dist loadfile
+
+# The fault tests alone (they also run in `make test`): real processes killed and cut off.
+test-faults: $(STAMP)
+	$(BIN)/pytest -n 3 --dist loadfile -m faults
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -94,6 +94,7 @@ class Cases:
     service: CaseService
     store: ProgrammeStore
     outbox: Path
+    mail: Any = None  # a StoppableMail, when the caller runs one it can take down
 
     @property
     def client(self) -> Client:

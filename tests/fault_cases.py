@@ -141,6 +141,20 @@ async def fault_stack(
                     process.kill()
 
 
+async def kill_and_restart(worker: WorkerProcess) -> None:
+    """`kill -9`, then start again; a worker cannot start while Temporal is down, so retry."""
+    worker.kill()
+    for _ in range(60):
+        worker.start()
+        try:
+            await asyncio.to_thread(worker.wait_ready)
+            return
+        except AssertionError:
+            worker.kill()
+            await asyncio.sleep(1)
+    raise AssertionError(f"worker {worker.n} would not start again:\n{tail(worker.log_path)}")
+
+
 # ---- the actors ----------------------------------------------------------------------------
 
 

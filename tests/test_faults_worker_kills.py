@@ -7,13 +7,20 @@ restarted every few seconds while cases open, move and close.
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from tests.fault_cases import check_cases, every, explain, fault_stack, run_cases, settle
+from tests.fault_cases import (
+    check_cases,
+    every,
+    explain,
+    fault_stack,
+    kill_and_restart,
+    run_cases,
+    settle,
+)
 
 pytestmark = pytest.mark.faults
 
@@ -26,9 +33,7 @@ async def test_every_case_ends_right_through_repeated_worker_kills(tmp_path: Pat
             nonlocal killed
             worker = stack.workers[killed % len(stack.workers)]
             killed += 1
-            worker.kill()
-            worker.start()
-            await asyncio.to_thread(worker.wait_ready)
+            await kill_and_restart(worker)
 
         async with every(5.0, kill_a_worker, times=12) as kills:
             kinds = await run_cases(stack, per_kind=16, spread=20.0, timeout=240.0)

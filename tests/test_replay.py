@@ -12,6 +12,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from workflows.case import CaseWorkflow
+from workflows.notices import CaseNotices
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
 
@@ -25,5 +26,7 @@ async def test_history_replays(path: Path) -> None:
     data = json.loads(path.read_text())
     started = data["events"][0]["workflowExecutionStartedEventAttributes"]
     workflow_id = started.get("workflowId") or path.stem
-    replayer = Replayer(workflows=[CaseWorkflow], data_converter=pydantic_data_converter)
+    replayer = Replayer(
+        workflows=[CaseWorkflow, CaseNotices], data_converter=pydantic_data_converter
+    )
     await replayer.replay_workflow(WorkflowHistory.from_json(workflow_id, data))
