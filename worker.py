@@ -98,10 +98,6 @@ def build_worker(
         ],
         activity_executor=executor or ThreadPoolExecutor(max_workers=16),
         graceful_shutdown_timeout=timedelta(seconds=settings.worker_shutdown_grace_seconds),
-        # The cases cached on a worker that died wait this long before another worker takes
-        # them: 3 s instead of the SDK's 10 s keeps a deadline due on a crashed worker within
-        # seconds. A worker stalled longer only costs a replay, never a wrong decision.
-        sticky_queue_schedule_to_start_timeout=timedelta(seconds=3),
     )
 
 
