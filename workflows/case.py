@@ -501,7 +501,11 @@ class CaseWorkflow:
         self._dialing[attempt.number] = handle
         try:
             placement = await handle
-        except (ActivityError, asyncio.CancelledError) as err:
+        except asyncio.CancelledError:
+            if not self._closing:
+                raise  # the workflow itself is being cancelled or evicted: let it go
+            return  # cancelled at closure: the attempt is recorded as abandoned
+        except ActivityError as err:
             if not self._closing and attempt.outcome is None:
                 self._record("call_failed", f"attempt {attempt.number}: {_reason(err)}")
                 self._apply_outcome(attempt, "no_answer", "system (dialer failed)")

@@ -127,11 +127,14 @@ class NoticeCourier:
         )
         try:
             delivery = await self._in_flight
-        except (ActivityError, asyncio.CancelledError) as err:
+        except asyncio.CancelledError:
+            if not self._recalled:
+                raise  # the workflow itself is being cancelled or evicted: let it go
+            return  # recalled, it stays pending: whoever delivers it next asks the ledger
+        except ActivityError as err:
             if not self._recalled:
                 self._settle(notice, "failed", _reason(err))
                 self.record("email_failed", f"{what} email not delivered: {_reason(err)}")
-            # A recalled email stays pending: whoever delivers it next asks the ledger first.
             return
         finally:
             self._in_flight = None
