@@ -98,7 +98,8 @@ class SimulatedDialer:
         await asyncio.sleep(self.delay_seconds)
         outcome = self._outcome()
         try:
-            await self.client.get_workflow_handle(task.case_id).execute_update(
+            handle = self.client.get_workflow_handle(task.case_id, run_id=task.run_id or None)
+            await handle.execute_update(
                 REPORT_CALL_OUTCOME,
                 CallReport(attempt=task.attempt, outcome=outcome, reported_by="telephony"),
             )

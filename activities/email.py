@@ -125,6 +125,8 @@ class EmailActivities:
             if claim.outcome == "already_sent":
                 return "already_sent"
             to, message = self._message(request)
+            # Heartbeats let Temporal see a dead worker's attempt in seconds, not a minute.
+            activity.heartbeat("connecting")
             try:
                 smtp = connect(self.smtp)
             except OSError as err:
@@ -132,6 +134,7 @@ class EmailActivities:
                     f"mail server unavailable ({type(err).__name__})", type="EmailUnavailable"
                 ) from None
             with smtp:
+                activity.heartbeat("sending")
                 deliver(smtp, self.smtp, to, message)
                 claim.mark_sent()
         log.info("email sent", kind=request.kind, seller_id=request.seller_id,

@@ -63,23 +63,27 @@ class SqliteClaim:
     outcome: ClaimOutcome
     key: str
     db: sqlite3.Connection
-    marked: bool = False
+    token: int = 0  # which claim of the key this is: a stale holder touches nothing
+    taken: bool = False
 
     def mark_sent(self) -> None:
+        # The step was taken: from here on the claim is never released, even if the mark
+        # fails, since releasing it would let a retry send again at once.
+        self.taken = True
         # One short commit on a connection already open: the least time after the server's
         # acceptance in which a crash can still leave the step unmarked.
-        with self.db:
-            self.db.execute(
-                "UPDATE deliveries SET state = 'sent', sent_at = ? WHERE key = ?",
-                (_now().isoformat(), self.key),
-            )
-        self.marked = True
+        self.db.execute(
+            "UPDATE deliveries SET state = 'sent', sent_at = ? WHERE key = ? AND claims = ?",
+            (_now().isoformat(), self.key, self.token),
+        )
 
     def release(self) -> None:
-        with self.db:
-            self.db.execute(
-                "DELETE FROM deliveries WHERE key = ? AND state = 'claimed'", (self.key,)
-            )
+        # Expire rather than delete: the claim count, and so every holder's token, only grows.
+        self.db.execute(
+            "UPDATE deliveries SET expires_at = claimed_at"
+            " WHERE key = ? AND state = 'claimed' AND claims = ?",
+            (self.key, self.token),
+        )
 
 
 class SqliteDeliveries:
@@ -107,32 +111,35 @@ class SqliteDeliveries:
         """
         db = self._open()
         try:
-            claim = SqliteClaim(self._take(db, key, channel, hold, fence), key, db)
+            outcome, token = self._take(db, key, channel, hold, fence)
+            claim = SqliteClaim(outcome, key, db, token)
             try:
                 yield claim
             finally:
-                if claim.outcome == "claimed" and not claim.marked:
+                if claim.outcome == "claimed" and not claim.taken:
                     claim.release()
         finally:
             db.close()
 
     def _take(
         self, db: sqlite3.Connection, key: str, channel: str, hold: timedelta, fence: str | None
-    ) -> ClaimOutcome:
-        now = _now()
+    ) -> tuple[ClaimOutcome, int]:
         # BEGIN IMMEDIATE takes the write lock first, so check and claim are one step.
         db.execute("BEGIN IMMEDIATE")
+        now = _now()
+        token = 0
         try:
             row = db.execute(
-                "SELECT state, expires_at FROM deliveries WHERE key = ?", (key,)
+                "SELECT state, expires_at, claims FROM deliveries WHERE key = ?", (key,)
             ).fetchone()
             legacy = db.execute("SELECT 1 FROM sent_notifications WHERE key = ?", (key,))
             if (row is not None and row["state"] == "sent") or legacy.fetchone():
                 outcome: ClaimOutcome = "already_sent"
-            elif fence is not None and self._sealed(db, fence):
-                outcome = "sealed"
+            # Busy before sealed: an attempt still sending decides, not its retry.
             elif row is not None and datetime.fromisoformat(row["expires_at"]) > now:
                 outcome = "busy"
+            elif fence is not None and self._sealed(db, fence):
+                outcome = "sealed"
             else:
                 db.execute(
                     "INSERT INTO deliveries (key, channel, state, claimed_at, expires_at)"
@@ -142,11 +149,12 @@ class SqliteDeliveries:
                     (key, channel, now.isoformat(), (now + hold).isoformat()),
                 )
                 outcome = "claimed"
+                token = (row["claims"] + 1) if row is not None else 1
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
             raise
-        return outcome
+        return outcome, token
 
     @staticmethod
     def _sealed(db: sqlite3.Connection, run_key: str) -> bool:

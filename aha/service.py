@@ -527,7 +527,9 @@ class CaseService:
                 task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
             )
         )
-        return len(answer.pollers)
+        # The server remembers pollers for minutes: count only those seen within a poll's span.
+        recent = datetime.now(UTC) - timedelta(seconds=70)
+        return sum(1 for p in answer.pollers if p.last_access_time.ToDatetime(UTC) > recent)
 
     async def closed_run(self, seller_id: str, run_id: str) -> CaseView:
         """One earlier, closed case of the seller, as `status` showed it when it was the latest."""
@@ -614,8 +616,8 @@ class CaseService:
 
         calls = []
         for view in await asyncio.gather(*(ask(workflow_id) for workflow_id in ids)):
-            if view is None:
-                continue
+            if view is None or view.closed:
+                continue  # a closing case's attempts are abandoned: nothing to report
             contact = self.directory.get(view.seller_id)
             for attempt in view.pending_calls():
                 if attempt.placed_at is None:

@@ -63,6 +63,7 @@ END_STATE = {
     "never_reached": "deactivated",
 }
 DROPPABLE = ("reminder", "invalid_number")
+PLACEMENT_LAG_LIMIT = 25.0  # the dial activity's 20 s timeout, and a little
 PLAN = PlanSubmission(
     root_cause="A supplier sent goods that did not match the listings",
     corrective_actions=["Removed the listings"],
@@ -325,6 +326,9 @@ def check_cases(
     found.attempts_twice = sum(1 for count in dialled.values() if count > 1)
     found.problems += [f"attempt {n} of {case} dialled {c} times" for (case, _, n), c in
                        dialled.items() if c > 1]  # fmt: skip
+    # A workflow task that does not replay means a case that can stall: never acceptable.
+    broken = re.findall(r"Nondeterminism error[^\n]{0,120}", stack.worker_logs())
+    found.problems += [f"a worker failed a workflow task: {line}" for line in broken[:5]]
     for kind, view in cases:
         seller_id = view.seller_id
         run_key = f"{view.case_id}/{view.run_id}"
@@ -356,10 +360,14 @@ def check_cases(
         first_seen = list(dict.fromkeys(ids))
         missing = [n.kind for n in sent if _message_id(n.key) not in ids]
         consequential = {"issue_opened", "resolved", "deactivated"}
-        owed = [n for n in view.notices if n.kind in consequential and n.state != "sent"]
-        found.lost += len(missing) + len(owed)
-        if missing or owed:
-            problems.append(f"emails lost: {missing + [n.kind for n in owed]}")
+        owed = [n.kind for n in view.notices if n.kind in consequential and n.state != "sent"]
+        # The notices every case of this end owes, whether or not the case decided them.
+        due = ["issue_opened"] * len(view.issues) + [view.status]
+        decided = [n.kind for n in view.notices if n.kind in consequential]
+        never_decided = [k for k in due if decided.count(k) < due.count(k)]
+        found.lost += len(missing) + len(owed) + len(never_decided)
+        if missing or owed or never_decided:
+            problems.append(f"emails lost: {missing + owed + never_decided}")
         if [i for i in first_seen if i in wanted] != [i for i in wanted if i in first_seen]:
             found.out_of_order += 1
             problems.append(f"emails out of order: {[m.kind for m in received]}")
@@ -377,17 +385,21 @@ def check_cases(
         for key, row in rows.items():
             if not key.startswith(f"{run_key}/") or row["channel"] != "call":
                 continue
-            if row["state"] == "sent" and datetime.fromisoformat(row["claimed_at"]) > sealed_at:
+            dialled_at = datetime.fromisoformat(row["sent_at"]) if row["sent_at"] else None
+            if dialled_at and dialled_at > view.closed_at:
                 found.calls_after_closure += 1
-                problems.append(f"{key} dialled after the case was sealed")
+                problems.append(f"{key} dialled after the case closed")
+            if datetime.fromisoformat(row["claimed_at"]) > sealed_at and row["state"] == "sent":
+                found.calls_after_closure += 1
+                problems.append(f"{key} claimed after the run was sealed")
             number = int(key.rsplit("/", 1)[1])
             attempt = view.call_attempts[number - 1] if number <= len(view.call_attempts) else None
             if row["state"] == "sent" and attempt and attempt.placed_at and row["sent_at"]:
-                lag = attempt.placed_at - datetime.fromisoformat(row["sent_at"])
-                found.placement_lag.append(lag.total_seconds())
-        numbers = [a.number for a in view.call_attempts]
-        if numbers != list(range(1, len(numbers) + 1)):
-            problems.append(f"attempt numbers {numbers}")
+                lag = (attempt.placed_at - datetime.fromisoformat(row["sent_at"])).total_seconds()
+                found.placement_lag.append(lag)
+                # At worst the signal was lost with its worker and the retried dial confirms.
+                if lag > PLACEMENT_LAG_LIMIT:
+                    problems.append(f"attempt {number} shown {lag:.1f}s after its dial")
         found.problems += [f"{kind} {seller_id}: {p}" for p in problems]
     return found
 

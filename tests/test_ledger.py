@@ -10,6 +10,7 @@ import threading
 import time
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -51,7 +52,6 @@ def test_the_claim_of_a_dead_sender_is_taken_again_once_its_hold_passed(
     with deliveries.claim("k", "call", timedelta(milliseconds=200)) as claim:
         assert claim.outcome == "claimed"
         claim.release = lambda: None  # type: ignore[method-assign]
-        claim.marked = False
     with deliveries.claim("k", "call", HOLD) as too_soon:
         assert too_soon.outcome == "busy"
     time.sleep(0.25)
@@ -63,6 +63,31 @@ def test_the_claim_of_a_dead_sender_is_taken_again_once_its_hold_passed(
         "sent",
         2,
     )
+
+
+def test_a_holder_whose_claim_expired_cannot_release_or_mark_the_new_one(
+    tmp_path: Path, deliveries: SqliteDeliveries
+) -> None:
+    with deliveries.claim("k", "email", timedelta(milliseconds=100)) as slow:
+        time.sleep(0.15)
+        with deliveries.claim("k", "email", HOLD) as fresh:
+            assert fresh.outcome == "claimed" and fresh.token == slow.token + 1
+            slow.release()  # the slow holder gives up: the fresh claim must stand
+            with deliveries.claim("k", "email", HOLD) as third:
+                assert third.outcome == "busy"
+            fresh.mark_sent()
+    with deliveries.claim("k", "email", HOLD) as later:
+        assert later.outcome == "already_sent"
+
+
+def test_a_retry_of_a_fenced_step_still_sending_is_busy_not_sealed(
+    deliveries: SqliteDeliveries,
+) -> None:
+    with deliveries.claim("run/email/reminder", "email", HOLD, fence="run") as sending:
+        deliveries.seal("run")
+        with deliveries.claim("run/email/reminder", "email", HOLD, fence="run") as retry:
+            assert retry.outcome == "busy", "the attempt still sending decides, not its retry"
+        sending.mark_sent()
 
 
 def test_a_sealed_run_refuses_fenced_steps_only(deliveries: SqliteDeliveries) -> None:
@@ -121,8 +146,9 @@ def test_of_many_threads_racing_for_one_step_exactly_one_sends(
     assert set(outcomes) <= {"claimed", "busy", "already_sent"}
 
 
-def _claim_in_process(path: str, key: str, results: multiprocessing.Queue[str]) -> None:
+def _claim_in_process(path: str, key: str, start: Any, results: multiprocessing.Queue[str]) -> None:
     deliveries = SqliteDeliveries(path)
+    start.wait()  # all four import and connect first, then race
     with deliveries.claim(key, "email", HOLD) as claim:
         if claim.outcome == "claimed":
             claim.mark_sent()
@@ -135,8 +161,10 @@ def test_of_several_worker_processes_exactly_one_claims_each_step(tmp_path: Path
     context = multiprocessing.get_context("spawn")
     results: multiprocessing.Queue[str] = context.Queue()
     for key in ("a", "b", "c"):
+        start = context.Barrier(4)
         processes = [
-            context.Process(target=_claim_in_process, args=(path, key, results)) for _ in range(4)
+            context.Process(target=_claim_in_process, args=(path, key, start, results))
+            for _ in range(4)
         ]
         for process in processes:
             process.start()

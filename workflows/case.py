@@ -332,6 +332,9 @@ class CaseWorkflow:
             return
         courier_id = f"case-notices-{self.view.seller_id}-{workflow.info().run_id}"
         assert self.policy is not None
+        # What is left of the oldest owed notice's budget, so no notice outlives notice_give_up.
+        spent = workflow.now() - min(n.queued_at for n in owed)
+        budget = max(self.policy.notice_give_up - spent, timedelta(minutes=1))
         await workflow.start_child_workflow(
             CaseNotices.run,
             NoticeHandoff(
@@ -339,7 +342,7 @@ class CaseWorkflow:
                 seller_id=self.view.seller_id,
                 notices=owed,
                 requests=[self._email_requests[n.key] for n in owed],
-                give_up=self.policy.notice_give_up,
+                give_up=budget,
             ),
             id=courier_id,
             parent_close_policy=ParentClosePolicy.ABANDON,
@@ -356,7 +359,9 @@ class CaseWorkflow:
             return None
         if self._closing or self.view.closed:
             return "the case closed first"
-        request = self._email_requests[notice.key]
+        request = self._email_requests.get(notice.key)
+        if request is None:
+            return None
         if notice.kind == "reminder":
             issue = self.view.issue(request.issues[0].id) if request.issues else None
             if issue is None or issue.status != "open":
@@ -486,6 +491,8 @@ class CaseWorkflow:
         self._record("call_placed", f"attempt {attempt.number} placed ({who})")
 
     async def _dial_fenced(self, attempt: CallAttempt) -> None:
+        if self._closing:
+            return  # spawned just before the case began to close: never dial it
         who = "seller (contact me now)" if attempt.seller_initiated else "proactive"
         task = self._call_task(attempt)
         task.run_id = workflow.info().run_id

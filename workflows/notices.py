@@ -22,6 +22,8 @@ with workflow.unsafe.imports_passed_through():
     from aha.models import Notice, NoticeState
 
 DELIVERY_TIMEOUT = timedelta(seconds=60)
+# An attempt heartbeats as it connects and sends: one on a dead worker is retried after this.
+DELIVERY_HEARTBEAT = timedelta(seconds=20)
 # Retries cost no history: the server keeps them. A minute apart at most, so mail flows again
 # within a minute of an outage ending.
 NOTICE_RETRY = RetryPolicy(
@@ -119,6 +121,7 @@ class NoticeCourier:
             EmailActivities.deliver_email,
             self.requests[notice.key],
             start_to_close_timeout=DELIVERY_TIMEOUT,
+            heartbeat_timeout=DELIVERY_HEARTBEAT,
             schedule_to_close_timeout=self.give_up,
             retry_policy=NOTICE_RETRY,
             # A recalled email must be known unsent (or sent) before the next one may go.
