@@ -71,9 +71,8 @@ def build_worker(
         page_url=settings.page_url,
     )
     accounts = AccountActivities(store, lambda: policy, store.deliveries)
-    emails = EmailActivities(smtp, store, store, store.deliveries)
+    emails = EmailActivities(smtp, store, store.deliveries)
     calls = CallActivities(
-        store,
         store,
         dialer or build_dialer(settings, client),
         store.deliveries,

@@ -21,7 +21,7 @@ class AccountActivities:
         self,
         directory: SellerDirectory,
         policy: Callable[[], Policy],
-        deliveries: DeliveryLedger | None = None,
+        deliveries: DeliveryLedger,
     ) -> None:
         self.directory = directory
         self.policy = policy
@@ -30,7 +30,6 @@ class AccountActivities:
     @activity.defn
     def seal_case(self, run_key: str) -> None:
         """Mark the case run closed: any call or reminder still retried for it is refused."""
-        assert self.deliveries is not None
         self.deliveries.seal(run_key)
 
     @activity.defn

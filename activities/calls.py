@@ -19,7 +19,7 @@ from temporalio import activity
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
-from aha.directory import NotificationLedger, SellerDirectory
+from aha.directory import SellerDirectory
 from aha.ledger import DeliveryLedger
 from aha.models import CallOutcome, CallPlaced, CallReport
 
@@ -135,13 +135,11 @@ class CallActivities:
     def __init__(
         self,
         directory: SellerDirectory,
-        ledger: NotificationLedger,
         dialer: Dialer,
-        deliveries: DeliveryLedger | None = None,
+        deliveries: DeliveryLedger,
         announcer: PlacementAnnouncer | None = None,
     ) -> None:
         self.directory = directory
-        self.ledger = ledger
         self.dialer = dialer
         self.deliveries = deliveries
         self.announcer = announcer
@@ -153,7 +151,9 @@ class CallActivities:
         The case hears of the placement by a signal at once; the activity's completion,
         which a crash can delay by a whole timeout, only confirms it.
         """
-        assert self.deliveries is not None
+        return await self._place(task, announce=True)
+
+    async def _place(self, task: CallTask, announce: bool) -> Placement:
         with self.deliveries.claim(task.key, "call", CLAIM_HOLD, task.fence) as claim:
             if claim.outcome == "busy":
                 raise ApplicationError("another worker is placing this call", type="DeliveryBusy")
@@ -171,7 +171,7 @@ class CallActivities:
             await self.dialer.dial(task, contact.phone)
             placed_at = datetime.now(UTC)
             claim.mark_sent()
-        if self.announcer is not None:
+        if announce and self.announcer is not None:
             await self.announcer.call_placed(task, placed_at)
         log.info("call placed", seller_id=task.seller_id, workflow_id=task.case_id,
                  attempt=task.attempt, seller_initiated=task.seller_initiated)  # fmt: skip
@@ -179,21 +179,9 @@ class CallActivities:
 
     @activity.defn
     async def place_call(self, task: CallTask) -> bool:
-        """Hand the attempt to the dialer once; True when it was placed now."""
-        if self.ledger.was_sent(task.key):
-            return False
-        contact = self.directory.get(task.seller_id)
-        if contact is None:
-            raise ApplicationError(
-                f"unknown seller {task.seller_id!r}", type="UnknownSeller", non_retryable=True
-            )
-        await self.dialer.dial(task, contact.phone)
-        self.ledger.record_sent(task.key, "call")
-        log.info(
-            "call placed",
-            seller_id=task.seller_id,
-            workflow_id=task.case_id,
-            attempt=task.attempt,
-            seller_initiated=task.seller_initiated,
-        )
-        return True
+        """The call of a case opened before v3; True when it was placed now.
+
+        The same claims as `dial`, but no signal: such a case records the placement itself
+        when the activity completes.
+        """
+        return await self._place(task, announce=False) == "placed"

@@ -16,7 +16,7 @@ import sqlite3
 import statistics
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -154,6 +154,19 @@ async def kill_and_restart(worker: WorkerProcess) -> None:
             worker.kill()
             await asyncio.sleep(1)
     raise AssertionError(f"worker {worker.n} would not start again:\n{tail(worker.log_path)}")
+
+
+def worker_killer(stack: FaultStack) -> Callable[[], Awaitable[None]]:
+    """Each call `kill -9`s the next worker in turn and starts it again."""
+    killed = 0
+
+    async def kill_the_next_worker() -> None:
+        nonlocal killed
+        worker = stack.workers[killed % len(stack.workers)]
+        killed += 1
+        await kill_and_restart(worker)
+
+    return kill_the_next_worker
 
 
 # ---- the actors ----------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from tests.fault_cases import check_cases, every, fault_stack, kill_and_restart, run_cases, settle
+from tests.fault_cases import check_cases, every, fault_stack, run_cases, settle, worker_killer
 
 SERVER_DOWN = 5.0
 
@@ -27,13 +27,6 @@ SERVER_DOWN = 5.0
 async def fault_run(per_kind: int, kills: int, outage: float) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         async with fault_stack(Path(tmp), deadline="60s", reminder="25s") as stack:
-            killed = 0
-
-            async def kill_a_worker() -> None:
-                nonlocal killed
-                worker = stack.workers[killed % len(stack.workers)]
-                killed += 1
-                await kill_and_restart(worker)
 
             async def mail_outage() -> None:
                 await asyncio.sleep(20.0)
@@ -49,7 +42,7 @@ async def fault_run(per_kind: int, kills: int, outage: float) -> dict[str, Any]:
 
             started = time.monotonic()
             faults = [asyncio.create_task(mail_outage()), asyncio.create_task(server_crash())]
-            async with every(5.0, kill_a_worker, times=kills) as kill_times:
+            async with every(5.0, worker_killer(stack), times=kills) as kill_times:
                 kinds = await run_cases(stack, per_kind, spread=30.0, timeout=400.0)
             await asyncio.gather(*faults)
             views = await settle(stack, kinds, timeout=300.0)

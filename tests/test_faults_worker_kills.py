@@ -17,9 +17,9 @@ from tests.fault_cases import (
     every,
     explain,
     fault_stack,
-    kill_and_restart,
     run_cases,
     settle,
+    worker_killer,
 )
 
 pytestmark = pytest.mark.faults
@@ -27,15 +27,7 @@ pytestmark = pytest.mark.faults
 
 async def test_every_case_ends_right_through_repeated_worker_kills(tmp_path: Path) -> None:
     async with fault_stack(tmp_path, deadline="60s", reminder="25s") as stack:
-        killed = 0
-
-        async def kill_a_worker() -> None:
-            nonlocal killed
-            worker = stack.workers[killed % len(stack.workers)]
-            killed += 1
-            await kill_and_restart(worker)
-
-        async with every(5.0, kill_a_worker, times=12) as kills:
+        async with every(5.0, worker_killer(stack), times=12) as kills:
             kinds = await run_cases(stack, per_kind=16, spread=20.0, timeout=240.0)
         views = await settle(stack, kinds, timeout=180.0)
         found = check_cases(
