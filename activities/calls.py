@@ -18,6 +18,7 @@ from pydantic import BaseModel
 from temporalio import activity
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
 
 from aha.directory import SellerDirectory
 from aha.ledger import DeliveryLedger
@@ -31,6 +32,8 @@ CALL_PLACED = "call_placed"
 CLAIM_HOLD = timedelta(seconds=30)
 
 Placement = Literal["placed", "already_placed", "sealed"]
+# Pauses between tries of the placement signal while Temporal is unreachable (about 10 s).
+ANNOUNCE_RETRIES: tuple[float | None, ...] = (0.5, 1.0, 2.0, 3.0, 3.5, None)
 
 
 class CallTask(BaseModel):
@@ -124,11 +127,23 @@ class SignalAnnouncer:
 
     async def call_placed(self, task: CallTask, placed_at: datetime) -> None:
         handle = self.client.get_workflow_handle(task.case_id, run_id=task.run_id or None)
-        try:
-            await handle.signal(CALL_PLACED, CallPlaced(attempt=task.attempt, placed_at=placed_at))
-        except Exception as err:  # the completion still tells the case; the call is placed
-            log.info("call placement not announced", seller_id=task.seller_id,
-                     workflow_id=task.case_id, error=type(err).__name__)  # fmt: skip
+        placed = CallPlaced(attempt=task.attempt, placed_at=placed_at)
+        # Through a short server outage too: the completion alone may come much later.
+        for pause in ANNOUNCE_RETRIES:
+            try:
+                await handle.signal(CALL_PLACED, placed)
+                return
+            except RPCError as err:
+                if err.status != RPCStatusCode.UNAVAILABLE or pause is None:
+                    error = err.status.name
+                    break
+            except Exception as err:  # e.g. the case completed meanwhile
+                error = type(err).__name__
+                break
+            await asyncio.sleep(pause)
+        # The completion still tells the case; the call is placed either way.
+        log.info("call placement not announced", seller_id=task.seller_id,
+                 workflow_id=task.case_id, error=error)  # fmt: skip
 
 
 class CallActivities:
