@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Literal
 
+from aha.policy import parse_duration
+
 TASK_QUEUE = "at-risk-cases"
 
 
@@ -15,8 +17,6 @@ def _env(name: str, default: str) -> str:
 
 def _seconds(name: str, default: str) -> float:
     """A duration setting: bare seconds ("30") or a duration ("30s", "2m")."""
-    from aha.policy import parse_duration
-
     text = _env(name, default)
     try:
         return float(text)

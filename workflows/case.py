@@ -14,10 +14,10 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeUpdate
-from temporalio.exceptions import ActivityError, ApplicationError, FailureError
+from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.workflow import ParentClosePolicy
 
-from workflows.notices import CaseNotices, NoticeCourier, NoticeHandoff
+from workflows.notices import CaseNotices, NoticeCourier, NoticeHandoff, failure_reason
 
 with workflow.unsafe.imports_passed_through():
     from activities.accounts import AccountActivities
@@ -107,12 +107,6 @@ EFFECT_RETRY = RetryPolicy(
 
 def _rejected(message: str, kind: str, *details: Any) -> ApplicationError:
     return ApplicationError(message, *details, type=kind, non_retryable=True)
-
-
-def _reason(err: BaseException) -> str:
-    if isinstance(err, ActivityError):
-        return err.cause.message if isinstance(err.cause, FailureError) else err.message
-    return "cancelled"
 
 
 def _timed_out(attempt: CallAttempt) -> bool:
@@ -464,7 +458,7 @@ class CaseWorkflow:
                 summary=f"email the seller: {what}",
             )
         except ActivityError as err:
-            self._record("email_failed", f"{what} email not delivered: {_reason(err)}")
+            self._record("email_failed", f"{what} email not delivered: {failure_reason(err)}")
             return
         self._record("email_sent", f"{what} email")
 
@@ -484,7 +478,7 @@ class CaseWorkflow:
             )
         except ActivityError as err:
             if attempt.outcome is None:
-                self._record("call_failed", f"attempt {attempt.number}: {_reason(err)}")
+                self._record("call_failed", f"attempt {attempt.number}: {failure_reason(err)}")
                 self._apply_outcome(attempt, "no_answer", "system (dialer failed)")
             return
         attempt.placed_at = workflow.now()
@@ -514,7 +508,7 @@ class CaseWorkflow:
             return  # cancelled at closure: the attempt is recorded as abandoned
         except ActivityError as err:
             if not self._closing and attempt.outcome is None:
-                self._record("call_failed", f"attempt {attempt.number}: {_reason(err)}")
+                self._record("call_failed", f"attempt {attempt.number}: {failure_reason(err)}")
                 self._apply_outcome(attempt, "no_answer", "system (dialer failed)")
             return
         finally:
@@ -685,7 +679,9 @@ class CaseWorkflow:
         try:
             self.profile = await self._load_profile()
         except ActivityError as err:
-            self._record("profile_unavailable", f"kept the last contact profile: {_reason(err)}")
+            self._record(
+                "profile_unavailable", f"kept the last contact profile: {failure_reason(err)}"
+            )
             return
         self.view.timezone = self.profile.timezone
         if self.profile.phone_version != before.phone_version:

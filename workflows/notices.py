@@ -36,10 +36,9 @@ Record = Callable[[str, str], None]
 StaleReason = Callable[[Notice], str | None]
 
 
-def _reason(err: BaseException) -> str:
-    if isinstance(err, ActivityError) and isinstance(err.cause, FailureError):
-        return err.cause.message
-    return str(err)
+def failure_reason(err: ActivityError) -> str:
+    """What went wrong in an activity, as the timeline says it."""
+    return err.cause.message if isinstance(err.cause, FailureError) else err.message
 
 
 class NoticeCourier:
@@ -136,8 +135,8 @@ class NoticeCourier:
             return  # recalled, it stays pending: whoever delivers it next asks the ledger
         except ActivityError as err:
             if not self._recalled:
-                self._settle(notice, "failed", _reason(err))
-                self.record("email_failed", f"{what} email not delivered: {_reason(err)}")
+                self._settle(notice, "failed", failure_reason(err))
+                self.record("email_failed", f"{what} email not delivered: {failure_reason(err)}")
             return
         finally:
             self._in_flight = None
