@@ -25,7 +25,8 @@ from activities.calls import (
 from activities.email import EmailActivities, SmtpSettings
 from activities.enrollment import EnrollmentActivities
 from aha.config import Settings
-from aha.policy import Policy, load_policy
+from aha.domain.policy import Policy
+from aha.policy_file import load_policy
 from aha.programme_store import ProgrammeStore
 from workflows.case import CaseWorkflow
 from workflows.enrollment import EnrollmentSweep

@@ -9,9 +9,9 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from aha.directory import SellerDirectory
+from aha.domain.models import SellerProfile
+from aha.domain.policy import Policy
 from aha.ledger import DeliveryLedger
-from aha.models import SellerProfile
-from aha.policy import Policy
 
 log = structlog.get_logger(__name__)
 

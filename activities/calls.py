@@ -21,8 +21,9 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from aha.directory import SellerDirectory
+from aha.domain.models import CallPlaced, CallReport
+from aha.domain.vocabulary import CallOutcome
 from aha.ledger import DeliveryLedger
-from aha.models import CallOutcome, CallPlaced, CallReport
 
 log = structlog.get_logger(__name__)
 
@@ -87,8 +88,13 @@ class SimulatedDialer:
     def _outcome(self) -> CallOutcome:
         roll = self.choose()
         if roll < self.answer_probability:
-            return "answered"
-        others: list[CallOutcome] = ["no_answer", "no_answer", "busy", "voicemail"]
+            return CallOutcome.ANSWERED
+        others = [
+            CallOutcome.NO_ANSWER,
+            CallOutcome.NO_ANSWER,
+            CallOutcome.BUSY,
+            CallOutcome.VOICEMAIL,
+        ]
         spread = (roll - self.answer_probability) / max(1e-9, 1 - self.answer_probability)
         return others[min(len(others) - 1, int(spread * len(others)))]
 

@@ -15,7 +15,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from aha.directory import SellerDirectory
-from aha.emails import EmailRequest, Recipient, render
+from aha.domain.emails import EmailRequest, Recipient, render
 from aha.ledger import DeliveryLedger
 
 log = structlog.get_logger(__name__)

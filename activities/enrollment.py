@@ -13,9 +13,9 @@ from temporalio.exceptions import ApplicationError
 
 from activities.email import SmtpSettings, build_message, connect, deliver
 from aha.directory import NotificationLedger
-from aha.eligibility import MIN_SCORE, RatingSummary, evaluate, window_start
-from aha.enrollment import email_for_change, render_enrollment_email
-from aha.models import SweepCounts
+from aha.domain.eligibility import MIN_SCORE, RatingSummary, evaluate, window_start
+from aha.domain.enrollment import email_for_change, render_enrollment_email
+from aha.domain.models import SweepCounts
 from aha.programme_store import Enrollment, ProgrammeStore
 
 log = structlog.get_logger(__name__)

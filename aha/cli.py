@@ -19,9 +19,8 @@ from temporalio.service import RPCError
 
 from aha.config import Settings
 from aha.directory import InvalidContact
-from aha.guidance import ISSUE_TYPES
-from aha.logs import configure
-from aha.models import (
+from aha.domain.guidance import ISSUE_TYPES
+from aha.domain.models import (
     CALL_OUTCOMES,
     CASE_STATUSES,
     CallReport,
@@ -32,7 +31,8 @@ from aha.models import (
     Review,
     SweepResult,
 )
-from aha.policy import PolicyError
+from aha.domain.policy import PolicyError
+from aha.logs import configure
 from aha.programme_store import InvalidReading, ProgrammeStore
 from aha.service import CaseError, CaseService, ContactUpdate, change_contact
 from api.auth import TokenFileError

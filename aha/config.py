@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Literal
 
-from aha.policy import parse_duration
+from aha.domain.policy import parse_duration
 
 TASK_QUEUE = "at-risk-cases"
 

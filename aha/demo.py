@@ -18,9 +18,9 @@ import structlog
 from temporalio.client import Client
 
 from aha.config import Settings
-from aha.guidance import ISSUE_TYPES
-from aha.models import DetectionEvent, PlanSubmission, Resolution, Review, SweepRequest
-from aha.policy import Policy
+from aha.domain.guidance import ISSUE_TYPES
+from aha.domain.models import DetectionEvent, PlanSubmission, Resolution, Review, SweepRequest
+from aha.domain.policy import Policy
 from aha.programme_store import ProgrammeStore
 from aha.service import CaseService
 from workflows.enrollment import EnrollmentSweep

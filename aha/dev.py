@@ -23,7 +23,7 @@ from aha import search_attributes as sa
 from aha.config import Settings
 from aha.logs import configure
 from aha.mailcatcher import MailCatcher
-from aha.policy import load_policy
+from aha.policy_file import load_policy
 
 log = structlog.get_logger(__name__)
 

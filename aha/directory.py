@@ -18,8 +18,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import phonenumbers
 from pydantic import BaseModel, ConfigDict
 
+from aha.domain.models import SELLER_ID_PATTERN, SellerProfile
 from aha.ledger import SqliteDeliveries
-from aha.models import SELLER_ID_PATTERN, SellerProfile
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 

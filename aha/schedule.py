@@ -16,7 +16,7 @@ from temporalio.client import (
     ScheduleUpdateInput,
 )
 
-from aha.models import SweepRequest
+from aha.domain.models import SweepRequest
 from workflows.enrollment import EnrollmentSweep
 
 SCHEDULE_ID = "aha-enrollment-daily"

@@ -40,8 +40,8 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from aha import search_attributes as sa
 from aha.directory import SellerContact
-from aha.guidance import describe_issue_type
-from aha.models import (
+from aha.domain.guidance import describe_issue_type
+from aha.domain.models import (
     CASE_STATUSES,
     CallAttempt,
     CallReport,

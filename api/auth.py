@@ -21,7 +21,7 @@ from pathlib import Path
 
 import structlog
 
-from aha.models import SELLER_ID_PATTERN
+from aha.domain.models import SELLER_ID_PATTERN
 
 log = structlog.get_logger(__name__)
 

@@ -7,7 +7,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
-from aha.models import SELLER_ID_PATTERN, CallOutcome
+from aha.domain.models import SELLER_ID_PATTERN
+from aha.domain.vocabulary import CallOutcome
 from aha.service import PendingCall
 
 Text = Field(max_length=4000)

@@ -23,8 +23,8 @@ from pydantic import ValidationError
 from temporalio.service import RPCError
 
 from aha.directory import InvalidContact, SellerContact
-from aha.guidance import describe_issue_type, guidance_for
-from aha.models import SELLER_ID_PATTERN, CaseView, PlanSubmission
+from aha.domain.guidance import describe_issue_type, guidance_for
+from aha.domain.models import SELLER_ID_PATTERN, CaseView, PlanSubmission
 from aha.service import CaseError, NoOpenCase
 from api.errors import ApiError, as_api_error, contact_field
 from api.sessions import Session, Sessions

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from itsdangerous import BadSignature, Signer
 
-from aha.models import (
+from aha.domain.models import (
     CASE_STATUSES,
     CallAttempt,
     CallReport,
@@ -25,7 +25,7 @@ from aha.models import (
     Resolution,
     Review,
 )
-from aha.policy import parse_duration
+from aha.domain.policy import parse_duration
 from aha.service import CasePage
 from api.auth import Identity
 from api.bodies import (

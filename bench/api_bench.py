@@ -72,9 +72,9 @@ from temporalio.service import RPCError
 
 from aha.config import Settings
 from aha.dev import connect_when_ready, dev_server_command, free_port
+from aha.domain.models import DetectionEvent
+from aha.domain.policy import parse_policy
 from aha.logs import configure
-from aha.models import DetectionEvent
-from aha.policy import parse_policy
 from aha.programme_store import Enrollment, ProgrammeStore
 from aha.service import CaseService, case_id_for
 from bench.stats import latency_summary

@@ -41,10 +41,10 @@ from temporalio.worker import Worker
 
 from aha.config import Settings
 from aha.dev import free_port, search_attribute_args, temporal_binary
+from aha.domain.models import CallReport, CaseView, DetectionEvent, Resolution
+from aha.domain.policy import CallingHours, Policy
 from aha.logs import configure
 from aha.mailcatcher import MailCatcher
-from aha.models import CallReport, CaseView, DetectionEvent, Resolution
-from aha.policy import CallingHours, Policy
 from aha.programme_store import Enrollment, ProgrammeStore
 from aha.service import CaseService, case_id_for
 from bench.floor import BareWorkflow, SignalWorkflow, UpdatesWorkflow

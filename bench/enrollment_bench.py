@@ -50,10 +50,10 @@ from activities.email import SmtpSettings
 from activities.enrollment import EnrollmentActivities, SweepPage
 from aha.config import Settings
 from aha.dev import free_port
+from aha.domain.models import SWEEP_PAGE_SIZE, SweepRequest, SweepResult
 from aha.logs import configure
 from aha.mailcatcher import MailCatcher
-from aha.models import SWEEP_PAGE_SIZE, SweepRequest, SweepResult
-from aha.policy import load_policy
+from aha.policy_file import load_policy
 from aha.programme_store import ProgrammeStore
 from bench.case_bench import start_server
 from worker import build_worker

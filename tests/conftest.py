@@ -26,9 +26,9 @@ from temporalio.testing import WorkflowEnvironment
 
 from aha.config import Settings
 from aha.dev import free_port, search_attribute_args, temporal_binary
+from aha.domain.models import CaseView, DetectionEvent, PlanSubmission
+from aha.domain.policy import Policy, parse_policy
 from aha.mailcatcher import MailCatcher
-from aha.models import CaseView, DetectionEvent, PlanSubmission
-from aha.policy import Policy, parse_policy
 from aha.programme_store import Enrollment, ProgrammeStore
 from aha.service import CaseService, case_id_for
 from worker import build_worker

@@ -25,7 +25,7 @@ from typing import Any, Literal
 
 from temporalio.client import Client
 
-from aha.models import (
+from aha.domain.models import (
     CallOutcome,
     CallReport,
     CaseView,

@@ -19,8 +19,8 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from aha.dev import temporal_binary
-from aha.models import CallReport, PlanSubmission, Resolution, Review
-from aha.policy import parse_policy
+from aha.domain.models import CallReport, PlanSubmission, Resolution, Review
+from aha.domain.policy import parse_policy
 from tests.conftest import ALWAYS_CALLABLE, Cases, dev_server_args, running_cases
 from tests.fault_harness import StoppableMail
 

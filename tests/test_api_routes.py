@@ -20,7 +20,7 @@ from temporalio.client import WorkflowExecutionStatus
 
 from aha.config import Settings
 from aha.dev import free_port
-from aha.models import CaseView
+from aha.domain.models import CaseView
 from aha.service import case_id_for
 from api.app import create_app
 from tests.conftest import Api

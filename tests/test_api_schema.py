@@ -31,8 +31,8 @@ from schemathesis.core.result import Ok
 from schemathesis.errors import FailureGroup
 from schemathesis.schemas import APIOperation
 
-from aha.guidance import ISSUE_TYPES
-from aha.models import CASE_STATUSES
+from aha.domain.guidance import ISSUE_TYPES
+from aha.domain.models import CASE_STATUSES
 from tests.conftest import Api
 
 # Which token each operation gets, in the order they run: a service role, "seller" for the

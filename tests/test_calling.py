@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from aha.calling import calling_window, is_callable, local_day, next_call_slot, retry_delay
-from aha.policy import CallingHours, Policy, parse_policy
+from aha.domain.calling import calling_window, is_callable, local_day, next_call_slot, retry_delay
+from aha.domain.policy import CallingHours, Policy, parse_policy
 
 DEFAULT_HOURS = CallingHours()  # 08:00-21:00 local
 ALWAYS = CallingHours(start="00:00", end="24:00")

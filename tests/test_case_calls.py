@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from aha.models import CallReport, Review
+from aha.domain.models import CallReport, Review
 from aha.service import Rejected
 from tests.conftest import DAYTIME_ONLY, Cases, a_plan
 

@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo
 
 from temporalio.testing import WorkflowEnvironment
 
-from aha.models import CallReport
-from aha.policy import parse_policy
+from aha.domain.models import CallReport
+from aha.domain.policy import parse_policy
 from tests.conftest import ALWAYS_CALLABLE, ONE_CALL_A_DAY, Cases, free_port, running_cases
 
 

@@ -11,7 +11,7 @@ import temporalio.api.sdk.v1
 from temporalio.client import WorkflowHandle
 
 from aha import search_attributes as sa
-from aha.models import CallReport, PlanSubmission, Resolution, Review
+from aha.domain.models import CallReport, PlanSubmission, Resolution, Review
 from aha.service import CaseClosed, InvalidInput, NoOpenCase, Rejected, UnknownSeller
 from tests.conftest import Cases, a_plan
 

@@ -14,8 +14,8 @@ from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
 from aha.dev import free_port
-from aha.models import CallReport, Resolution
-from aha.policy import parse_policy
+from aha.domain.models import CallReport, Resolution
+from aha.domain.policy import parse_policy
 from tests.conftest import ALWAYS_CALLABLE, Cases, running_cases
 
 

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from aha.guidance import guidance_for
-from aha.models import CallReport, Resolution, Review
+from aha.domain.guidance import guidance_for
+from aha.domain.models import CallReport, Resolution, Review
 from aha.service import Rejected
 from tests.conftest import Cases, a_plan
 

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from aha.deadlines import (
+from aha.domain.deadlines import (
     case_deadline,
     due_reminders,
     issue_deadline,
@@ -16,7 +16,7 @@ from aha.deadlines import (
     reminder_key,
     reminder_times,
 )
-from aha.policy import Policy, parse_policy
+from aha.domain.policy import Policy, parse_policy
 
 DAY_BEFORE = "reminder/I-1/86400s"
 FOUR_HOURS_BEFORE = "reminder/I-1/14400s"

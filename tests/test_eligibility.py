@@ -7,7 +7,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from aha.eligibility import (
+from aha.domain.eligibility import (
     MAX_DAYS_BELOW,
     MIN_SCORE,
     WINDOW_MONTHS,

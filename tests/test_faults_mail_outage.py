@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from aha.models import CaseView, Resolution
+from aha.domain.models import CaseView, Resolution
 from tests.fault_cases import (
     FaultStack,
     Kind,

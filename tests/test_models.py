@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import ValidationError
 
-from aha.models import DetectionEvent
+from aha.domain.models import DetectionEvent
 
 
 def event(**overrides: object) -> DetectionEvent:

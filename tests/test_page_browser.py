@@ -30,7 +30,7 @@ from playwright.async_api import (
     expect,
 )
 
-from aha.models import CaseView
+from aha.domain.models import CaseView
 from tests.conftest import Api
 
 DEFAULT_CHROMIUM = "/usr/bin/chromium"

@@ -8,16 +8,15 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from aha.policy import (
+from aha.domain.policy import (
     CallingHours,
     Policy,
     PolicyError,
-    default_policy_text,
     format_duration,
-    load_policy,
     parse_duration,
     parse_policy,
 )
+from aha.policy_file import default_policy_text, load_policy
 
 # --- parse_duration / format_duration -----------------------------------------------------
 

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from aha.models import SweepRequest, SweepResult
+from aha.domain.models import SweepRequest, SweepResult
 from tests.conftest import Cases
 from workflows.enrollment import EnrollmentSweep
 

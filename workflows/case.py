@@ -23,13 +23,12 @@ with workflow.unsafe.imports_passed_through():
     from activities.accounts import AccountActivities
     from activities.calls import CallActivities, CallTask
     from activities.email import EmailActivities
-    from aha import calling, deadlines
     from aha import search_attributes as sa
-    from aha.emails import EmailKind, EmailRequest
-    from aha.guidance import guidance_for
-    from aha.models import (
+    from aha.domain import calling, deadlines
+    from aha.domain.emails import EmailRequest
+    from aha.domain.guidance import guidance_for
+    from aha.domain.models import (
         CallAttempt,
-        CallOutcome,
         CallPlaced,
         CallReport,
         CaseStart,
@@ -48,7 +47,15 @@ with workflow.unsafe.imports_passed_through():
         SellerProfile,
         TimelineEntry,
     )
-    from aha.policy import Policy
+    from aha.domain.policy import Policy
+    from aha.domain.vocabulary import (
+        CallOutcome,
+        CaseStatus,
+        ClosureReason,
+        EmailKind,
+        IssueStatus,
+        ReviewState,
+    )
 
 ACTIVITY_TIMEOUT = timedelta(seconds=60)
 RETRY = RetryPolicy(
@@ -140,7 +147,7 @@ class CaseWorkflow:
         self._effects: set[asyncio.Task[None]] = set()
         self._background = False
         self._closing = False
-        self._deactivate_now: str | None = None
+        self._deactivate_now: ClosureReason | None = None
         self._ordered = False
         self._courier: NoticeCourier | None = None
         self._delivering: asyncio.Task[None] | None = None
@@ -265,13 +272,15 @@ class CaseWorkflow:
         if self._ordered:
             await self._seal()
         self._record("case_resolved", "every issue resolved before its deadline")
-        self.view.closure_reason = "resolved"
-        self._close("resolved")
-        self._email("resolved", "resolved", issues=self.view.issues)
+        self.view.closure_reason = ClosureReason.RESOLVED
+        self._close(CaseStatus.RESOLVED)
+        self._email(EmailKind.RESOLVED, "resolved", issues=self.view.issues)
         await self._finish_effects()
         self._publish()
 
-    async def _deactivate(self, closure_reason: str = "deadline_passed") -> None:
+    async def _deactivate(
+        self, closure_reason: ClosureReason = ClosureReason.DEADLINE_PASSED
+    ) -> None:
         # From here on the case takes no more actions: the deadline (or the rule) has won.
         self._closing = True
         if closure_reason == "deadline_passed":
@@ -291,8 +300,8 @@ class CaseWorkflow:
             summary="deactivate the seller's account",
         )
         self._record("account_deactivated", reason)
-        self._close("deactivated")
-        self._email("deactivated", "deactivated", issues=overdue, reason=reason)
+        self._close(CaseStatus.DEACTIVATED)
+        self._email(EmailKind.DEACTIVATED, "deactivated", issues=overdue, reason=reason)
         await self._finish_effects()
         self._publish()
 
@@ -369,7 +378,7 @@ class CaseWorkflow:
             return "the emergency phone number was changed first"
         return None
 
-    def _close(self, status: str) -> None:
+    def _close(self, status: CaseStatus) -> None:
         self._closing = True
         for handle in self._dialing.values():
             handle.cancel()
@@ -377,7 +386,7 @@ class CaseWorkflow:
             self._record(
                 "call_abandoned", f"attempt {attempt.number} had no outcome when the case closed"
             )
-        self.view.status = status  # type: ignore[assignment]
+        self.view.status = status
         self.view.closed_at = workflow.now()
         self.view.next_call_at = None
 
@@ -409,7 +418,7 @@ class CaseWorkflow:
             issue = self.view.issue(self._reminder_issue[key])
             if issue is None or issue.status != "open":
                 continue
-            self._email("reminder", key, issues=[issue])
+            self._email(EmailKind.REMINDER, key, issues=[issue])
             if not self._background:
                 self._record("reminder_sent", f"reminder email for issue {issue.id}")
 
@@ -479,7 +488,7 @@ class CaseWorkflow:
         except ActivityError as err:
             if attempt.outcome is None:
                 self._record("call_failed", f"attempt {attempt.number}: {failure_reason(err)}")
-                self._apply_outcome(attempt, "no_answer", "system (dialer failed)")
+                self._apply_outcome(attempt, CallOutcome.NO_ANSWER, "system (dialer failed)")
             return
         attempt.placed_at = workflow.now()
         self._record("call_placed", f"attempt {attempt.number} placed ({who})")
@@ -509,7 +518,7 @@ class CaseWorkflow:
         except ActivityError as err:
             if not self._closing and attempt.outcome is None:
                 self._record("call_failed", f"attempt {attempt.number}: {failure_reason(err)}")
-                self._apply_outcome(attempt, "no_answer", "system (dialer failed)")
+                self._apply_outcome(attempt, CallOutcome.NO_ANSWER, "system (dialer failed)")
             return
         finally:
             del self._dialing[attempt.number]
@@ -608,7 +617,7 @@ class CaseWorkflow:
         assert self.policy is not None
         for attempt in self.view.pending_calls():
             if attempt.placed_at and now >= attempt.placed_at + self.policy.call_report_timeout:
-                self._apply_outcome(attempt, "no_answer", NO_REPORT)
+                self._apply_outcome(attempt, CallOutcome.NO_ANSWER, NO_REPORT)
 
     def _apply_outcome(self, attempt: CallAttempt, outcome: CallOutcome, who: str) -> None:
         assert self.policy is not None and self.profile is not None
@@ -623,14 +632,14 @@ class CaseWorkflow:
                 self._record("seller_reached", f"answered call attempt {attempt.number}", who)
             self.view.reached = True
             if plan and plan.review_state == "info_requested":
-                plan.review_state = "under_review"
+                plan.review_state = ReviewState.UNDER_REVIEW
                 self._record(
                     "plan_back_in_review", "call answered after the request for information"
                 )
         elif outcome == "invalid_number":
             self._invalid_phone_version = self.profile.phone_version
             self._record("calling_stopped", "invalid emergency phone number; seller emailed")
-            self._email("invalid_number", f"invalid-number/{self.profile.phone_version}")
+            self._email(EmailKind.INVALID_NUMBER, f"invalid-number/{self.profile.phone_version}")
         elif not attempt.seller_initiated:
             delay = calling.retry_delay(outcome, self.policy)
             if delay is not None:
@@ -713,13 +722,13 @@ class CaseWorkflow:
             return
         plan = self.view.plan
         if plan and plan.review_state == "under_review":
-            self.view.status = "plan_under_review"
+            self.view.status = CaseStatus.PLAN_UNDER_REVIEW
         elif plan and plan.review_state == "info_requested":
-            self.view.status = "call_required"
+            self.view.status = CaseStatus.CALL_REQUIRED
         elif self.view.reached:
-            self.view.status = "engaged"
+            self.view.status = CaseStatus.ENGAGED
         else:
-            self.view.status = "awaiting_contact"
+            self.view.status = CaseStatus.AWAITING_CONTACT
         self.view.deadline = self._case_deadline() or self.view.deadline
 
     def _publish(self) -> None:
@@ -843,14 +852,14 @@ class CaseWorkflow:
         )
         assert self.policy is not None
         if event.issue_type in self.policy.immediate_deactivation_issue_types:
-            self._deactivate_now = "immediate_policy"
+            self._deactivate_now = ClosureReason.IMMEDIATE_POLICY
         elif not self.view.protected:
-            self._deactivate_now = "not_enrolled"
+            self._deactivate_now = ClosureReason.NOT_ENROLLED
         if self._deactivate_now is not None:
             self._closing = True
             self._record("immediate_deactivation", IMMEDIATE_REASONS[self._deactivate_now])
         else:
-            self._email("issue_opened", f"issue-opened/{issue.id}", issues=[issue])
+            self._email(EmailKind.ISSUE_OPENED, f"issue-opened/{issue.id}", issues=[issue])
         self._wake_loop()
         return DetectionReceipt(case_id=self.view.case_id, created=created, issue_id=issue.id)
 
@@ -973,14 +982,14 @@ class CaseWorkflow:
         plan.reviewed_at = workflow.now()
         plan.reviewed_by = review.reviewer
         if review.decision == "accept":
-            plan.review_state = "accepted"
+            plan.review_state = ReviewState.ACCEPTED
             self._record(
                 "plan_accepted", f"plan accepted for {', '.join(plan.issue_ids)}", review.reviewer
             )
             for issue_id in plan.issue_ids:
                 self._resolve(issue_id, "plan of action accepted", review.reviewer)
         else:
-            plan.review_state = "info_requested"
+            plan.review_state = ReviewState.INFO_REQUESTED
             plan.questions = [q.strip() for q in review.questions]
             self._call_not_before = workflow.now()
             self._record(
@@ -1040,7 +1049,7 @@ class CaseWorkflow:
         issue = self.view.issue(issue_id)
         if issue is None or issue.status != "open":
             return
-        issue.status = "resolved"
+        issue.status = IssueStatus.RESOLVED
         issue.resolved_at = workflow.now()
         issue.resolved_by = who
         issue.resolution = note

@@ -11,7 +11,7 @@ from temporalio.common import RetryPolicy
 with workflow.unsafe.imports_passed_through():
     from activities.enrollment import EnrollmentActivities, PagePlan, SweepPage
     from aha import search_attributes as sa
-    from aha.models import SweepCounts, SweepRequest, SweepResult
+    from aha.domain.models import SweepCounts, SweepRequest, SweepResult
 
 
 PAGES_AT_ONCE = 3

@@ -18,8 +18,9 @@ from temporalio.exceptions import ActivityError, FailureError
 
 with workflow.unsafe.imports_passed_through():
     from activities.email import EmailActivities
-    from aha.emails import EmailRequest
-    from aha.models import Notice, NoticeState
+    from aha.domain.emails import EmailRequest
+    from aha.domain.models import Notice
+    from aha.domain.vocabulary import NoticeState
 
 DELIVERY_TIMEOUT = timedelta(seconds=60)
 # An attempt heartbeats as it connects and sends: one on a dead worker is retried after this.
@@ -101,7 +102,7 @@ class NoticeCourier:
                 self.drop(notice, reason)
 
     def drop(self, notice: Notice, reason: str) -> None:
-        self._settle(notice, "dropped", reason)
+        self._settle(notice, NoticeState.DROPPED, reason)
         self.record("email_dropped", f"{self._what(notice)} email dropped: {reason}")
 
     def _settle(self, notice: Notice, state: NoticeState, detail: str = "") -> None:
@@ -135,7 +136,7 @@ class NoticeCourier:
             return  # recalled, it stays pending: whoever delivers it next asks the ledger
         except ActivityError as err:
             if not self._recalled:
-                self._settle(notice, "failed", failure_reason(err))
+                self._settle(notice, NoticeState.FAILED, failure_reason(err))
                 self.record("email_failed", f"{what} email not delivered: {failure_reason(err)}")
             return
         finally:
@@ -144,7 +145,7 @@ class NoticeCourier:
         if delivery == "dropped":
             self.drop(notice, "its case closed before it could be sent")
         else:
-            self._settle(notice, "sent")
+            self._settle(notice, NoticeState.SENT)
             self.record("email_sent", f"{what} email")
 
 

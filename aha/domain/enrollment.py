@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
-EnrollmentEmail = Literal["enrolled", "missing_phone", "protection_lost"]
+from aha.domain.vocabulary import EnrollmentEmail
 
 
 def email_for_change(previous: str | None, current: str) -> EnrollmentEmail | None:
@@ -12,11 +10,11 @@ def email_for_change(previous: str | None, current: str) -> EnrollmentEmail | No
     if previous == current:
         return None
     if previous == "enrolled":
-        return "protection_lost"
+        return EnrollmentEmail.PROTECTION_LOST
     if current == "enrolled":
-        return "enrolled"
+        return EnrollmentEmail.ENROLLED
     if current == "eligible_missing_phone":
-        return "missing_phone"
+        return EnrollmentEmail.MISSING_PHONE
     return None
 
 

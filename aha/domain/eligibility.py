@@ -20,15 +20,15 @@ import calendar
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Literal
 
 import phonenumbers
+
+from aha.domain.vocabulary import EnrollmentState
 
 MIN_SCORE = 250
 MAX_DAYS_BELOW = 10
 WINDOW_MONTHS = 6
 
-EnrollmentState = Literal["not_eligible", "eligible_missing_phone", "enrolled"]
 
 # Marketplace codes that are not ISO 3166 region codes understood by phonenumbers.
 _REGION_ALIASES = {"UK": "GB"}
@@ -169,14 +169,14 @@ def evaluate(
     reasons = [r for r in (account, *rating, phone_reason) if r is not None]
     state: EnrollmentState
     if not reasons:
-        state = "enrolled"
+        state = EnrollmentState.ENROLLED
     elif account is None and meets_rating_rule:
-        state = "eligible_missing_phone"
+        state = EnrollmentState.ELIGIBLE_MISSING_PHONE
     else:
-        state = "not_eligible"
+        state = EnrollmentState.NOT_ELIGIBLE
     return Decision(
         state=state,
-        eligible=state == "enrolled",
+        eligible=state == EnrollmentState.ENROLLED,
         meets_rating_rule=meets_rating_rule,
         reasons=tuple(reasons),
     )

@@ -3,22 +3,28 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
-from aha.guidance import ISSUE_TYPES
-from aha.policy import Policy
+from aha.domain.guidance import ISSUE_TYPES
+from aha.domain.policy import Policy
+from aha.domain.vocabulary import (
+    AccountStatus,
+    CallOutcome,
+    CaseStatus,
+    ClosureReason,
+    IssueStatus,
+    NoticeState,
+    ReviewDecision,
+    ReviewState,
+    Severity,
+    TimelineKind,
+)
 
-CaseStatus = Literal[
-    "awaiting_contact", "engaged", "plan_under_review", "call_required", "resolved", "deactivated"
-]
-CASE_STATUSES: tuple[str, ...] = CaseStatus.__args__  # type: ignore[attr-defined]
-CLOSED_STATUSES = ("resolved", "deactivated")
-Severity = Literal["critical", "high", "medium", "low"]
-CallOutcome = Literal["answered", "no_answer", "busy", "voicemail", "invalid_number"]
-CALL_OUTCOMES: tuple[str, ...] = CallOutcome.__args__  # type: ignore[attr-defined]
-ReviewState = Literal["under_review", "info_requested", "accepted"]
+CASE_STATUSES: tuple[str, ...] = tuple(CaseStatus)
+CLOSED_STATUSES = (CaseStatus.RESOLVED, CaseStatus.DEACTIVATED)
+CALL_OUTCOMES: tuple[str, ...] = tuple(CallOutcome)
 
 SELLER_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 
@@ -77,7 +83,7 @@ class Issue(Strict):
     detected_at: datetime
     opened_at: datetime
     deadline: datetime
-    status: Literal["open", "resolved"] = "open"
+    status: IssueStatus = IssueStatus.OPEN
     resolved_at: datetime | None = None
     resolved_by: str | None = None
     resolution: str | None = None
@@ -112,14 +118,14 @@ class Plan(Strict):
     issue_ids: list[str]
     submitted_at: datetime
     submitted_by: str
-    review_state: ReviewState = "under_review"
+    review_state: ReviewState = ReviewState.UNDER_REVIEW
     questions: list[str] = []
     reviewed_at: datetime | None = None
     reviewed_by: str | None = None
 
 
 class Review(Strict):
-    decision: Literal["accept", "request_info"]
+    decision: ReviewDecision
     questions: list[str] = []
     reviewer: str = "specialist"
 
@@ -145,12 +151,9 @@ class Resolution(Strict):
 
 class TimelineEntry(Strict):
     at: datetime
-    kind: str
+    kind: TimelineKind
     detail: str
     who: str
-
-
-NoticeState = Literal["pending", "sent", "dropped", "failed"]
 
 
 class Notice(Strict):
@@ -159,7 +162,7 @@ class Notice(Strict):
     key: str
     kind: str
     queued_at: datetime
-    state: NoticeState = "pending"
+    state: NoticeState = NoticeState.PENDING
     settled_at: datetime | None = None
     detail: str = ""
 
@@ -172,7 +175,7 @@ class SellerProfile(Strict):
     timezone: str
     has_phone: bool
     phone_version: int
-    account_status: Literal["active", "deactivated"]
+    account_status: AccountStatus
 
 
 class CaseStart(Strict):
@@ -200,7 +203,7 @@ class CaseView(Strict):
     run_id: str | None = None
     seller_id: str
     marketplace: str
-    status: CaseStatus = "awaiting_contact"
+    status: CaseStatus = CaseStatus.AWAITING_CONTACT
     opened_at: datetime | None = None
     closed_at: datetime | None = None
     deadline: datetime | None = None
@@ -215,7 +218,7 @@ class CaseView(Strict):
     policy: Policy | None = None
     protected: bool | None = None
     protection: str | None = None
-    closure_reason: str | None = None
+    closure_reason: ClosureReason | None = None
     notices: list[Notice] = []
     # The workflow delivering the notices this case still owed when it closed, if any.
     notices_courier: str | None = None
@@ -233,7 +236,7 @@ class CaseView(Strict):
         return None
 
     def open_issues(self) -> list[Issue]:
-        return [i for i in self.issues if i.status == "open"]
+        return [i for i in self.issues if i.status == IssueStatus.OPEN]
 
     def pending_calls(self) -> list[CallAttempt]:
         return [a for a in self.call_attempts if a.outcome is None]

@@ -5,8 +5,6 @@ from __future__ import annotations
 import re
 import tomllib
 from datetime import time, timedelta
-from importlib import resources
-from pathlib import Path
 from typing import Any
 
 from pydantic import (
@@ -157,10 +155,6 @@ class Policy(BaseModel):
         return self
 
 
-def default_policy_text() -> str:
-    return resources.files("aha").joinpath("default_policy.toml").read_text(encoding="utf-8")
-
-
 def parse_policy(text: str, source: str = "policy") -> Policy:
     try:
         data = tomllib.loads(text)
@@ -177,15 +171,3 @@ def parse_policy(text: str, source: str = "policy") -> Policy:
                 reason = "unknown key"
             problems.append(f"{key}: {reason}")
         raise PolicyError(f"{source}: " + "; ".join(problems)) from err
-
-
-def load_policy(path: str | Path | None) -> Policy:
-    """The policy at `path`, or the shipped default when no path is given."""
-    if path is None or str(path) == "":
-        return parse_policy(default_policy_text(), "default policy")
-    file = Path(path)
-    try:
-        text = file.read_text(encoding="utf-8")
-    except OSError as err:
-        raise PolicyError(f"{file}: cannot read policy file: {err.strerror}") from err
-    return parse_policy(text, str(file))

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from aha.policy import CallingHours, Policy
+from aha.domain.policy import CallingHours, Policy
 
 # A seller whose every day is full or outside the window would otherwise loop forever.
 _SEARCH_DAYS = 400

@@ -6,7 +6,7 @@ from collections.abc import Collection, Iterable
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from aha.policy import Policy
+from aha.domain.policy import Policy
 
 
 def issue_deadline(detected_at: datetime, policy: Policy) -> datetime:

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
 
 from pydantic import BaseModel
 
-from aha.deadlines import local_deadline_text
-from aha.guidance import describe_issue_type, guidance_for
-from aha.models import Issue
-
-EmailKind = Literal["issue_opened", "reminder", "invalid_number", "resolved", "deactivated"]
+from aha.domain.deadlines import local_deadline_text
+from aha.domain.guidance import describe_issue_type, guidance_for
+from aha.domain.models import Issue
+from aha.domain.vocabulary import EmailKind
 
 
 class EmailRequest(BaseModel):

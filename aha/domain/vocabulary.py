@@ -1,0 +1,142 @@
+"""The words layers exchange: each a `StrEnum` whose values are the strings on the wire.
+
+They are the contract with stored histories, search attributes, the HTTP API and the
+timeline: a value may be added, never renamed.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class CaseStatus(StrEnum):
+    AWAITING_CONTACT = "awaiting_contact"
+    ENGAGED = "engaged"
+    PLAN_UNDER_REVIEW = "plan_under_review"
+    CALL_REQUIRED = "call_required"
+    RESOLVED = "resolved"
+    DEACTIVATED = "deactivated"
+
+    @property
+    def closed(self) -> bool:
+        return self in (CaseStatus.RESOLVED, CaseStatus.DEACTIVATED)
+
+
+class Severity(StrEnum):
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+
+
+class IssueStatus(StrEnum):
+    OPEN = "open"
+    RESOLVED = "resolved"
+
+
+class CallOutcome(StrEnum):
+    ANSWERED = "answered"
+    NO_ANSWER = "no_answer"
+    BUSY = "busy"
+    VOICEMAIL = "voicemail"
+    INVALID_NUMBER = "invalid_number"
+
+
+class ReviewState(StrEnum):
+    UNDER_REVIEW = "under_review"
+    INFO_REQUESTED = "info_requested"
+    ACCEPTED = "accepted"
+
+
+class ReviewDecision(StrEnum):
+    ACCEPT = "accept"
+    REQUEST_INFO = "request_info"
+
+
+class ClosureReason(StrEnum):
+    RESOLVED = "resolved"
+    DEADLINE_PASSED = "deadline_passed"
+    NOT_ENROLLED = "not_enrolled"
+    IMMEDIATE_POLICY = "immediate_policy"
+
+
+class EmailKind(StrEnum):
+    ISSUE_OPENED = "issue_opened"
+    REMINDER = "reminder"
+    INVALID_NUMBER = "invalid_number"
+    RESOLVED = "resolved"
+    DEACTIVATED = "deactivated"
+
+
+class NoticeState(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    DROPPED = "dropped"
+    FAILED = "failed"
+
+
+class AccountStatus(StrEnum):
+    ACTIVE = "active"
+    DEACTIVATED = "deactivated"
+
+
+class EnrollmentState(StrEnum):
+    NOT_ELIGIBLE = "not_eligible"
+    ELIGIBLE_MISSING_PHONE = "eligible_missing_phone"
+    ENROLLED = "enrolled"
+
+
+class EnrollmentEmail(StrEnum):
+    ENROLLED = "enrolled"
+    MISSING_PHONE = "missing_phone"
+    PROTECTION_LOST = "protection_lost"
+
+
+class TimelineKind(StrEnum):
+    CASE_OPENED = "case_opened"
+    ISSUE_ADDED = "issue_added"
+    IMMEDIATE_DEACTIVATION = "immediate_deactivation"
+    CONTACT_ME_NOW = "contact_me_now"
+    SELLER_REACHED = "seller_reached"
+    CALL_PLACED = "call_placed"
+    CALL_FAILED = "call_failed"
+    CALL_OUTCOME = "call_outcome"
+    CALL_ABANDONED = "call_abandoned"
+    CALLING_STOPPED = "calling_stopped"
+    PHONE_UPDATED = "phone_updated"
+    TIMEZONE_UPDATED = "timezone_updated"
+    PROFILE_UNAVAILABLE = "profile_unavailable"
+    PLAN_SUBMITTED = "plan_submitted"
+    PLAN_ACCEPTED = "plan_accepted"
+    INFO_REQUESTED = "info_requested"
+    PLAN_BACK_IN_REVIEW = "plan_back_in_review"
+    ISSUE_RESOLVED = "issue_resolved"
+    CASE_RESOLVED = "case_resolved"
+    ACCOUNT_DEACTIVATED = "account_deactivated"
+    REMINDER_SENT = "reminder_sent"
+    EMAIL_SENT = "email_sent"
+    EMAIL_DROPPED = "email_dropped"
+    EMAIL_FAILED = "email_failed"
+    NOTICES_HANDED_OVER = "notices_handed_over"
+
+
+class RefusalKind(StrEnum):
+    """Why a case refused an action; the service and every surface map each one."""
+
+    WRONG_SELLER = "WrongSeller"
+    DUPLICATE_EVENT = "DuplicateEvent"
+    CASE_CLOSED = "CaseClosed"
+    NO_WORKING_PHONE = "NoWorkingPhone"
+    UNKNOWN_ATTEMPT = "UnknownAttempt"
+    NOT_PLACED = "NotPlaced"
+    ALREADY_REPORTED = "AlreadyReported"
+    PLAN_UNDER_REVIEW = "PlanUnderReview"
+    CALL_REQUIRED = "CallRequired"
+    INVALID_PLAN = "InvalidPlan"
+    NO_PLAN = "NoPlan"
+    INVALID_REVIEW = "InvalidReview"
+    UNKNOWN_ISSUE = "UnknownIssue"
+    ALREADY_RESOLVED = "AlreadyResolved"
+    INVALID_RESOLUTION = "InvalidResolution"
+    DEADLINE_PASSED = "DeadlinePassed"
+    NOT_REACHED = "NotReached"
