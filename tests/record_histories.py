@@ -1,26 +1,36 @@
-"""Record case histories for the replay tests: `python -m tests.record_histories`.
+"""Record case histories for the replay tests: `python -m tests.record_histories TAG`.
 
 Run it when a workflow change is meant to be compatible, commit the new files beside the
 old ones, and keep the old ones: they are what running cases look like in production.
+`--only NAME` (repeatable) records some scenarios; files that exist are never overwritten
+unless `--overwrite` is given. Run it on the code whose histories you want: it refuses to
+run when `aha` or `workflows` would be imported from another checkout.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
-import sys
 import tempfile
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from functools import partial
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+import aha
+import workflows
 from aha.dev import temporal_binary
-from aha.domain.models import CallReport, PlanSubmission, Resolution, Review
+from aha.domain.models import CallReport, CaseView, PlanSubmission, Resolution, Review
 from aha.domain.policy import parse_policy
+from aha.policy_file import default_policy_text
+from aha.service import case_id_for
 from tests.conftest import ALWAYS_CALLABLE, Cases, dev_server_args, running_cases
 from tests.fault_harness import StoppableMail
 
@@ -93,15 +103,335 @@ async def resolved_during_mail_outage(cases: Cases, seller: str) -> None:
     await courier.result()
 
 
-SCENARIOS: dict[str, Callable[[Cases, str], Awaitable[None]]] = {
-    "plan_questioned_then_resolved": plan_questioned_then_resolved,
-    "never_reached_deactivated": never_reached_deactivated,
-    "invalid_number_fixed_contact_me_now": invalid_number_fixed_contact_me_now,
-    "resolved_during_mail_outage": resolved_during_mail_outage,
+# ---- calling hours, under the shipped policy --------------------------------------------
+
+# The shipped default: proactive calls only from 08:00 to 21:00 seller-local time.
+DEFAULT_POLICY = default_policy_text()
+_DEFAULT = parse_policy(DEFAULT_POLICY)
+HOURS = _DEFAULT.calling_hours
+RETRY_NO_ANSWER = _DEFAULT.call_retry_after.no_answer
+# The same with a deadline long enough for a case to live until its zone's next DST change,
+# which may be up to eight months away.
+LONG_DEADLINE_POLICY = DEFAULT_POLICY.replace('\ndeadline = "72h"\n', '\ndeadline = "250d"\n')
+assert LONG_DEADLINE_POLICY != DEFAULT_POLICY, "the default policy no longer says 72h"
+# Local times the recorder moves a case to when no zone of a region fits the wall clock:
+# late in the window (so a retry 3 h on falls after it), and two hours after it.
+LATE_IN_HOURS = time((HOURS.end_minutes - 120) // 60, (HOURS.end_minutes - 120) % 60)
+AFTER_HOURS = time(((HOURS.end_minutes + 120) % 1440) // 60, (HOURS.end_minutes + 120) % 60)
+# A zone fits only if it stays inside (or outside) hours this long after the detection.
+MARGIN = timedelta(minutes=20)
+
+
+@dataclass(frozen=True)
+class Region:
+    zones: tuple[str, ...]  # by preference; the first when none fits the wall clock
+    marketplace: str
+    phone: str
+
+
+CANADA = Region(
+    (
+        "America/Toronto",
+        "America/Vancouver",
+        "America/Halifax",
+        "America/Winnipeg",
+        "America/Edmonton",
+        "America/St_Johns",
+        "America/Regina",
+    ),
+    "CA",
+    "+14165550123",
+)
+EUROPE = Region(
+    (
+        "Europe/Berlin",
+        "Europe/Paris",
+        "Europe/London",
+        "Europe/Lisbon",
+        "Europe/Helsinki",
+        "Europe/Athens",
+    ),
+    "EU",
+    "+4930901820",
+)
+
+
+def local(moment: datetime, zone: str) -> datetime:
+    return moment.astimezone(ZoneInfo(zone))
+
+
+def shown(moment: datetime, zone: str) -> str:
+    return f"{moment:%Y-%m-%d %H:%M:%S}Z ({local(moment, zone):%a %H:%M %Z, UTC%z})"
+
+
+def in_hours(moment: datetime, zone: str) -> bool:
+    """Worked out here, not with aha.calling, so that the recorder checks the workflow."""
+    clock = local(moment, zone)
+    return HOURS.start_minutes <= clock.hour * 60 + clock.minute < HOURS.end_minutes
+
+
+def at_local(day: date, clock: time, zone: str) -> datetime:
+    return datetime.combine(day, clock, tzinfo=ZoneInfo(zone)).astimezone(UTC)
+
+
+def next_local(after: datetime, clock: time, zone: str) -> datetime:
+    """The first moment after `after` when the seller's clock shows `clock`."""
+    day = local(after, zone).date()
+    moment = at_local(day, clock, zone)
+    return moment if moment > after else at_local(day + timedelta(days=1), clock, zone)
+
+
+def expected_slot(not_before: datetime, zone: str) -> datetime:
+    """The first moment at or after `not_before` inside calling hours (no daily cap hit)."""
+    if in_hours(not_before, zone):
+        return not_before
+    return next_local(not_before, HOURS.start_time, zone)
+
+
+def next_offset_change(after: datetime, zone: str) -> datetime:
+    """The first whole UTC hour after `after` at which the zone's UTC offset has changed."""
+    moment = after.replace(minute=0, second=0, microsecond=0)
+    offset = local(moment, zone).utcoffset()
+    for _ in range(24 * 400):
+        moment += timedelta(hours=1)
+        if local(moment, zone).utcoffset() != offset:
+            return moment
+    raise ValueError(f"{zone} has no DST change within 400 days")
+
+
+def pick_zone(region: Region, inside: bool, now: datetime) -> str | None:
+    """A zone of `region` whose local time is inside (or outside) calling hours now."""
+    fits = [
+        zone
+        for zone in region.zones
+        if in_hours(now, zone) == inside and in_hours(now + MARGIN, zone) == inside
+    ]
+    if inside:
+        # Prefer a zone where the retry after an unanswered call falls after hours.
+        fits.sort(key=lambda zone: in_hours(now + RETRY_NO_ANSWER, zone))
+    return fits[0] if fits else None
+
+
+def close_to(moment: datetime | None, target: datetime) -> bool:
+    """A timer due at `target` fired, and its workflow task ran, a moment later."""
+    return moment is not None and target <= moment < target + timedelta(seconds=5)
+
+
+async def advance_to(cases: Cases, seller: str, moment: datetime) -> None:
+    """Fast-forward the case's clock to just past `moment`, so a timer due then has fired."""
+    gap = moment - await cases.now(seller)
+    if gap > timedelta(0):
+        await cases.advance(seller, gap + timedelta(seconds=1))
+
+
+async def open_case(cases: Cases, region: Region, inside: bool) -> tuple[str, str]:
+    """A case whose first call is decided inside (or outside) the seller's calling hours.
+
+    Usually some zone of the region fits the wall clock: the detection itself then falls
+    inside (or outside) hours. When none fits, the seller has no phone at first; the case
+    is fast-forwarded to LATE_IN_HOURS (or AFTER_HOURS) local time and the seller adds a
+    phone then, so the first call is decided at that moment instead.
+    """
+    now = datetime.now(UTC)
+    zone = pick_zone(region, inside, now)
+    if zone is not None:
+        seller = cases.new_seller(zone, region.phone, region.marketplace)
+        await cases.detect(seller, marketplace=region.marketplace)
+        print(f"  {seller} in {zone}, detected {shown(now, zone)}")
+        return seller, zone
+    zone = region.zones[0]
+    seller = cases.new_seller(zone, None, region.marketplace)
+    await cases.detect(seller, marketplace=region.marketplace)
+    await cases.wait_for(seller, lambda v: v.calling_stopped_reason is not None)
+    print(f"  {seller} in {zone}, detected without a phone {shown(now, zone)}")
+    target = next_local(await cases.now(seller), LATE_IN_HOURS if inside else AFTER_HOURS, zone)
+    await advance_to(cases, seller, target)
+    cases.store.upsert(
+        seller,
+        email=f"{seller}@sellers.example",
+        phone=region.phone,
+        timezone=zone,
+        marketplace=region.marketplace,
+    )
+    assert await cases.service.contact_changed(seller)
+    print(f"  phone added {shown(await cases.now(seller), zone)}")
+    return seller, zone
+
+
+async def next_call_decided(cases: Cases, seller: str) -> CaseView:
+    return await cases.wait_for(
+        seller, lambda v: v.next_call_at is not None or any(not a.outcome for a in v.call_attempts)
+    )
+
+
+async def outside_hours(cases: Cases, region: Region) -> str:
+    """Detected after hours: the first call waits for 08:00 local, then is answered."""
+    seller, zone = await open_case(cases, region, inside=False)
+    view = await next_call_decided(cases, seller)
+    decided = await cases.now(seller)
+    assert not view.call_attempts, f"a call was placed after hours: {view.call_attempts}"
+    slot = view.next_call_at
+    assert slot is not None and slot > decided
+    assert slot == next_local(decided, HOURS.start_time, zone), shown(slot, zone)
+    print(f"  first call scheduled for {shown(slot, zone)}")
+    await advance_to(cases, seller, slot)
+    view = await cases.wait_for_call(seller, 1)
+    first = view.call_attempts[0]
+    assert not first.seller_initiated and close_to(first.scheduled_for, slot), first
+    assert first.placed_at is not None and in_hours(first.placed_at, zone)
+    print(f"  call 1 placed {shown(first.placed_at, zone)}, answered")
+    await cases.service.report_call_outcome(seller, CallReport(attempt=1, outcome="answered"))
+    await cases.service.resolve(seller, Resolution(issue_id="I1", note="fixed together"))
+    await cases.wait_for(seller, lambda v: v.status == "resolved")
+    return seller
+
+
+async def inside_hours(cases: Cases, region: Region) -> str:
+    """Detected in hours: the first call goes at once; the retry 3 h after it keeps to hours."""
+    seller, zone = await open_case(cases, region, inside=True)
+    view = await cases.wait_for_call(seller, 1)
+    first = view.call_attempts[0]
+    assert first.placed_at is not None and not first.seller_initiated
+    assert in_hours(first.scheduled_for, zone)
+    assert first.placed_at - first.scheduled_for < timedelta(seconds=5), first
+    print(f"  call 1 placed at once {shown(first.placed_at, zone)}, no answer")
+    await cases.service.report_call_outcome(seller, CallReport(attempt=1, outcome="no_answer"))
+    view = await cases.wait_for(seller, lambda v: v.next_call_at is not None)
+    outcome_at = view.call_attempts[0].outcome_at
+    assert outcome_at is not None
+    slot = expected_slot(outcome_at + RETRY_NO_ANSWER, zone)
+    assert view.next_call_at == slot, (view.next_call_at, slot)
+    after_hours = "after hours, so" if slot != outcome_at + RETRY_NO_ANSWER else "in hours,"
+    print(f"  retry 3 h on falls {after_hours} call 2 is scheduled for {shown(slot, zone)}")
+    await advance_to(cases, seller, slot)
+    view = await cases.wait_for_call(seller, 2)
+    second = view.call_attempts[1]
+    assert close_to(second.scheduled_for, slot), second
+    assert second.placed_at is not None
+    print(f"  call 2 placed {shown(second.placed_at, zone)}, answered")
+    await cases.service.report_call_outcome(seller, CallReport(attempt=2, outcome="answered"))
+    await cases.service.resolve(seller, Resolution(issue_id="I1", note="fixed together"))
+    await cases.wait_for(seller, lambda v: v.status == "resolved")
+    return seller
+
+
+async def calls_across_dst(cases: Cases, zone: str, region: Region) -> str:
+    """Calls on both sides of the zone's next DST change, the last slot computed across it.
+
+    The seller is reached at once and sends a plan. The case is fast-forwarded to the
+    evening before the change, when the specialist asks for more information: a call goes
+    out at once, unanswered, and the retry falls after hours, so the next call is set for
+    08:00 local on the day of the change, at the new UTC offset.
+    """
+    seller = cases.new_seller(zone, region.phone, region.marketplace)
+    detected = datetime.now(UTC)
+    await cases.detect(seller, marketplace=region.marketplace)
+    print(f"  {seller} in {zone}, detected {shown(detected, zone)}")
+    view = await next_call_decided(cases, seller)
+    if not view.call_attempts:
+        assert view.next_call_at is not None
+        print(f"  call 1 scheduled for {shown(view.next_call_at, zone)}")
+        await advance_to(cases, seller, view.next_call_at)
+    view = await cases.wait_for_call(seller, 1)
+    await cases.service.report_call_outcome(seller, CallReport(attempt=1, outcome="answered"))
+    await cases.service.submit_plan(seller, PLAN)
+
+    change = next_offset_change(await cases.now(seller), zone)
+    change_day = local(change, zone).date()
+    assert change + timedelta(days=1) < detected + parse_policy(LONG_DEADLINE_POLICY).deadline
+    evening = at_local(change_day - timedelta(days=1), LATE_IN_HOURS, zone)
+    assert evening > await cases.now(seller) + timedelta(hours=1), "too close to the change"
+    print(f"  offset changes at {shown(change, zone)}; fast-forward to {shown(evening, zone)}")
+    await advance_to(cases, seller, evening)
+    await cases.service.review_plan(
+        seller, Review(decision="request_info", questions=["Which supplier?"])
+    )
+    view = await cases.wait_for_call(seller, 2)
+    second = view.call_attempts[1]
+    assert second.placed_at is not None and not second.seller_initiated
+    await cases.service.report_call_outcome(seller, CallReport(attempt=2, outcome="no_answer"))
+    view = await cases.wait_for(seller, lambda v: v.next_call_at is not None)
+    outcome_at = view.call_attempts[1].outcome_at
+    assert outcome_at is not None
+    slot = at_local(change_day, HOURS.start_time, zone)
+    assert expected_slot(outcome_at + RETRY_NO_ANSWER, zone) == slot
+    assert view.next_call_at == slot, (view.next_call_at, slot)
+    before, after = local(second.placed_at, zone).utcoffset(), local(slot, zone).utcoffset()
+    assert before is not None and after is not None and before != after
+    print(f"  call 2 placed {shown(second.placed_at, zone)}, no answer")
+    print(f"  call 3 scheduled for {shown(slot, zone)}, across the change")
+    await advance_to(cases, seller, slot)
+    view = await cases.wait_for_call(seller, 3)
+    third = view.call_attempts[2]
+    assert close_to(third.scheduled_for, slot) and third.placed_at is not None, third
+    print(f"  call 3 placed {shown(third.placed_at, zone)}, answered")
+    await cases.service.report_call_outcome(seller, CallReport(attempt=3, outcome="answered"))
+    await cases.service.review_plan(seller, Review(decision="accept"))
+    await cases.wait_for(seller, lambda v: v.status == "resolved")
+    return seller
+
+
+# ---- the scenarios and the command ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Scenario:
+    record: Callable[[Cases], Awaitable[str]]  # plays one case and returns its seller
+    policy: str = ALWAYS_CALLABLE
+
+
+def with_new_seller(play: Callable[[Cases, str], Awaitable[None]]) -> Scenario:
+    async def record(cases: Cases) -> str:
+        seller = cases.new_seller()
+        await play(cases, seller)
+        return seller
+
+    return Scenario(record)
+
+
+SCENARIOS: dict[str, Scenario] = {
+    "plan_questioned_then_resolved": with_new_seller(plan_questioned_then_resolved),
+    "never_reached_deactivated": with_new_seller(never_reached_deactivated),
+    "invalid_number_fixed_contact_me_now": with_new_seller(invalid_number_fixed_contact_me_now),
+    "resolved_during_mail_outage": with_new_seller(resolved_during_mail_outage),
+    "outside_hours_canada": Scenario(partial(outside_hours, region=CANADA), DEFAULT_POLICY),
+    "inside_hours_canada": Scenario(partial(inside_hours, region=CANADA), DEFAULT_POLICY),
+    "outside_hours_europe": Scenario(partial(outside_hours, region=EUROPE), DEFAULT_POLICY),
+    "inside_hours_europe": Scenario(partial(inside_hours, region=EUROPE), DEFAULT_POLICY),
+    "calls_across_dst_canada": Scenario(
+        partial(calls_across_dst, zone="America/Toronto", region=CANADA), LONG_DEADLINE_POLICY
+    ),
+    "calls_across_dst_europe": Scenario(
+        partial(calls_across_dst, zone="Europe/Berlin", region=EUROPE), LONG_DEADLINE_POLICY
+    ),
 }
 
 
-async def main(tag: str) -> None:
+def check_checkout() -> None:
+    """Histories must come from this checkout's code, not from wherever `aha` is installed."""
+    root = Path(__file__).resolve().parents[1]
+    for module in (aha, workflows):
+        where = Path(module.__file__ or "").resolve()
+        if root not in where.parents:
+            raise SystemExit(
+                f"{module.__name__} is imported from {where}, not from {root}: "
+                f"run with PYTHONPATH={root}"
+            )
+
+
+async def main(tag: str, names: list[str], overwrite: bool = False) -> None:
+    check_checkout()
+    existing = [
+        path
+        for name in names
+        for path in (HISTORIES / f"{tag}-{name}.json", HISTORIES / f"{tag}-{name}-notices.json")
+        if path.exists()
+    ]
+    if existing and not overwrite:
+        raise SystemExit(
+            "refusing to overwrite committed histories (choose scenarios with --only, "
+            "or pass --overwrite): " + ", ".join(p.name for p in existing)
+        )
     env = await WorkflowEnvironment.start_time_skipping_v2(
         dev_server_existing_path=temporal_binary(),
         dev_server_extra_args=dev_server_args(),
@@ -110,17 +440,27 @@ async def main(tag: str) -> None:
     async with env:
         with tempfile.TemporaryDirectory() as tmp, StoppableMail() as catcher:
             mail = (Path(tmp), catcher.port)
-            async with running_cases(env, Path(tmp), mail, parse_policy(ALWAYS_CALLABLE)) as cases:
-                cases.mail = catcher
-                for name, scenario in SCENARIOS.items():
-                    seller = cases.new_seller()
-                    await scenario(cases, seller)
-                    handle = cases.client.get_workflow_handle(f"at-risk-case-{seller}")
-                    write(f"{tag}-{name}", await handle.fetch_history())
-                    view = await cases.view(seller)
-                    if view.notices_courier:
-                        courier = cases.client.get_workflow_handle(view.notices_courier)
-                        write(f"{tag}-{name}-notices", await courier.fetch_history())
+            # One worker per policy: a case takes the policy of the worker that opens it.
+            for policy in dict.fromkeys(SCENARIOS[name].policy for name in names):
+                async with running_cases(env, Path(tmp), mail, parse_policy(policy)) as cases:
+                    cases.mail = catcher
+                    for name in names:
+                        if SCENARIOS[name].policy == policy:
+                            print(f"{tag}-{name}")
+                            seller = await SCENARIOS[name].record(cases)
+                            await save(cases, seller, f"{tag}-{name}")
+
+
+async def save(cases: Cases, seller: str, name: str) -> None:
+    """Write the case's history once it has ended, so the history holds its result."""
+    handle = cases.client.get_workflow_handle(case_id_for(seller))
+    await asyncio.wait_for(handle.result(), timeout=60)
+    write(name, await handle.fetch_history())
+    view = await cases.view(seller)
+    if view.notices_courier:
+        courier = cases.client.get_workflow_handle(view.notices_courier)
+        await asyncio.wait_for(courier.result(), timeout=60)
+        write(f"{name}-notices", await courier.fetch_history())
 
 
 def write(name: str, history: WorkflowHistory) -> None:
@@ -129,5 +469,27 @@ def write(name: str, history: WorkflowHistory) -> None:
     print(f"wrote {path} ({len(history.events)} events)")
 
 
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.record_histories",
+        description="Record case histories into tests/histories/ for the replay tests.",
+    )
+    parser.add_argument("tag", nargs="?", default="v1", help="file name prefix, such as v4")
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=sorted(SCENARIOS),
+        metavar="NAME",
+        help="record this scenario (repeatable); all of them by default",
+    )
+    parser.add_argument("--overwrite", action="store_true", help="replace history files that exist")
+    parser.add_argument("--list", action="store_true", help="print the scenario names")
+    return parser.parse_args(argv)
+
+
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1] if len(sys.argv) > 1 else "v1"))
+    args = parse_args()
+    if args.list:
+        print("\n".join(SCENARIOS))
+    else:
+        asyncio.run(main(args.tag, args.only or list(SCENARIOS), args.overwrite))

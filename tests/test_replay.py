@@ -1,32 +1,375 @@
 """Every committed history must replay on today's workflow code: a non-deterministic change
-fails here, not in production where cases run for days."""
+fails here, not in production where cases run for days.
+
+Replay only compares the kinds and order of commands. The tests after the first also check
+what the replayed code computes: its result, update results, activity and child workflow
+inputs and timer durations (where calling hours and deadlines show) must be those of the
+history. A field the code gained since a history was recorded is ignored; every recorded
+field must match exactly.
+"""
 
 from __future__ import annotations
 
+import base64
 import json
+import zoneinfo
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
+from temporalio import workflow
+from temporalio.bridge.proto.workflow_activation import WorkflowActivation
+from temporalio.bridge.proto.workflow_completion import WorkflowActivationCompletion
 from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.worker import Replayer
+from temporalio.worker import (
+    ExecuteWorkflowInput,
+    HandleUpdateInput,
+    Interceptor,
+    Replayer,
+    StartActivityInput,
+    StartChildWorkflowInput,
+    WorkflowInboundInterceptor,
+    WorkflowInstance,
+    WorkflowInstanceDetails,
+    WorkflowInterceptorClassInput,
+    WorkflowOutboundInterceptor,
+    WorkflowRunner,
+)
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
+from temporalio.workflow import NondeterminismError
 
+from tests.replay_mutants import PublishesNothing, SealsWithAnotherActivity, WaitsBeforeStarting
 from workflows.case import CaseWorkflow
 from workflows.notices import CaseNotices
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
 
 
+def load(path: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(path.read_text())
+    return data
+
+
+def history(path: Path) -> WorkflowHistory:
+    data = load(path)
+    started = data["events"][0]["workflowExecutionStartedEventAttributes"]
+    return WorkflowHistory.from_json(started.get("workflowId") or path.stem, data)
+
+
+def events(path: Path, kind: str) -> list[dict[str, Any]]:
+    """The attributes of each event of one kind, such as "TIMER_STARTED", in order."""
+    key = "".join(w.capitalize() for w in kind.split("_"))
+    key = key[0].lower() + key[1:] + "EventAttributes"
+    return [e[key] for e in load(path)["events"] if e["eventType"] == f"EVENT_TYPE_{kind}"]
+
+
+def workflow_type(path: Path) -> str:
+    name: str = events(path, "WORKFLOW_EXECUTION_STARTED")[0]["workflowType"]["name"]
+    return name
+
+
+CASE_HISTORIES = [p for p in HISTORIES if workflow_type(p) == "CaseWorkflow"]
+SEALING_HISTORIES = [
+    p
+    for p in CASE_HISTORIES
+    if any(e["activityType"]["name"] == "seal_case" for e in events(p, "ACTIVITY_TASK_SCHEDULED"))
+]
+
+
+def ids(paths: Sequence[Path]) -> list[str]:
+    return [p.stem for p in paths]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def pinned_tzdata() -> Iterator[None]:
+    """Zones from the pinned tzdata package, as every worker reads them (worker.py)."""
+    before = zoneinfo.TZPATH
+    zoneinfo.reset_tzpath(to=[])
+    zoneinfo.ZoneInfo.clear_cache()
+    yield
+    zoneinfo.reset_tzpath(to=before)
+    zoneinfo.ZoneInfo.clear_cache()
+
+
 def test_histories_are_committed() -> None:
     assert len(HISTORIES) >= 3
 
 
-@pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
+@pytest.mark.parametrize("path", HISTORIES, ids=ids(HISTORIES))
 async def test_history_replays(path: Path) -> None:
-    data = json.loads(path.read_text())
-    started = data["events"][0]["workflowExecutionStartedEventAttributes"]
-    workflow_id = started.get("workflowId") or path.stem
     replayer = Replayer(
         workflows=[CaseWorkflow, CaseNotices], data_converter=pydantic_data_converter
     )
-    await replayer.replay_workflow(WorkflowHistory.from_json(workflow_id, data))
+    await replayer.replay_workflow(history(path))
+
+
+# ---- a non-deterministic change must fail ---------------------------------------------------
+
+
+def test_some_histories_seal_their_case() -> None:
+    assert len(SEALING_HISTORIES) >= 3
+
+
+@pytest.mark.parametrize(
+    ("mutant", "path"),
+    [(m, p) for m in (WaitsBeforeStarting, PublishesNothing) for p in CASE_HISTORIES]
+    + [(SealsWithAnotherActivity, p) for p in SEALING_HISTORIES],
+    ids=lambda value: value.__name__ if isinstance(value, type) else value.stem,
+)
+async def test_a_nondeterministic_change_fails_replay(mutant: type, path: Path) -> None:
+    replayer = Replayer(workflows=[mutant, CaseNotices], data_converter=pydantic_data_converter)
+    with pytest.raises(NondeterminismError, match=r"\[TMPRL1100\] Nondeterminism error"):
+        await replayer.replay_workflow(history(path))
+
+
+# ---- what the replayed code computes --------------------------------------------------------
+
+
+def as_json(values: Sequence[Any]) -> list[Any]:
+    """Values as the worker's data converter writes them into history."""
+    payloads = pydantic_data_converter.payload_converter.to_payloads(values)
+    return [json.loads(p.data) for p in payloads]
+
+
+def decoded(payloads: dict[str, Any] | None) -> list[Any]:
+    """A history's JSON payloads, decoded."""
+    return [json.loads(base64.b64decode(p["data"])) for p in (payloads or {}).get("payloads", [])]
+
+
+def nanoseconds(duration: str) -> int:
+    """A duration as history JSON spells it, such as "43198.952916s"."""
+    return int(Decimal(duration.removesuffix("s")) * 1_000_000_000)
+
+
+@dataclass
+class Replayed:
+    """What the code computed on replay, as JSON, captured as it happened (values that the
+    workflow changes later must not be read after the fact)."""
+
+    result: list[Any] = field(default_factory=list)
+    updates: dict[str, Any] = field(default_factory=dict)
+    activities: list[tuple[str, list[Any]]] = field(default_factory=list)
+    children: list[tuple[str, list[Any]]] = field(default_factory=list)
+    timers: dict[str, int] = field(default_factory=dict)
+
+
+# By run id: the capturing code runs inside the workflow sandbox, in the replayer's worker.
+_captured: dict[str, Replayed] = {}
+
+
+def _capture() -> Replayed:
+    return _captured.setdefault(workflow.info().run_id, Replayed())
+
+
+class _CaptureOutbound(WorkflowOutboundInterceptor):
+    def start_activity(self, input: StartActivityInput) -> workflow.ActivityHandle[Any]:
+        _capture().activities.append((input.activity, as_json(input.args)))
+        return super().start_activity(input)
+
+    async def start_child_workflow(
+        self, input: StartChildWorkflowInput
+    ) -> workflow.ChildWorkflowHandle[Any, Any]:
+        _capture().children.append((input.workflow, as_json(input.args)))
+        return await super().start_child_workflow(input)
+
+
+class _CaptureInbound(WorkflowInboundInterceptor):
+    def init(self, outbound: WorkflowOutboundInterceptor) -> None:
+        super().init(_CaptureOutbound(outbound))
+
+    async def execute_workflow(self, input: ExecuteWorkflowInput) -> Any:
+        result = await super().execute_workflow(input)
+        _capture().result = as_json([result])
+        return result
+
+    async def handle_update_handler(self, input: HandleUpdateInput) -> Any:
+        try:
+            result = await super().handle_update_handler(input)
+        except Exception as err:
+            _capture().updates[input.id] = {"failure": str(err)}
+            raise
+        _capture().updates[input.id] = {"success": as_json([result])}
+        return result
+
+
+class _Capture(Interceptor):
+    def workflow_interceptor_class(
+        self, input: WorkflowInterceptorClassInput
+    ) -> type[WorkflowInboundInterceptor]:
+        return _CaptureInbound
+
+
+class _TimerRecordingInstance(WorkflowInstance):
+    """Reads the timers off each activation's commands: no interceptor sees timers."""
+
+    def __init__(self, inner: WorkflowInstance, run_id: str) -> None:
+        self._inner = inner
+        self._run_id = run_id
+
+    def activate(self, act: WorkflowActivation) -> WorkflowActivationCompletion:
+        completion = self._inner.activate(act)
+        timers = _captured.setdefault(self._run_id, Replayed()).timers
+        for command in completion.successful.commands:
+            if command.HasField("start_timer"):
+                timeout = command.start_timer.start_to_fire_timeout
+                timers[str(command.start_timer.seq)] = timeout.seconds * 10**9 + timeout.nanos
+        return completion
+
+    def get_info(self) -> workflow.Info:
+        return self._inner.get_info()
+
+    def get_serialization_context(self, *args: Any, **kwargs: Any) -> Any:
+        return self._inner.get_serialization_context(*args, **kwargs)
+
+    def get_external_store_context(self, *args: Any, **kwargs: Any) -> Any:
+        return self._inner.get_external_store_context(*args, **kwargs)
+
+
+class _TimerRecordingRunner(WorkflowRunner):
+    def __init__(self) -> None:
+        self._inner = SandboxedWorkflowRunner()
+
+    def prepare_workflow(self, defn: Any) -> None:
+        self._inner.prepare_workflow(defn)
+
+    def create_instance(self, det: WorkflowInstanceDetails) -> WorkflowInstance:
+        return _TimerRecordingInstance(self._inner.create_instance(det), det.info.run_id)
+
+    def set_worker_level_failure_exception_types(
+        self, types: Sequence[type[BaseException]]
+    ) -> None:
+        self._inner.set_worker_level_failure_exception_types(types)
+
+
+_replays: dict[Path, Replayed] = {}
+
+
+async def replayed(path: Path) -> Replayed:
+    """Replay one history once, capturing what the code computed."""
+    if path not in _replays:
+        recorded = history(path)
+        replayer = Replayer(
+            workflows=[CaseWorkflow, CaseNotices],
+            data_converter=pydantic_data_converter,
+            interceptors=[_Capture()],
+            workflow_runner=_TimerRecordingRunner(),
+        )
+        await replayer.replay_workflow(recorded)
+        _replays[path] = _captured.pop(recorded.run_id)
+    return _replays[path]
+
+
+def differences(recorded: Any, replayed: Any, where: str = "") -> list[str]:
+    """Where `replayed` differs from `recorded`, ignoring keys that `recorded` lacks."""
+    if isinstance(recorded, dict):
+        if not isinstance(replayed, dict):
+            return [f"{where}: recorded {recorded!r}, replayed {replayed!r}"]
+        found = []
+        for key, value in recorded.items():
+            if key not in replayed:
+                found.append(f"{where}.{key}: recorded {value!r}, missing on replay")
+            else:
+                found += differences(value, replayed[key], f"{where}.{key}")
+        return found
+    if isinstance(recorded, list):
+        if not isinstance(replayed, list) or len(replayed) != len(recorded):
+            return [f"{where}: recorded {recorded!r}, replayed {replayed!r}"]
+        found = []
+        for index, (a, b) in enumerate(zip(recorded, replayed, strict=True)):
+            found += differences(a, b, f"{where}[{index}]")
+        return found
+    if type(recorded) is not type(replayed) or recorded != replayed:
+        return [f"{where}: recorded {recorded!r}, replayed {replayed!r}"]
+    return []
+
+
+# Histories recorded before tests/record_histories.py waited for the case to end: they stop
+# mid-case, so there is no result to compare (their updates, inputs and timers still are).
+WITHOUT_RESULT = {
+    "v1-invalid_number_fixed_contact_me_now",
+    "v1-plan_questioned_then_resolved",
+    "v2-invalid_number_fixed_contact_me_now",
+    "v2-plan_questioned_then_resolved",
+    "v3-invalid_number_fixed_contact_me_now",
+    "v3-plan_questioned_then_resolved",
+    "v4-plan_questioned_then_resolved",
+}
+
+# Deliberate changes to a computed value that replay cannot notice (the server keeps what
+# was sent the first time). Each entry is checked to still differ, so the list stays true.
+KNOWN_DIFFERENCES = {
+    # abd6117 hands CaseNotices what is left of notice_give_up, not all of it, and was not
+    # patched: replay recomputes the child's input, the server keeps the old one.
+    "v4-resolved_during_mail_outage": ["children[0][0].give_up"],
+}
+
+
+def check(path: Path, found: list[str], *parts: str) -> None:
+    """No differences in `parts` of the replay but the known ones, and those still there."""
+    known = [k for k in KNOWN_DIFFERENCES.get(path.stem, []) if k.startswith(parts)]
+    unexpected = [f for f in found if not any(f.startswith(k + ":") for k in known)]
+    assert not unexpected, "\n".join(unexpected)
+    for key in known:
+        assert any(f.startswith(key + ":") for f in found), f"{key} no longer differs"
+
+
+@pytest.mark.parametrize("path", HISTORIES, ids=ids(HISTORIES))
+async def test_replay_returns_the_recorded_result(path: Path) -> None:
+    completed = events(path, "WORKFLOW_EXECUTION_COMPLETED")
+    if path.stem in WITHOUT_RESULT:
+        assert not completed, f"{path.stem} has a result now: take it off WITHOUT_RESULT"
+        pytest.skip("recorded before the recorder waited for the case to end")
+    assert completed, "the history ends before the workflow did"
+    recorded = decoded(completed[0].get("result"))
+    check(path, differences(recorded, (await replayed(path)).result, "result"), "result")
+
+
+@pytest.mark.parametrize("path", HISTORIES, ids=ids(HISTORIES))
+async def test_replay_answers_updates_as_recorded(path: Path) -> None:
+    replay = await replayed(path)
+    found = []
+    for attributes in events(path, "WORKFLOW_EXECUTION_UPDATE_COMPLETED"):
+        update_id = attributes["meta"]["updateId"]
+        outcome = attributes["outcome"]
+        if "success" in outcome:
+            recorded: Any = {"success": decoded(outcome["success"])}
+        else:
+            recorded = {"failure": outcome["failure"]["message"]}
+        found += differences(recorded, replay.updates.get(update_id), f"update {update_id}")
+    check(path, found, "update")
+
+
+@pytest.mark.parametrize("path", HISTORIES, ids=ids(HISTORIES))
+async def test_replay_sends_the_recorded_inputs(path: Path) -> None:
+    replay = await replayed(path)
+    activities = [
+        [e["activityType"]["name"], decoded(e.get("input"))]
+        for e in events(path, "ACTIVITY_TASK_SCHEDULED")
+    ]
+    children = [
+        decoded(e.get("input")) for e in events(path, "START_CHILD_WORKFLOW_EXECUTION_INITIATED")
+    ]
+    # A history that stops mid-case may be followed by more commands on replay.
+    found = differences(
+        activities, [[n, a] for n, a in replay.activities[: len(activities)]], "activities"
+    )
+    found += differences(children, [a for _, a in replay.children[: len(children)]], "children")
+    check(path, found, "activities", "children")
+
+
+@pytest.mark.parametrize("path", HISTORIES, ids=ids(HISTORIES))
+async def test_replay_sets_the_recorded_timers(path: Path) -> None:
+    """Timer durations are where calling hours, retry spacing and deadlines show."""
+    replay = await replayed(path)
+    found = []
+    for attributes in events(path, "TIMER_STARTED"):
+        timer = attributes["timerId"]
+        recorded = nanoseconds(attributes["startToFireTimeout"])
+        got = replay.timers.get(timer)
+        if got != recorded:
+            found.append(f"timer {timer}: recorded {recorded} ns, replayed {got}")
+    check(path, found, "timer")
