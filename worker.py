@@ -1,4 +1,6 @@
-"""Composes the case worker: the workflow, its activities and their real dependencies."""
+"""Composes the case worker: the workflows, their activities and the adapters behind them.
+
+Nothing else lives here: connecting to Temporal is `aha.adapters.temporal.connection`."""
 
 from __future__ import annotations
 
@@ -11,23 +13,21 @@ from datetime import timedelta
 
 import structlog
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 
 from activities.accounts import AccountActivities
-from activities.calls import (
-    CallActivities,
-    Dialer,
-    ManualDialer,
-    SignalAnnouncer,
-    SimulatedDialer,
-)
-from activities.email import EmailActivities, SmtpSettings
+from activities.calls import CallActivities
+from activities.email import EmailActivities
 from activities.enrollment import EnrollmentActivities
+from aha.adapters.dialers import ManualDialer, SimulatedDialer
+from aha.adapters.smtp import SmtpMailer, SmtpSettings
+from aha.adapters.sqlite.programme import SqliteProgrammeStore
+from aha.adapters.temporal.calls import SignalAnnouncer, UpdateOutcomes
+from aha.adapters.temporal.connection import connect
 from aha.config import Settings
 from aha.domain.policy import Policy
 from aha.policy_file import load_policy
-from aha.programme_store import ProgrammeStore
+from aha.ports import Dialer
 from workflows.case import CaseWorkflow
 from workflows.enrollment import EnrollmentSweep
 from workflows.notices import CaseNotices
@@ -35,18 +35,10 @@ from workflows.notices import CaseNotices
 log = structlog.get_logger(__name__)
 
 
-async def connect(settings: Settings) -> Client:
-    return await Client.connect(
-        settings.temporal_address,
-        namespace=settings.namespace,
-        data_converter=pydantic_data_converter,
-    )
-
-
 def build_dialer(settings: Settings, client: Client) -> Dialer:
     if settings.dialer == "simulated":
         return SimulatedDialer(
-            client,
+            UpdateOutcomes(client),
             answer_probability=settings.simulated_answer_probability,
             delay_seconds=settings.simulated_delay_seconds,
         )
@@ -64,22 +56,19 @@ def build_worker(
     # Every worker reads time zones from the pinned tzdata package, not the host's copy, so
     # replays on any machine make the same calling-hours decisions.
     zoneinfo.reset_tzpath(to=[])
-    store = ProgrammeStore(settings.db_path)
-    smtp = SmtpSettings(
-        host=settings.smtp_host,
-        port=settings.smtp_port,
-        sender=settings.email_from,
-        page_url=settings.page_url,
+    store = SqliteProgrammeStore(settings.db_path)
+    mailer = SmtpMailer(
+        SmtpSettings(host=settings.smtp_host, port=settings.smtp_port, sender=settings.email_from)
     )
     accounts = AccountActivities(store, lambda: policy, store.deliveries)
-    emails = EmailActivities(smtp, store, store.deliveries)
+    emails = EmailActivities(mailer, store, store.deliveries, settings.page_url)
     calls = CallActivities(
         store,
         dialer or build_dialer(settings, client),
         store.deliveries,
         SignalAnnouncer(client),
     )
-    enrollment = EnrollmentActivities(store, smtp)
+    enrollment = EnrollmentActivities(store, mailer, settings.page_url)
     return Worker(
         client,
         task_queue=settings.task_queue,

@@ -8,10 +8,9 @@ import structlog
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from aha.directory import SellerDirectory
 from aha.domain.models import SellerProfile
 from aha.domain.policy import Policy
-from aha.ledger import DeliveryLedger
+from aha.ports import DeliveryLedger, SellerDirectory
 
 log = structlog.get_logger(__name__)
 

@@ -1,22 +1,23 @@
-"""Sending seller emails over SMTP, at most once per idempotency key."""
+"""Sending seller emails through the mailer, at most once per idempotency key."""
 
 from __future__ import annotations
 
-import smtplib
-from dataclasses import dataclass
 from datetime import timedelta
-from email.header import Header
-from email.message import Message
-from email.utils import formatdate
 from typing import Literal
 
 import structlog
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from aha.directory import SellerDirectory
 from aha.domain.emails import EmailRequest, Recipient, render
-from aha.ledger import DeliveryLedger
+from aha.ports import (
+    DeliveryLedger,
+    Mailer,
+    MailRejected,
+    MailUnavailable,
+    OutgoingEmail,
+    SellerDirectory,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -27,67 +28,28 @@ CLAIM_HOLD = timedelta(seconds=75)
 Delivery = Literal["sent", "already_sent", "dropped"]
 
 
-@dataclass(frozen=True)
-class SmtpSettings:
-    host: str = "127.0.0.1"
-    port: int = 1025
-    sender: str = "account-health@aha.local"
-    page_url: str = "http://127.0.0.1:8000/account-health/{seller_id}"
+def rejected(err: MailRejected) -> ApplicationError:
+    return ApplicationError(str(err), type="EmailRejected", non_retryable=True)
 
 
-def connect(settings: SmtpSettings) -> smtplib.SMTP:
-    # Short socket timeouts keep one attempt well inside its 60 s activity timeout, so a
-    # slow attempt is not still sending while its retry starts.
-    return smtplib.SMTP(settings.host, settings.port, timeout=10)
-
-
-def build_message(
-    settings: SmtpSettings, to: str, subject: str, body: str, key: str, kind: str,
-    seller_id: str,
-) -> Message:  # fmt: skip
-    # The compat32 Message builds five times faster than EmailMessage, which matters when a
-    # first enrolment sweep writes to a whole marketplace.
-    message = Message()
-    message["From"] = settings.sender
-    message["To"] = to
-    message["Subject"] = Header(subject, "utf-8").encode()
-    message["Date"] = formatdate(localtime=False)
-    # A deterministic Message-ID lets a mail system drop the copy that a crash between
-    # sending and recording could still produce.
-    message["Message-ID"] = f"<{key.replace('/', '.')}@aha.local>"
-    message["X-Aha-Kind"] = kind
-    message["X-Aha-Seller"] = seller_id
-    message.set_payload(body, "utf-8")
-    return message
-
-
-def deliver(smtp: smtplib.SMTP, settings: SmtpSettings, to: str, message: Message) -> None:
-    """Send, turning SMTP errors into ones that carry no address into Temporal's history."""
-    try:
-        # As a str, smtplib turns the bare newlines into CRLF; bytes would go as one long line.
-        smtp.sendmail(settings.sender, [to], message.as_string())
-    except (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused):
-        raise ApplicationError(
-            "the mail server refused the message", type="EmailRejected", non_retryable=True
-        ) from None
-    except (smtplib.SMTPException, OSError) as err:
-        raise ApplicationError(
-            f"mail server unavailable ({type(err).__name__})", type="EmailUnavailable"
-        ) from None
+def unavailable(err: MailUnavailable) -> ApplicationError:
+    return ApplicationError(str(err), type="EmailUnavailable")
 
 
 class EmailActivities:
     def __init__(
         self,
-        smtp: SmtpSettings,
+        mailer: Mailer,
         directory: SellerDirectory,
         deliveries: DeliveryLedger,
+        page_url: str = "http://127.0.0.1:8000/account-health/{seller_id}",
     ) -> None:
-        self.smtp = smtp
+        self.mailer = mailer
         self.directory = directory
         self.deliveries = deliveries
+        self.page_url = page_url
 
-    def _message(self, request: EmailRequest) -> tuple[str, Message]:
+    def _email(self, request: EmailRequest) -> OutgoingEmail:
         contact = self.directory.get(request.seller_id)
         if contact is None:
             raise ApplicationError(
@@ -97,20 +59,24 @@ class EmailActivities:
             name=contact.name,
             email=contact.email,
             timezone=contact.timezone,
-            page_url=self.smtp.page_url.format(seller_id=contact.seller_id),
+            page_url=self.page_url.format(seller_id=contact.seller_id),
         )
         subject, body = render(request, to)
-        message = build_message(
-            self.smtp, to.email, subject, body, request.key, request.kind, request.seller_id
+        return OutgoingEmail(
+            to=to.email,
+            subject=subject,
+            body=body,
+            key=request.key,
+            kind=request.kind,
+            seller_id=request.seller_id,
         )
-        return to.email, message
 
     @activity.defn
     def deliver_email(self, request: EmailRequest) -> Delivery:
         """Send the email once across every worker; "dropped" when its case run was sealed.
 
         The step is claimed before the send and marked sent between the server's acceptance
-        and QUIT, on a database connection already open.
+        and the end of the mail session, on a database connection already open.
         """
         workflow_id = activity.info().workflow_id
         with self.deliveries.claim(request.key, "email", CLAIM_HOLD, request.fence) as claim:
@@ -122,19 +88,18 @@ class EmailActivities:
                 return "dropped"
             if claim.outcome == "already_sent":
                 return "already_sent"
-            to, message = self._message(request)
+            email = self._email(request)
             # Heartbeats let Temporal see a dead worker's attempt in seconds, not a minute.
             activity.heartbeat("connecting")
             try:
-                smtp = connect(self.smtp)
-            except OSError as err:
-                raise ApplicationError(
-                    f"mail server unavailable ({type(err).__name__})", type="EmailUnavailable"
-                ) from None
-            with smtp:
-                activity.heartbeat("sending")
-                deliver(smtp, self.smtp, to, message)
-                claim.mark_sent()
+                with self.mailer.connect() as mail:
+                    activity.heartbeat("sending")
+                    mail.send(email)
+                    claim.mark_sent()
+            except MailRejected as err:
+                raise rejected(err) from None
+            except MailUnavailable as err:
+                raise unavailable(err) from None
         log.info("email sent", kind=request.kind, seller_id=request.seller_id,
                  workflow_id=workflow_id)  # fmt: skip
         return "sent"

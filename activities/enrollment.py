@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
-import smtplib
-from contextlib import ExitStack
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from datetime import date
 
 import structlog
 from pydantic import BaseModel
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
 
-from activities.email import SmtpSettings, build_message, connect, deliver
-from aha.directory import NotificationLedger
+from activities.email import unavailable
 from aha.domain.eligibility import MIN_SCORE, RatingSummary, evaluate, window_start
 from aha.domain.enrollment import email_for_change, render_enrollment_email
 from aha.domain.models import SweepCounts
-from aha.programme_store import Enrollment, ProgrammeStore
+from aha.domain.programme import Enrollment
+from aha.ports import (
+    MailConnection,
+    Mailer,
+    MailRejected,
+    MailUnavailable,
+    NotificationLedger,
+    OutgoingEmail,
+    ProgrammeStore,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -33,9 +40,15 @@ class PagePlan(BaseModel):
 
 
 class EnrollmentActivities:
-    def __init__(self, store: ProgrammeStore, smtp: SmtpSettings) -> None:
+    def __init__(
+        self,
+        store: ProgrammeStore,
+        mailer: Mailer,
+        page_url: str = "http://127.0.0.1:8000/account-health/{seller_id}",
+    ) -> None:
         self.store = store
-        self.smtp = smtp
+        self.mailer = mailer
+        self.page_url = page_url
 
     @activity.defn
     def plan_pages(self, plan: PagePlan) -> list[str]:
@@ -58,7 +71,7 @@ class EnrollmentActivities:
         known = self.store.enrollments(ids)
         changed: list[Enrollment] = []
         with ExitStack() as stack:
-            smtp: smtplib.SMTP | None = None
+            mail: MailConnection | None = None
             ledger: NotificationLedger | None = None  # one connection for the page's keys
             for seller_id in ids:
                 contact = contacts.get(seller_id)
@@ -94,24 +107,29 @@ class EnrollmentActivities:
                     changed.append(record)
                     result.changes += 1
                     continue
-                if smtp is None:
-                    smtp = stack.enter_context(connect(self.smtp))
+                if mail is None:
+                    mail = stack.enter_context(self._connect())
                 subject, body = render_enrollment_email(
                     kind,
                     contact.name,
                     decision.reasons or (previous.reasons if previous else ()),
-                    self.smtp.page_url.format(seller_id=seller_id),
+                    self.page_url.format(seller_id=seller_id),
                 )
-                message = build_message(
-                    self.smtp, contact.email, subject, body, key, f"enrollment_{kind}", seller_id
+                email = OutgoingEmail(
+                    to=contact.email,
+                    subject=subject,
+                    body=body,
+                    key=key,
+                    kind=f"enrollment_{kind}",
+                    seller_id=seller_id,
                 )
                 try:
-                    deliver(smtp, self.smtp, contact.email, message)
-                except ApplicationError as err:
-                    if err.type != "EmailRejected":
-                        raise
-                    result.failures.append(f"{seller_id}: {err.message}")
+                    mail.send(email)
+                except MailRejected as err:
+                    result.failures.append(f"{seller_id}: {err}")
                     continue  # this seller's state is not saved, so the next sweep retries
+                except MailUnavailable as err:
+                    raise unavailable(err) from None
                 ledger.record_sent(key, "email")
                 changed.append(record)
                 result.changes += 1
@@ -126,3 +144,11 @@ class EnrollmentActivities:
             failures=len(result.failures),
         )
         return result
+
+    @contextmanager
+    def _connect(self) -> Iterator[MailConnection]:
+        try:
+            with self.mailer.connect() as mail:
+                yield mail
+        except MailUnavailable as err:
+            raise unavailable(err) from None

@@ -17,8 +17,10 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from temporalio.service import RPCError
 
+from aha.adapters.sqlite.programme import SqliteProgrammeStore
+from aha.adapters.temporal.connection import connect
 from aha.config import Settings
-from aha.directory import InvalidContact
+from aha.domain.contact import InvalidContact
 from aha.domain.guidance import ISSUE_TYPES
 from aha.domain.models import (
     CALL_OUTCOMES,
@@ -32,8 +34,8 @@ from aha.domain.models import (
     SweepResult,
 )
 from aha.domain.policy import PolicyError
+from aha.domain.programme import InvalidReading
 from aha.logs import configure
-from aha.programme_store import InvalidReading, ProgrammeStore
 from aha.service import CaseError, CaseService, ContactUpdate, change_contact
 from api.auth import TokenFileError
 
@@ -58,13 +60,11 @@ def _emit(args: argparse.Namespace, value: Any, text: str) -> None:
 
 
 async def _service(settings: Settings) -> CaseService:
-    from worker import connect
-
     try:
         client = await connect(settings)
     except RuntimeError as err:
         raise CaseError(f"cannot reach Temporal at {settings.temporal_address}: {err}") from err
-    return CaseService(client, ProgrammeStore(settings.db_path), settings.task_queue)
+    return CaseService(client, SqliteProgrammeStore(settings.db_path), settings.task_queue)
 
 
 def _local(moment: datetime | None, timezone: str | None) -> str:
@@ -112,14 +112,14 @@ def render_case(view: CaseView) -> str:
 # ---- commands ----------------------------------------------------------------------------
 
 
-def _existing_store(settings: Settings) -> ProgrammeStore:
+def _existing_store(settings: Settings) -> SqliteProgrammeStore:
     """The directory for commands that only read it: a missing file is a wrong AHA_DB."""
     if not Path(settings.db_path).exists():
         raise CaseError(
             f"no seller directory at {settings.db_path}: set AHA_DB "
             "(the stack from `aha dev` prints it), or add a seller with `aha seller upsert`"
         )
-    return ProgrammeStore(settings.db_path)
+    return SqliteProgrammeStore(settings.db_path)
 
 
 async def cmd_detect(args: argparse.Namespace, settings: Settings) -> None:
@@ -232,7 +232,7 @@ def _seller_json(contact: Any) -> dict[str, Any]:
 
 
 async def cmd_seller_upsert(args: argparse.Namespace, settings: Settings) -> None:
-    store = ProgrammeStore(settings.db_path)
+    store = SqliteProgrammeStore(settings.db_path)
     if store.get(args.seller) is None:
         # A new seller has no case and no enrolment yet: nothing in Temporal to tell.
         contact, _ = store.upsert(
@@ -328,7 +328,7 @@ async def cmd_enrollment_evaluate(args: argparse.Namespace, settings: Settings) 
 
 
 async def cmd_schedule_apply(args: argparse.Namespace, settings: Settings) -> None:
-    from aha.schedule import SCHEDULE_ID, apply_schedule
+    from aha.adapters.temporal.schedule import SCHEDULE_ID, apply_schedule
 
     done = await apply_schedule((await _service(settings)).client, settings.task_queue)
     _emit(args, {"schedule_id": SCHEDULE_ID, "result": done}, f"schedule {SCHEDULE_ID} {done}")

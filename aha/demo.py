@@ -17,11 +17,11 @@ from datetime import UTC, datetime, timedelta
 import structlog
 from temporalio.client import Client
 
+from aha.adapters.sqlite.programme import SqliteProgrammeStore
 from aha.config import Settings
 from aha.domain.guidance import ISSUE_TYPES
 from aha.domain.models import DetectionEvent, PlanSubmission, Resolution, Review, SweepRequest
 from aha.domain.policy import Policy
-from aha.programme_store import ProgrammeStore
 from aha.service import CaseService
 from workflows.enrollment import EnrollmentSweep
 
@@ -49,7 +49,7 @@ SCRIPTS = [
 ]  # fmt: skip
 
 
-def seed_sellers(store: ProgrammeStore) -> list[str]:
+def seed_sellers(store: SqliteProgrammeStore) -> list[str]:
     """Demo sellers with contact data and daily AHR readings up to today."""
     today = datetime.now(UTC).date()
     sellers = [(*seller, 200) for seller in DEMO_SELLERS] + UNPROTECTED_SELLERS
@@ -110,7 +110,7 @@ async def _act(service: CaseService, seller_id: str, script: str, rng: random.Ra
 
 
 async def run_demo(client: Client, settings: Settings, interval: float = 20.0) -> None:
-    store = ProgrammeStore(settings.db_path)
+    store = SqliteProgrammeStore(settings.db_path)
     service = CaseService(client, store, settings.task_queue)
     sellers = seed_sellers(store)
     sweep = await client.execute_workflow(

@@ -20,6 +20,7 @@ import structlog
 from temporalio.client import Client
 
 from aha import search_attributes as sa
+from aha.adapters.temporal.connection import connect
 from aha.config import Settings
 from aha.logs import configure
 from aha.mailcatcher import MailCatcher
@@ -88,8 +89,6 @@ async def connect_when_ready(
     settings: Settings, server: subprocess.Popen[bytes], timeout: float = 90.0
 ) -> Client:
     """Retry until the dev server is up: it listens a little before its frontend is healthy."""
-    from worker import connect
-
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
         try:
@@ -161,7 +160,7 @@ async def run_dev(options: DevOptions) -> None:
         with MailCatcher(data_dir / "outbox", port=options.smtp_port):
             worker = build_worker(client, settings, policy)
             settle_garbage_collector()
-            from aha.schedule import SCHEDULE_ID, apply_schedule
+            from aha.adapters.temporal.schedule import SCHEDULE_ID, apply_schedule
 
             log.info(
                 "schedule applied",

@@ -39,7 +39,7 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from aha import search_attributes as sa
-from aha.directory import SellerContact
+from aha.domain.contact import SellerContact
 from aha.domain.guidance import describe_issue_type
 from aha.domain.models import (
     CASE_STATUSES,
@@ -61,7 +61,7 @@ from aha.domain.models import (
     SweepRequest,
     SweepResult,
 )
-from aha.programme_store import ProgrammeStore
+from aha.ports import ProgrammeStore
 from workflows.case import CaseWorkflow
 from workflows.notices import CaseNotices
 

@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.service import RPCError
 
-from aha.directory import InvalidContact
+from aha.domain.contact import InvalidContact
 from aha.service import (
     CaseClosed,
     CaseClosing,

@@ -22,7 +22,7 @@ from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 from temporalio.service import RPCError
 
-from aha.directory import InvalidContact, SellerContact
+from aha.domain.contact import InvalidContact, SellerContact
 from aha.domain.guidance import describe_issue_type, guidance_for
 from aha.domain.models import SELLER_ID_PATTERN, CaseView, PlanSubmission
 from aha.service import CaseError, NoOpenCase

@@ -3,6 +3,8 @@
 The seller signs in once with its token; the page then keeps a signed session cookie
 (HttpOnly, SameSite=Strict, scoped to that seller's page). The session names the token by its
 digest, so removing the token from AHA_API_TOKENS ends the session at the next request.
+Sign-out is kept server-side, behind `aha.ports.SignedOutSessions`, so a copied cookie stops
+working in every API process too.
 Every form carries a CSRF token derived from a nonce in a cookie the page script cannot read.
 """
 
@@ -11,16 +13,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import sqlite3
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 
 from fastapi import Request, Response
 from itsdangerous import BadSignature, Signer, URLSafeTimedSerializer
 
+from aha.ports import SignedOutSessions
 from api.auth import Identity, TokenBook
 
 SESSION_COOKIE = "aha_session"
@@ -34,44 +33,8 @@ class Session:
     nonce: str
 
 
-class SignedOut:
-    """Sessions signed out before they expire, in the directory's SQLite file: every API
-    process on the same `AHA_DB` refuses a copied cookie after sign-out."""
-
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as db:
-            db.execute(
-                "CREATE TABLE IF NOT EXISTS signed_out_sessions"
-                " (nonce TEXT PRIMARY KEY, until REAL NOT NULL)"
-            )
-
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.path, timeout=30)
-        try:
-            with db:
-                yield db
-        finally:
-            db.close()
-
-    def add(self, nonce: str, until: float) -> None:
-        with self._connect() as db:
-            db.execute("DELETE FROM signed_out_sessions WHERE until < ?", (time.time(),))
-            db.execute("INSERT OR REPLACE INTO signed_out_sessions VALUES (?, ?)", (nonce, until))
-
-    def __contains__(self, nonce: object) -> bool:
-        with self._connect() as db:
-            row = db.execute(
-                "SELECT 1 FROM signed_out_sessions WHERE nonce = ? AND until >= ?",
-                (str(nonce), time.time()),
-            ).fetchone()
-        return row is not None
-
-
 class Sessions:
-    def __init__(self, secret: bytes, tokens: TokenBook, signed_out: SignedOut) -> None:
+    def __init__(self, secret: bytes, tokens: TokenBook, signed_out: SignedOutSessions) -> None:
         self._secret = secret
         self._signer = URLSafeTimedSerializer(secret, salt="aha-page-session")
         self._nonce_signer = Signer(secret, salt="aha-sign-in-nonce")
@@ -96,7 +59,7 @@ class Sessions:
         if identity.seller_id != seller_id or not self._tokens.holds(token_digest, identity):
             return None
         nonce = str(data.get("nonce"))
-        if nonce in self._signed_out:
+        if self._signed_out.is_signed_out(nonce):
             return None
         return Session(seller_id=seller_id, nonce=nonce)
 
@@ -112,7 +75,7 @@ class Sessions:
 
     def end(self, response: Response, request: Request, session: Session) -> None:
         """Sign out: the cookie goes, and a copy of it stops working too."""
-        self._signed_out.add(session.nonce, time.time() + SESSION_SECONDS)
+        self._signed_out.sign_out(session.nonce, time.time() + SESSION_SECONDS)
         response.delete_cookie(SESSION_COOKIE, path=_path(request))
 
     # ---- CSRF --------------------------------------------------------------------------------

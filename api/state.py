@@ -12,12 +12,14 @@ from typing import TypeVar
 from fastapi import Request
 from temporalio.client import Client
 
+from aha.adapters.sqlite.programme import SqliteProgrammeStore
+from aha.adapters.sqlite.sessions import SqliteSignedOut
+from aha.adapters.temporal.connection import connect
 from aha.config import Settings
-from aha.programme_store import ProgrammeStore
+from aha.ports import ProgrammeStore, SignedOutSessions
 from aha.service import CaseService, ContactUpdate, change_contact
 from api.auth import TokenBook, TokenSource
 from api.errors import TemporalUnavailable
-from api.sessions import SignedOut
 
 ResultT = TypeVar("ResultT")
 
@@ -38,8 +40,6 @@ class TemporalLink:
             return self._client
         async with self._lock:
             if self._client is None:
-                from worker import connect
-
                 try:
                     self._client = await asyncio.wait_for(connect(self.settings), timeout=5)
                 except (RuntimeError, TimeoutError, OSError) as err:
@@ -57,10 +57,10 @@ class ApiState:
     store: ProgrammeStore
     # Signs page sessions, CSRF and page tokens; several API processes must share it.
     secret: bytes = field(default_factory=lambda: secrets.token_bytes(32))
-    signed_out: SignedOut = field(init=False)
+    signed_out: SignedOutSessions = field(init=False)
 
     def __post_init__(self) -> None:
-        self.signed_out = SignedOut(self.settings.db_path)
+        self.signed_out = SqliteSignedOut(self.settings.db_path)
 
     @classmethod
     def from_settings(cls, settings: Settings, client: Client | None = None) -> ApiState:
@@ -68,7 +68,7 @@ class ApiState:
             settings=settings,
             token_source=TokenSource(settings.api_tokens_file),
             temporal=TemporalLink(settings, client),
-            store=ProgrammeStore(settings.db_path),
+            store=SqliteProgrammeStore(settings.db_path),
         )
         if settings.session_secret:
             state.secret = hashlib.sha256(settings.session_secret.encode()).digest()

@@ -70,12 +70,13 @@ from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client
 from temporalio.service import RPCError
 
+from aha.adapters.sqlite.programme import SqliteProgrammeStore as ProgrammeStore
 from aha.config import Settings
 from aha.dev import connect_when_ready, dev_server_command, free_port
 from aha.domain.models import DetectionEvent
 from aha.domain.policy import parse_policy
+from aha.domain.programme import Enrollment
 from aha.logs import configure
-from aha.programme_store import Enrollment, ProgrammeStore
 from aha.service import CaseService, case_id_for
 from bench.stats import latency_summary
 

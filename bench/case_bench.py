@@ -39,13 +39,14 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from aha.adapters.sqlite.programme import SqliteProgrammeStore as ProgrammeStore
 from aha.config import Settings
 from aha.dev import free_port, search_attribute_args, temporal_binary
 from aha.domain.models import CallReport, CaseView, DetectionEvent, Resolution
 from aha.domain.policy import CallingHours, Policy
+from aha.domain.programme import Enrollment
 from aha.logs import configure
 from aha.mailcatcher import MailCatcher
-from aha.programme_store import Enrollment, ProgrammeStore
 from aha.service import CaseService, case_id_for
 from bench.floor import BareWorkflow, SignalWorkflow, UpdatesWorkflow
 from bench.stats import latency_summary

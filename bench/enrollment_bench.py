@@ -46,15 +46,15 @@ from typing import Any
 from temporalio.client import Client
 from temporalio.testing import ActivityEnvironment
 
-from activities.email import SmtpSettings
 from activities.enrollment import EnrollmentActivities, SweepPage
+from aha.adapters.smtp import SmtpMailer, SmtpSettings
+from aha.adapters.sqlite.programme import SqliteProgrammeStore as ProgrammeStore
 from aha.config import Settings
 from aha.dev import free_port
 from aha.domain.models import SWEEP_PAGE_SIZE, SweepRequest, SweepResult
 from aha.logs import configure
 from aha.mailcatcher import MailCatcher
 from aha.policy_file import load_policy
-from aha.programme_store import ProgrammeStore
 from bench.case_bench import start_server
 from worker import build_worker
 from workflows.enrollment import EnrollmentSweep
@@ -374,13 +374,10 @@ def profile(size: int, top: int) -> str:
         today = datetime.now(UTC).date()
         create_sellers(db_path, size, today)
         port = free_port()
-        smtp = SmtpSettings(
-            host="127.0.0.1",
-            port=port,
-            sender="account-health@aha.local",
-            page_url=Settings().page_url,
+        mailer = SmtpMailer(
+            SmtpSettings(host="127.0.0.1", port=port, sender="account-health@aha.local")
         )
-        activities = EnrollmentActivities(ProgrammeStore(db_path), smtp)
+        activities = EnrollmentActivities(ProgrammeStore(db_path), mailer, Settings().page_url)
         env = ActivityEnvironment()
         profiler = cProfile.Profile()
         with MailCatcher(Path(tmp) / "outbox", port=port):

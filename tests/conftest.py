@@ -24,12 +24,13 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from aha.adapters.sqlite.programme import SqliteProgrammeStore
 from aha.config import Settings
 from aha.dev import free_port, search_attribute_args, temporal_binary
 from aha.domain.models import CaseView, DetectionEvent, PlanSubmission
 from aha.domain.policy import Policy, parse_policy
+from aha.domain.programme import Enrollment
 from aha.mailcatcher import MailCatcher
-from aha.programme_store import Enrollment, ProgrammeStore
 from aha.service import CaseService, case_id_for
 from worker import build_worker
 
@@ -92,7 +93,7 @@ class Cases:
 
     env: WorkflowEnvironment
     service: CaseService
-    store: ProgrammeStore
+    store: SqliteProgrammeStore
     outbox: Path
     mail: Any = None  # a StoppableMail, when the caller runs one it can take down
 
@@ -211,7 +212,7 @@ async def running_cases(
         smtp_port=port,
         dialer="manual",
     )
-    store = ProgrammeStore(settings.db_path)
+    store = SqliteProgrammeStore(settings.db_path)
     worker = build_worker(env.client, settings, policy)
     async with worker:
         yield Cases(env, CaseService(env.client, store, settings.task_queue), store, outbox)

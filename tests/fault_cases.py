@@ -25,6 +25,7 @@ from typing import Any, Literal
 
 from temporalio.client import Client
 
+from aha.adapters.sqlite.programme import SqliteProgrammeStore
 from aha.domain.models import (
     CallOutcome,
     CallReport,
@@ -34,7 +35,7 @@ from aha.domain.models import (
     Resolution,
     Review,
 )
-from aha.programme_store import Enrollment, ProgrammeStore
+from aha.domain.programme import Enrollment
 from aha.service import CaseService
 from tests.fault_harness import StoppableMail, TemporalServer, WorkerProcess, tail
 
@@ -82,7 +83,7 @@ class FaultStack:
     workers: list[WorkerProcess]
     client: Client
     service: CaseService
-    store: ProgrammeStore
+    store: SqliteProgrammeStore
 
     def new_seller(self, kind: str) -> str:
         seller_id = f"{kind.replace('_', '-')}-{uuid.uuid4().hex[:8]}"
@@ -116,7 +117,7 @@ async def fault_stack(
         POLICY.format(deadline=deadline, reminder=reminder, give_up=give_up), encoding="utf-8"
     )
     db_path = work / "aha.db"
-    store = ProgrammeStore(db_path)
+    store = SqliteProgrammeStore(db_path)
     async with TemporalServer(work / "temporal") as server:
         with StoppableMail() as mail:
             env = {

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from temporalio.client import Client, ScheduleDescription
 
-from aha.schedule import SCHEDULE_ID
+from aha.adapters.temporal.schedule import SCHEDULE_ID
 from api.auth import token_for
 from tests.conftest import free_port
 

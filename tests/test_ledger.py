@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from aha.directory import SqliteStore
-from aha.ledger import SqliteDeliveries
+from aha.adapters.sqlite.directory import SqliteDirectory as SqliteStore
+from aha.adapters.sqlite.ledger import SqliteDeliveries
 
 HOLD = timedelta(seconds=60)
 

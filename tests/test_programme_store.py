@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from aha.programme_store import InvalidReading, ProgrammeStore
+from aha.adapters.sqlite.programme import SqliteProgrammeStore as ProgrammeStore
+from aha.domain.programme import InvalidReading
 
 TODAY = date(2026, 11, 27)
 

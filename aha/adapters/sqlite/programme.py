@@ -1,78 +1,35 @@
-"""The assurance programme's data beside the seller directory: daily AHR readings and each
-seller's enrolment state, in the same SQLite file (`AHA_DB`)."""
+"""The assurance programme's records beside the seller directory, in the same SQLite file:
+daily AHR readings and each seller's enrolment state (`aha.ports.ProgrammeStore`)."""
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from pydantic import ValidationError
-
-from aha.directory import SellerContact, SqliteStore
-
-MAX_SCORE = 1000
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS ahr_readings (
-    seller_id TEXT NOT NULL,
-    day TEXT NOT NULL,
-    score INTEGER NOT NULL,
-    PRIMARY KEY (seller_id, day)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS enrollments (
-    seller_id TEXT PRIMARY KEY,
-    state TEXT NOT NULL,
-    since TEXT NOT NULL,
-    reasons TEXT NOT NULL,
-    evaluated_at TEXT NOT NULL
-);
-"""
+from aha.adapters.sqlite.directory import SqliteDirectory
+from aha.domain.programme import (
+    READINGS_HEADER,
+    Enrollment,
+    ImportReport,
+    InvalidReading,
+    check_reading,
+    parse_reading_row,
+)
 
 
-class InvalidReading(ValueError):
-    """A reading that cannot be stored; the message says why."""
-
-
-@dataclass(frozen=True)
-class Enrollment:
-    seller_id: str
-    state: str
-    since: date
-    reasons: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class ImportReport:
-    accepted: int
-    problems: tuple[tuple[int, str], ...]  # (line number, reason)
-
-
-class ProgrammeStore(SqliteStore):
+class SqliteProgrammeStore(SqliteDirectory):
     """Seller directory plus AHR history and enrolment state."""
 
-    def __init__(self, path: str | Path) -> None:
-        super().__init__(path)
-        with self._connect() as db:
-            db.executescript(_SCHEMA)
-
     # ---- AHR readings ----------------------------------------------------------------------
-
-    def _check_reading(self, seller_id: str, day: date, score: int, today: date) -> None:
-        if not 0 <= score <= MAX_SCORE:
-            raise InvalidReading(f"score {score} is outside 0-{MAX_SCORE}")
-        if day > today:
-            raise InvalidReading(f"date {day.isoformat()} is in the future")
 
     def record_reading(
         self, seller_id: str, day: date, score: int, today: date | None = None
     ) -> None:
         """Store one day's AHR; a reading re-sent for the same day replaces the old one."""
-        self._check_reading(seller_id, day, score, today or datetime.now(UTC).date())
+        check_reading(day, score, today or datetime.now(UTC).date())
         if self.get(seller_id) is None:
             raise InvalidReading(f"unknown seller {seller_id!r}")
         with self._connect() as db:
@@ -96,7 +53,7 @@ class ProgrammeStore(SqliteStore):
         known = self._known_sellers({seller_id for seller_id, _, _ in readings})
         for position, (seller_id, day, score) in zip(where, readings, strict=True):
             try:
-                self._check_reading(seller_id, day, score, today)
+                check_reading(day, score, today)
                 if seller_id not in known:
                     raise InvalidReading(f"unknown seller {seller_id!r}")
             except InvalidReading as err:
@@ -130,11 +87,11 @@ class ProgrammeStore(SqliteStore):
         with path.open(newline="", encoding="utf-8") as file:
             reader = csv.reader(file)
             header = next(reader, None)
-            if header is None or [h.strip() for h in header] != ["seller_id", "date", "score"]:
+            if header is None or [h.strip() for h in header] != READINGS_HEADER:
                 raise InvalidReading(f"{path}: the header must be seller_id,date,score")
             for row in reader:
                 try:
-                    rows.append(_parse_row(row))
+                    rows.append(parse_reading_row(row))
                 except InvalidReading as err:
                     unparsed.append((reader.line_num, str(err)))
                     continue
@@ -173,40 +130,6 @@ class ProgrammeStore(SqliteStore):
             for row in rows
         }
         return {seller_id: found.get(seller_id, (None, 0)) for seller_id in seller_ids}
-
-    # ---- paging through sellers ------------------------------------------------------------
-
-    def contacts(self, seller_ids: Sequence[str]) -> dict[str, SellerContact]:
-        if not seller_ids:
-            return {}
-        marks = ",".join("?" * len(seller_ids))
-        with self._connect() as db:
-            rows = db.execute(
-                f"SELECT * FROM sellers WHERE seller_id IN ({marks})",
-                list(seller_ids),
-            ).fetchall()
-        contacts = {}
-        for row in rows:
-            # A row another system wrote badly fails only that seller's evaluation.
-            with contextlib.suppress(ValidationError):
-                contacts[row["seller_id"]] = SellerContact.model_validate(dict(row))
-        return contacts
-
-    def seller_page(self, after: str, limit: int) -> list[str]:
-        with self._connect() as db:
-            rows = db.execute(
-                "SELECT seller_id FROM sellers WHERE seller_id > ? ORDER BY seller_id LIMIT ?",
-                (after, limit),
-            ).fetchall()
-        return [row["seller_id"] for row in rows]
-
-    def page_starts(self, size: int) -> list[str]:
-        """Cursors that split all sellers into pages of `size`: each page is `> cursor`."""
-        with self._connect() as db:
-            ids = [row[0] for row in db.execute("SELECT seller_id FROM sellers ORDER BY seller_id")]
-        return ["", *ids[size - 1 : -1 : size]] if ids else []
-
-    # ---- notifications in bulk -------------------------------------------------------------
 
     # ---- enrolment -------------------------------------------------------------------------
 
@@ -249,16 +172,3 @@ def _enrollment(row: object) -> Enrollment:
         since=date.fromisoformat(row["since"]),  # type: ignore[index]
         reasons=tuple(json.loads(row["reasons"])),  # type: ignore[index]
     )
-
-
-def _parse_row(row: list[str]) -> tuple[str, date, int]:
-    if len(row) != 3:
-        raise InvalidReading(f"expected 3 columns, got {len(row)}")
-    seller_id, day_text, score_text = (cell.strip() for cell in row)
-    try:
-        day = date.fromisoformat(day_text)
-    except ValueError:
-        raise InvalidReading(f"date {day_text!r} is not YYYY-MM-DD") from None
-    if not score_text.lstrip("-").isdigit():
-        raise InvalidReading(f"score {score_text!r} is not a whole number")
-    return seller_id, day, int(score_text)

@@ -16,8 +16,8 @@ from temporalio.client import (
     ScheduleUpdateInput,
 )
 
+from aha.adapters.temporal.names import ENROLLMENT_SWEEP
 from aha.domain.models import SweepRequest
-from workflows.enrollment import EnrollmentSweep
 
 SCHEDULE_ID = "aha-enrollment-daily"
 
@@ -25,7 +25,7 @@ SCHEDULE_ID = "aha-enrollment-daily"
 def daily_sweep(task_queue: str, hour_utc: int = 6) -> Schedule:
     return Schedule(
         action=ScheduleActionStartWorkflow(
-            EnrollmentSweep.run,
+            ENROLLMENT_SWEEP,
             SweepRequest(),
             id="aha-enrollment-sweep",
             task_queue=task_queue,

@@ -1,135 +1,20 @@
-"""Seller contact data and the record of notifications already sent, in embedded SQLite.
-
-Both sit behind small interfaces so another store can replace them without touching
-workflows or activities.
-"""
+"""The seller directory, and the older record of notifications sent, in the SQLite file."""
 
 from __future__ import annotations
 
-import re
+import contextlib
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal, Protocol
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import Literal
 
-import phonenumbers
-from pydantic import BaseModel, ConfigDict
+from pydantic import ValidationError
 
-from aha.domain.models import SELLER_ID_PATTERN, SellerProfile
-from aha.ledger import SqliteDeliveries
-
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-
-
-class InvalidContact(ValueError):
-    """Contact data that cannot be stored; the message says which field and why."""
-
-    def __init__(self, message: str, field: str) -> None:
-        super().__init__(message)
-        self.field = field  # seller_id, email, phone, timezone or account_type
-
-
-class SellerContact(BaseModel):
-    model_config = ConfigDict(frozen=True)
-    seller_id: str
-    name: str
-    email: str
-    phone: str
-    timezone: str
-    marketplace: str
-    account_type: Literal["professional", "individual"] = "professional"
-    account_status: Literal["active", "deactivated"]
-    phone_version: int
-    updated_at: datetime
-
-    def profile(self) -> SellerProfile:
-        return SellerProfile(
-            seller_id=self.seller_id,
-            marketplace=self.marketplace,
-            timezone=self.timezone,
-            has_phone=bool(self.phone),
-            phone_version=self.phone_version,
-            account_status=self.account_status,
-        )
-
-
-def normalise_phone(phone: str) -> str:
-    """The number in E.164, or InvalidContact saying why it cannot be dialled."""
-    if len(phone) > 32:
-        raise InvalidContact("phone is longer than 32 characters", "phone")
-    if not phone.startswith("+"):
-        raise InvalidContact(f"phone {phone!r} must be in E.164 form, e.g. +14155550123", "phone")
-    try:
-        parsed = phonenumbers.parse(phone, None)
-    except phonenumbers.NumberParseException as err:
-        raise InvalidContact(f"phone {phone!r} is not a phone number: {err}", "phone") from err
-    if not phonenumbers.is_valid_number(parsed):
-        raise InvalidContact(f"phone {phone!r} is not a valid number", "phone")
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
-
-
-ACCOUNT_TYPES = ("professional", "individual")
-
-
-def validate_contact(seller_id: str, email: str, phone: str | None, timezone: str) -> str:
-    if not re.fullmatch(SELLER_ID_PATTERN, seller_id):
-        raise InvalidContact(
-            f"seller id {seller_id!r} must be 1-64 letters, digits, '.', '_' or '-'", "seller_id"
-        )
-    if len(email) > 254:
-        raise InvalidContact("email is longer than 254 characters", "email")
-    if not _EMAIL.fullmatch(email):
-        raise InvalidContact(f"email {email!r} is not an email address", "email")
-    try:
-        if len(timezone) > 64:
-            raise ValueError("too long for a zone name")
-        ZoneInfo(timezone)
-    # A region such as 'America' is a directory in the zone database: OSError, not NotFound.
-    except (ZoneInfoNotFoundError, ValueError, OSError) as err:
-        raise InvalidContact(
-            f"time zone {timezone!r} is not an IANA zone such as America/New_York", "timezone"
-        ) from err
-    return normalise_phone(phone) if phone else ""
-
-
-class SellerDirectory(Protocol):
-    """What activities need of the directory: reading a seller, and deactivating one."""
-
-    def get(self, seller_id: str) -> SellerContact | None: ...
-
-    def set_account_status(
-        self, seller_id: str, status: Literal["active", "deactivated"]
-    ) -> None: ...
-
-
-class NotificationLedger(Protocol):
-    def was_sent(self, key: str) -> bool: ...
-
-    def record_sent(self, key: str, channel: str) -> None: ...
-
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS sellers (
-    seller_id TEXT PRIMARY KEY,
-    name TEXT NOT NULL,
-    email TEXT NOT NULL,
-    phone TEXT NOT NULL,
-    timezone TEXT NOT NULL,
-    marketplace TEXT NOT NULL,
-    account_status TEXT NOT NULL DEFAULT 'active',
-    phone_version INTEGER NOT NULL DEFAULT 1,
-    account_type TEXT NOT NULL DEFAULT 'professional',
-    updated_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS sent_notifications (
-    key TEXT PRIMARY KEY,
-    channel TEXT NOT NULL,
-    sent_at TEXT NOT NULL
-);
-"""
+from aha.adapters.sqlite.ledger import SqliteDeliveries
+from aha.adapters.sqlite.schema import prepare
+from aha.domain.contact import SellerContact, check_account_type, validate_contact
 
 
 class ConnectionLedger:
@@ -150,21 +35,12 @@ class ConnectionLedger:
             )
 
 
-class SqliteStore:
-    """SellerDirectory and NotificationLedger over one SQLite file (`AHA_DB`)."""
+class SqliteDirectory:
+    """SellerDirectory, SellerPages and the notification ledger over the SQLite file; its
+    `deliveries` is the delivery ledger in the same file."""
 
     def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as db:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.executescript(_SCHEMA)
-            columns = {row["name"] for row in db.execute("PRAGMA table_info(sellers)")}
-            if "account_type" not in columns:  # a directory made before account types
-                db.execute(
-                    "ALTER TABLE sellers ADD COLUMN account_type TEXT NOT NULL"
-                    " DEFAULT 'professional'"
-                )
+        self.path = prepare(path)
         self.deliveries = SqliteDeliveries(self.path)
 
     @contextmanager
@@ -199,11 +75,7 @@ class SqliteStore:
         A phone or account type left out keeps what is stored (none and professional for a
         new seller).
         """
-        if account_type is not None and account_type not in ACCOUNT_TYPES:
-            raise InvalidContact(
-                f"account type {account_type!r} must be one of: {', '.join(ACCOUNT_TYPES)}",
-                "account_type",
-            )
+        check_account_type(account_type)
         checked = validate_contact(seller_id, email, phone, timezone)
         phone = checked or None
         now = datetime.now(UTC).isoformat()
@@ -257,6 +129,40 @@ class SqliteStore:
         if not changed:
             raise LookupError(f"unknown seller {seller_id!r}")
 
+    # ---- paging through sellers ------------------------------------------------------------
+
+    def contacts(self, seller_ids: Sequence[str]) -> dict[str, SellerContact]:
+        if not seller_ids:
+            return {}
+        marks = ",".join("?" * len(seller_ids))
+        with self._connect() as db:
+            rows = db.execute(
+                f"SELECT * FROM sellers WHERE seller_id IN ({marks})",
+                list(seller_ids),
+            ).fetchall()
+        contacts = {}
+        for row in rows:
+            # A row another system wrote badly fails only that seller's evaluation.
+            with contextlib.suppress(ValidationError):
+                contacts[row["seller_id"]] = SellerContact.model_validate(dict(row))
+        return contacts
+
+    def seller_page(self, after: str, limit: int) -> list[str]:
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT seller_id FROM sellers WHERE seller_id > ? ORDER BY seller_id LIMIT ?",
+                (after, limit),
+            ).fetchall()
+        return [row["seller_id"] for row in rows]
+
+    def page_starts(self, size: int) -> list[str]:
+        """Cursors that split all sellers into pages of `size`: each page is `> cursor`."""
+        with self._connect() as db:
+            ids = [row[0] for row in db.execute("SELECT seller_id FROM sellers ORDER BY seller_id")]
+        return ["", *ids[size - 1 : -1 : size]] if ids else []
+
+    # ---- the older notification ledger -----------------------------------------------------
+
     def was_sent(self, key: str) -> bool:
         with self._connect() as db:
             return ConnectionLedger(db).was_sent(key)
@@ -266,7 +172,7 @@ class SqliteStore:
             ConnectionLedger(db).record_sent(key, channel)
 
     @contextmanager
-    def ledger(self) -> Iterator[NotificationLedger]:
+    def ledger(self) -> Iterator[ConnectionLedger]:
         """`was_sent`/`record_sent` exactly as on the store, over one connection held open.
 
         For a loop that checks and records thousands of keys in one thread (an enrolment

@@ -1,4 +1,4 @@
-"""The delivery ledger: who may send a notification or place a call, and what already went.
+"""The delivery ledger (`aha.ports.DeliveryLedger`) in the SQLite file.
 
 Each step (an email, a call) has one row. A sender claims the row before acting, so only one
 of several workers acts; it marks the row sent right after the mail server or dialer took the
@@ -11,47 +11,13 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Literal, Protocol
 
-ClaimOutcome = Literal["claimed", "already_sent", "busy", "sealed"]
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS deliveries (
-    key TEXT PRIMARY KEY,
-    channel TEXT NOT NULL,
-    state TEXT NOT NULL,
-    claimed_at TEXT NOT NULL,
-    expires_at TEXT NOT NULL,
-    sent_at TEXT,
-    claims INTEGER NOT NULL DEFAULT 1
-);
-CREATE TABLE IF NOT EXISTS sealed_runs (
-    run_key TEXT PRIMARY KEY,
-    sealed_at TEXT NOT NULL
-);
-"""
-
-
-class Claim(Protocol):
-    """A held claim on one step; `mark_sent` as soon as the step was taken."""
-
-    outcome: ClaimOutcome
-
-    def mark_sent(self) -> None: ...
-
-
-class DeliveryLedger(Protocol):
-    def claim(
-        self, key: str, channel: str, hold: timedelta, fence: str | None = None
-    ) -> AbstractContextManager[Claim]: ...
-
-    def seal(self, run_key: str) -> None: ...
-
-    def is_sealed(self, run_key: str) -> bool: ...
+from aha.adapters.sqlite.schema import prepare
+from aha.ports import ClaimOutcome
 
 
 def _now() -> datetime:
@@ -87,13 +53,11 @@ class SqliteClaim:
 
 
 class SqliteDeliveries:
-    """The ledger in the directory's SQLite file (`AHA_DB`), beside its older
-    `sent_notifications` table, whose keys count as sent."""
+    """The ledger in the SQLite file (`AHA_DB`), beside the older `sent_notifications`
+    table, whose keys count as sent."""
 
     def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        with self._open() as db:
-            db.executescript(SCHEMA)
+        self.path = prepare(path)
 
     def _open(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=30, isolation_level=None)

@@ -1,0 +1,1 @@
+"""The ports' implementations: SQLite storage, SMTP mail, the dialers, and Temporal."""
