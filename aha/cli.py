@@ -19,9 +19,10 @@ from temporalio.service import RPCError
 
 from aha.adapters.sqlite.programme import SqliteProgrammeStore
 from aha.adapters.temporal.connection import connect
+from aha.catalogue_file import load_catalogue
 from aha.config import Settings
+from aha.domain.catalogue import Catalogue, CatalogueError
 from aha.domain.contact import InvalidContact
-from aha.domain.guidance import ISSUE_TYPES
 from aha.domain.models import (
     CALL_OUTCOMES,
     CASE_STATUSES,
@@ -59,12 +60,13 @@ def _emit(args: argparse.Namespace, value: Any, text: str) -> None:
         print(text)
 
 
-async def _service(settings: Settings) -> CaseService:
+async def _service(settings: Settings, catalogue: Catalogue | None = None) -> CaseService:
     try:
         client = await connect(settings)
     except RuntimeError as err:
         raise CaseError(f"cannot reach Temporal at {settings.temporal_address}: {err}") from err
-    return CaseService(client, SqliteProgrammeStore(settings.db_path), settings.task_queue)
+    store = SqliteProgrammeStore(settings.db_path)
+    return CaseService(client, store, settings.task_queue, catalogue)
 
 
 def _local(moment: datetime | None, timezone: str | None) -> str:
@@ -137,7 +139,7 @@ async def cmd_detect(args: argparse.Namespace, settings: Settings) -> None:
         description=args.description or "",
         detected_at=args.detected_at or datetime.now(UTC),
     )
-    service = await _service(settings)
+    service = await _service(settings, args.catalogue)
     receipt = await service.detect(event)
     verb = "opened" if receipt.created else "joined"
     if receipt.duplicate:
@@ -345,6 +347,7 @@ async def cmd_api(args: argparse.Namespace, settings: Settings) -> None:
     from api.auth import load_tokens
 
     book = load_tokens(settings.api_tokens_file)  # a bad file stops here, with its reason
+    load_catalogue(settings.issue_catalog)  # and so does a bad AHA_ISSUE_CATALOG
     if not book:
         print(
             "aha api: warning: no tokens (set AHA_API_TOKENS): every /v1 route will answer 401",
@@ -448,7 +451,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     detect = command("detect", cmd_detect, "report a detection event for a seller")
     detect.add_argument("seller")
-    detect.add_argument("--issue-type", required=True, choices=ISSUE_TYPES, metavar="T")
+    # One of the catalogue's types, checked once the catalogue is loaded (see `_run`).
+    detect.add_argument("--issue-type", required=True, metavar="T")
     detect.add_argument("--severity", required=True, choices=["critical", "high", "medium", "low"])
     detect.add_argument("--event-id")
     detect.add_argument("--description")
@@ -592,12 +596,25 @@ def main(argv: list[str] | None = None) -> int:
     return code
 
 
+def _known_issue_type(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """`--issue-type` must name a type of the catalogue in force (a usage error, exit 2)."""
+    if args.issue_type not in args.catalogue:
+        parser.error(
+            f"argument --issue-type: unknown issue type {args.issue_type!r}; "
+            f"known: {', '.join(args.catalogue.names)}"
+        )
+
+
 def _run(argv: list[str] | None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     serving = args.command in ("dev", "worker", "api")
     configure(args.log_format, level="INFO" if serving else "WARNING")
     try:
         settings = _settings_for(args)
+        if args.command == "detect":
+            args.catalogue = load_catalogue(settings.issue_catalog)
+            _known_issue_type(parser, args)
         action = args.handler(args, settings)
         asyncio.run(action if serving else _within(action, settings))
     except (
@@ -605,6 +622,7 @@ def _run(argv: list[str] | None) -> int:
         InvalidContact,
         InvalidReading,
         PolicyError,
+        CatalogueError,
         UsageError,
         TokenFileError,
     ) as err:

@@ -37,6 +37,8 @@ class Settings:
     task_queue: str = field(default_factory=lambda: _env("AHA_TASK_QUEUE", TASK_QUEUE))
     db_path: str = field(default_factory=lambda: _env("AHA_DB", ".aha/aha.db"))
     policy_file: str | None = field(default_factory=lambda: os.environ.get("AHA_POLICY_FILE"))
+    # The operator's issue types on top of the shipped catalogue (aha/issue_catalog.toml).
+    issue_catalog: str | None = field(default_factory=lambda: os.environ.get("AHA_ISSUE_CATALOG"))
     smtp_host: str = field(default_factory=lambda: _env("AHA_SMTP_HOST", "127.0.0.1"))
     smtp_port: int = field(default_factory=lambda: int(_env("AHA_SMTP_PORT", "1025")))
     email_from: str = field(

@@ -18,10 +18,12 @@ import structlog
 from temporalio.client import Client
 
 from aha.adapters.sqlite.programme import SqliteProgrammeStore
+from aha.catalogue_file import load_catalogue
 from aha.config import Settings
-from aha.domain.guidance import ISSUE_TYPES
+from aha.domain.catalogue import Catalogue
 from aha.domain.models import DetectionEvent, PlanSubmission, Resolution, Review, SweepRequest
 from aha.domain.policy import Policy
+from aha.policy_file import load_policy
 from aha.service import CaseService
 from workflows.enrollment import EnrollmentSweep
 
@@ -41,9 +43,6 @@ UNPROTECTED_SELLERS = [
     ("demo-brand-new-shop", "Brand New Shop", "+13055550123", "America/New_York", "US", 42),
 ]
 DEMO_SELLER_IDS = [s[0] for s in DEMO_SELLERS] + [s[0] for s in UNPROTECTED_SELLERS]
-ROUTINE_ISSUE_TYPES = [
-    t for t in ISSUE_TYPES if t not in Policy().immediate_deactivation_issue_types
-]
 SCRIPTS = [
     "contact_me_now", "plan_accepted", "plan_questioned", "wait_for_calls", "late_report", "fraud",
 ]  # fmt: skip
@@ -109,9 +108,17 @@ async def _act(service: CaseService, seller_id: str, script: str, rng: random.Ra
             )
 
 
+def routine_issue_types(catalogue: Catalogue, policy: Policy) -> list[str]:
+    """The catalogue's types that get the protected process (not deactivated at once)."""
+    return [t for t in catalogue.names if t not in policy.immediate_deactivation_issue_types]
+
+
 async def run_demo(client: Client, settings: Settings, interval: float = 20.0) -> None:
     store = SqliteProgrammeStore(settings.db_path)
-    service = CaseService(client, store, settings.task_queue)
+    catalogue = load_catalogue(settings.issue_catalog)
+    policy = load_policy(settings.policy_file)
+    routine = routine_issue_types(catalogue, policy)
+    service = CaseService(client, store, settings.task_queue, catalogue)
     sellers = seed_sellers(store)
     sweep = await client.execute_workflow(
         EnrollmentSweep.run,
@@ -135,13 +142,13 @@ async def run_demo(client: Client, settings: Settings, interval: float = 20.0) -
                 log.info("demo appeal granted", seller_id=seller_id)
             detected_at = datetime.now(UTC)
             if script == "late_report":
-                # Reported 71h58m after detection: this case reaches its deadline in minutes.
-                detected_at -= timedelta(hours=71, minutes=58)
+                # Reported 2 min before its deadline: this case reaches it in minutes.
+                detected_at -= policy.deadline - timedelta(minutes=2)
             event = DetectionEvent(
                 event_id=f"demo-{round_number}-{seller_id}",
                 seller_id=seller_id,
                 marketplace=store.get(seller_id).marketplace,  # type: ignore[union-attr]
-                issue_type="fraud" if script == "fraud" else rng.choice(ROUTINE_ISSUE_TYPES),
+                issue_type="fraud" if script == "fraud" else rng.choice(routine),
                 severity=rng.choice(["high", "medium", "low"]),
                 description="Demo detection",
                 detected_at=detected_at,

@@ -21,6 +21,7 @@ from temporalio.client import Client
 
 from aha import search_attributes as sa
 from aha.adapters.temporal.connection import connect
+from aha.catalogue_file import load_catalogue
 from aha.config import Settings
 from aha.logs import configure
 from aha.mailcatcher import MailCatcher
@@ -126,6 +127,7 @@ async def run_dev(options: DevOptions) -> None:
     data_dir = Path(options.data_dir).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     policy = load_policy(options.policy_file)
+    load_catalogue(Settings().issue_catalog)  # a bad AHA_ISSUE_CATALOG stops here, too
     for port in (options.temporal_port, options.ui_port, options.smtp_port, options.api_port):
         if not _port_free(port):
             raise RuntimeError(f"port {port} on 127.0.0.1 is taken: is another `aha dev` running?")

@@ -39,8 +39,9 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from aha import search_attributes as sa
+from aha.domain import catalogue as issue_catalogue
+from aha.domain.catalogue import Catalogue, shipped_catalogue
 from aha.domain.contact import SellerContact
-from aha.domain.guidance import describe_issue_type
 from aha.domain.models import (
     CASE_STATUSES,
     CallAttempt,
@@ -98,6 +99,13 @@ class Rejected(CaseError):
 class InvalidInput(CaseError):
     def __init__(self, message: str, field: str) -> None:
         super().__init__(message, "InvalidInput", [{"field": field, "reason": message}])
+
+
+class UnknownIssueType(InvalidInput):
+    """A detection's issue type is not in the catalogue in force (the message lists them)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, "issue_type")
 
 
 class StillClosing(CaseError):
@@ -225,10 +233,18 @@ def _reason(err: BaseException) -> str:
 
 
 class CaseService:
-    def __init__(self, client: Client, directory: ProgrammeStore, task_queue: str) -> None:
+    def __init__(
+        self,
+        client: Client,
+        directory: ProgrammeStore,
+        task_queue: str,
+        catalogue: Catalogue | None = None,
+    ) -> None:
         self.client = client
         self.directory = directory
         self.task_queue = task_queue
+        # The issue types detections may carry (AHA_ISSUE_CATALOG on top of the shipped ones).
+        self.catalogue = catalogue or shipped_catalogue()
 
     def _handle(self, seller_id: str) -> WorkflowHandle[CaseWorkflow, CaseView]:
         return self.client.get_workflow_handle_for(CaseWorkflow.run, case_id_for(seller_id))
@@ -247,6 +263,7 @@ class CaseService:
     # ---- starting and joining cases ------------------------------------------------------
 
     async def detect(self, event: DetectionEvent) -> DetectionReceipt:
+        event = self.described(event)
         contact = self.directory.get(event.seller_id)
         if contact is None:
             raise UnknownSeller(
@@ -292,6 +309,17 @@ class CaseService:
             f"the case of seller {event.seller_id} keeps changing; send the event again"
         )
 
+    def described(self, event: DetectionEvent) -> DetectionEvent:
+        """The event with its type's label and guidance from the catalogue in force, so that
+        the case never looks a type up; an unknown type is refused with the known ones."""
+        try:
+            issue_type = self.catalogue.require(event.issue_type)
+        except issue_catalogue.UnknownIssueType as err:
+            raise UnknownIssueType(str(err)) from None
+        return event.model_copy(
+            update={"label": issue_type.label, "guidance": list(issue_type.guidance)}
+        )
+
     async def _update_with_start(
         self, event: DetectionEvent, reuse: WorkflowIDReusePolicy
     ) -> DetectionReceipt:
@@ -312,10 +340,10 @@ class CaseService:
             ),
             static_summary=(
                 f"At-risk case: seller {event.seller_id} ({event.marketplace}), "
-                f"{describe_issue_type(event.issue_type)}, {event.severity}"
+                f"{event.label}, {event.severity}"
             ),
             static_details=(
-                f"Opened by event `{event.event_id}`: {describe_issue_type(event.issue_type)} "
+                f"Opened by event `{event.event_id}`: {event.label} "
                 f"({event.severity}) detected {event.detected_at.isoformat()}."
             ),
         )

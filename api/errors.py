@@ -21,6 +21,7 @@ from aha.service import (
     NoOpenCase,
     Rejected,
     StillClosing,
+    UnknownIssueType,
     UnknownSeller,
 )
 
@@ -65,6 +66,9 @@ def from_case_error(err: CaseError) -> ApiError:
         return ApiError(404, "unknown_seller", str(err))
     if isinstance(err, NoOpenCase):
         return ApiError(404, "no_open_case", str(err))
+    if isinstance(err, UnknownIssueType):
+        # The code the body's own validation gave an unknown type before types were data.
+        return ApiError(422, "invalid_request", str(err), fields)
     if isinstance(err, InvalidInput):
         return ApiError(422, "invalid_input", str(err), fields)
     if isinstance(err, StillClosing):

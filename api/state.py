@@ -15,7 +15,9 @@ from temporalio.client import Client
 from aha.adapters.sqlite.programme import SqliteProgrammeStore
 from aha.adapters.sqlite.sessions import SqliteSignedOut
 from aha.adapters.temporal.connection import connect
+from aha.catalogue_file import load_catalogue
 from aha.config import Settings
+from aha.domain.catalogue import Catalogue, shipped_catalogue
 from aha.ports import ProgrammeStore, SignedOutSessions
 from aha.service import CaseService, ContactUpdate, change_contact
 from api.auth import TokenBook, TokenSource
@@ -55,6 +57,8 @@ class ApiState:
     token_source: TokenSource
     temporal: TemporalLink
     store: ProgrammeStore
+    # The issue types detections may carry; read once, at start-up, so a bad file stops it.
+    catalogue: Catalogue = field(default_factory=shipped_catalogue)
     # Signs page sessions, CSRF and page tokens; several API processes must share it.
     secret: bytes = field(default_factory=lambda: secrets.token_bytes(32))
     signed_out: SignedOutSessions = field(init=False)
@@ -69,6 +73,7 @@ class ApiState:
             token_source=TokenSource(settings.api_tokens_file),
             temporal=TemporalLink(settings, client),
             store=SqliteProgrammeStore(settings.db_path),
+            catalogue=load_catalogue(settings.issue_catalog),
         )
         if settings.session_secret:
             state.secret = hashlib.sha256(settings.session_secret.encode()).digest()
@@ -79,7 +84,9 @@ class ApiState:
         return self.token_source.book()
 
     async def service(self) -> CaseService:
-        return CaseService(await self.temporal.client(), self.store, self.settings.task_queue)
+        return CaseService(
+            await self.temporal.client(), self.store, self.settings.task_queue, self.catalogue
+        )
 
     async def change_contact(
         self, seller_id: str, *, email: str, phone: str | None, timezone: str, changed_by: str

@@ -27,7 +27,7 @@ from temporalio.testing import WorkflowEnvironment
 from aha.adapters.sqlite.programme import SqliteProgrammeStore
 from aha.config import Settings
 from aha.dev import free_port, search_attribute_args, temporal_binary
-from aha.domain.models import CaseView, DetectionEvent, PlanSubmission
+from aha.domain.models import CaseView, DetectionEvent, DetectionEventBody, PlanSubmission
 from aha.domain.policy import Policy, parse_policy
 from aha.domain.programme import Enrollment
 from aha.mailcatcher import MailCatcher
@@ -292,7 +292,7 @@ class Api:
 
     def detection(self, seller_id: str, **overrides: Any) -> dict[str, Any]:
         body = self.cases.event(seller_id, **overrides).model_dump(
-            mode="json", exclude={"reported_by"}
+            mode="json", include=set(DetectionEventBody.model_fields)
         )
         return body
 

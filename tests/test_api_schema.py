@@ -31,7 +31,7 @@ from schemathesis.core.result import Ok
 from schemathesis.errors import FailureGroup
 from schemathesis.schemas import APIOperation
 
-from aha.domain.guidance import ISSUE_TYPES
+from aha.domain.catalogue import shipped_catalogue
 from aha.domain.models import CASE_STATUSES
 from tests.conftest import Api
 
@@ -191,7 +191,7 @@ def body_of(case: AnyCase) -> dict[str, Any]:
 def _detection(draw: DrawFn, case: AnyCase, world: World) -> None:
     body = body_of(case)
     body["seller_id"] = draw(st.sampled_from(world.targets))
-    body["issue_type"] = draw(st.sampled_from(ISSUE_TYPES))
+    body["issue_type"] = draw(st.sampled_from(shipped_catalogue().names))
     body["detected_at"] = draw(INSTANTS)
 
 

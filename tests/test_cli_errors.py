@@ -51,6 +51,35 @@ def test_unreachable_temporal_is_named(tmp_path: Path) -> None:
 def test_unknown_issue_type_lists_the_valid_ones(tmp_path: Path) -> None:
     proc = run(tmp_path, "detect", "acme", "--issue-type", "nope", "--severity", "high")
     assert proc.returncode == 2 and "ip_complaint" in proc.stderr
+    assert "unknown issue type 'nope'; known: suspected_ip_violation, ip_complaint" in proc.stderr
+
+
+def test_detect_takes_the_operators_issue_types(tmp_path: Path) -> None:
+    ops = tmp_path / "ops.toml"
+    ops.write_text('[issue_types.counterfeit_packaging]\nlabel = "Counterfeit packaging"\n'
+                   'guidance = ["Photograph the packaging."]\n')  # fmt: skip
+    detect = ("detect", "acme", "--issue-type", "counterfeit_packaging", "--severity", "high")
+    # Known now: the command goes on, and stops only for want of a directory.
+    assert_refused(run(tmp_path, *detect, AHA_ISSUE_CATALOG=str(ops)), "no seller directory at")
+    proc = run(tmp_path, *detect)
+    assert proc.returncode == 2 and "unknown issue type 'counterfeit_packaging'" in proc.stderr
+    proc = run(tmp_path, *detect[:3], "nope", "--severity", "high", AHA_ISSUE_CATALOG=str(ops))
+    assert proc.returncode == 2 and "other_policy_violation, counterfeit_packaging" in proc.stderr
+
+
+def test_a_broken_issue_catalogue_stops_start_up_with_key_and_reason(tmp_path: Path) -> None:
+    ops = tmp_path / "ops.toml"
+    ops.write_text('[issue_types.counterfeit_packaging]\nlabel = "Counterfeit packaging"\n')
+    reason = f"aha: {ops}: issue_types.counterfeit_packaging.guidance: required for a new issue"
+    detect = ("detect", "acme", "--issue-type", "ip_complaint", "--severity", "high")
+    assert_refused(run(tmp_path, *detect, AHA_ISSUE_CATALOG=str(ops)), reason)
+    api = ("api", "--port", str(free_port()))
+    assert_refused(run(tmp_path, *api, AHA_ISSUE_CATALOG=str(ops)), reason)
+    missing = tmp_path / "missing.toml"
+    assert_refused(
+        run(tmp_path, *api, AHA_ISSUE_CATALOG=str(missing)),
+        f"aha: {missing}: cannot read issue catalogue",
+    )
 
 
 def test_worker_refuses_a_broken_policy_with_key_and_reason(tmp_path: Path) -> None:

@@ -7,7 +7,6 @@ from typing import Annotated
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
-from aha.domain.guidance import ISSUE_TYPES
 from aha.domain.policy import Policy
 from aha.domain.vocabulary import (
     AccountStatus,
@@ -39,6 +38,7 @@ class DetectionEventBody(Strict):
     event_id: str = Field(min_length=1, max_length=200)
     seller_id: str = Field(pattern=SELLER_ID_PATTERN)
     marketplace: str = Field(default="US", min_length=2, max_length=8)
+    # A type of the catalogue in force: the service refuses others, with the known ones.
     issue_type: str
     severity: Severity
     description: str = Field(default="", max_length=4000)
@@ -53,17 +53,14 @@ class DetectionEventBody(Strict):
         except OverflowError:
             raise ValueError("detected_at is out of range") from None
 
-    @field_validator("issue_type")
-    @classmethod
-    def known_issue_type(cls, value: str) -> str:
-        if value not in ISSUE_TYPES:
-            raise ValueError(f"unknown issue type {value!r}; known: {', '.join(ISSUE_TYPES)}")
-        return value
-
 
 class DetectionEvent(DetectionEventBody):
     # Who sent it, for the timeline: set by the surface that authenticated the sender.
     reported_by: str = Field(default="detector", max_length=200)
+    # The catalogue's label and guidance for `issue_type`, filled by the service that accepted
+    # the event, so a case never looks a type up. Empty in events from before types were data.
+    label: str = ""
+    guidance: list[str] = []
 
 
 class ContactRequest(Strict):
@@ -87,6 +84,9 @@ class Issue(Strict):
     resolved_at: datetime | None = None
     resolved_by: str | None = None
     resolution: str | None = None
+    # From the detection event: what people read about this issue (empty in older cases).
+    label: str = ""
+    guidance: list[str] = []
 
 
 class CallAttempt(Strict):
