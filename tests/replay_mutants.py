@@ -11,7 +11,8 @@ from datetime import timedelta
 
 from temporalio import workflow
 
-from workflows.case import CLOSING_TIMEOUT, RETRY, CaseWorkflow
+from workflows.case import CLOSING_TIMEOUT, CaseWorkflow
+from workflows.case_effects import RETRY
 
 with workflow.unsafe.imports_passed_through():
     from activities.accounts import AccountActivities
@@ -45,7 +46,7 @@ class PublishesNothing(CaseWorkflow):
         return await super().run(start)
 
     def _publish(self) -> None:
-        self._refresh_status()
+        self.case.refresh_status()
 
 
 @workflow.defn(name="CaseWorkflow")
@@ -61,10 +62,10 @@ class SealsWithAnotherActivity(CaseWorkflow):
         return await super().run(start)
 
     async def _seal(self) -> None:
-        self._closing = True
+        self.case.closing = True
         await workflow.execute_activity_method(
             AccountActivities.deactivate_account,
-            self.view.seller_id,
+            self.case.view.seller_id,
             start_to_close_timeout=CLOSING_TIMEOUT,
             retry_policy=RETRY,
         )

@@ -8,6 +8,7 @@ closed case still owes, so that the seller's next case does not wait for them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -15,12 +16,13 @@ from pydantic import BaseModel
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, FailureError
+from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.email import EmailActivities
     from aha.domain.emails import EmailRequest
     from aha.domain.models import Notice
-    from aha.domain.vocabulary import NoticeState
+    from aha.domain.vocabulary import NoticeState, TimelineKind
 
 DELIVERY_TIMEOUT = timedelta(seconds=60)
 # An attempt heartbeats as it connects and sends: one on a dead worker is retried after this.
@@ -33,7 +35,7 @@ NOTICE_RETRY = RetryPolicy(
     non_retryable_error_types=["UnknownSeller", "EmailRejected"],
 )
 
-Record = Callable[[str, str], None]
+Record = Callable[[TimelineKind, str], None]
 StaleReason = Callable[[Notice], str | None]
 
 
@@ -94,6 +96,20 @@ class NoticeCourier:
             self._in_flight.cancel()
             await workflow.wait_condition(lambda: self._in_flight is None)
 
+    async def wind_up(self, delivering: asyncio.Task[None], patience: timedelta) -> list[Notice]:
+        """Wait up to `patience` for the last emails, then stop; returns what is still owed."""
+        self.drop_stale()
+        with contextlib.suppress(TimeoutError):
+            await workflow.wait_condition(
+                lambda: self.idle,
+                timeout=patience,
+                timeout_summary="hand over the emails still owed",
+            )
+        await self.stop()
+        await delivering
+        self.drop_stale()
+        return self.pending()
+
     def drop_stale(self) -> None:
         """Drop at once every waiting notice that has become pointless."""
         for notice in self.pending():
@@ -103,7 +119,7 @@ class NoticeCourier:
 
     def drop(self, notice: Notice, reason: str) -> None:
         self._settle(notice, NoticeState.DROPPED, reason)
-        self.record("email_dropped", f"{self._what(notice)} email dropped: {reason}")
+        self.record(TimelineKind.EMAIL_DROPPED, f"{self._what(notice)} email dropped: {reason}")
 
     def _settle(self, notice: Notice, state: NoticeState, detail: str = "") -> None:
         notice.state = state
@@ -137,7 +153,9 @@ class NoticeCourier:
         except ActivityError as err:
             if not self._recalled:
                 self._settle(notice, NoticeState.FAILED, failure_reason(err))
-                self.record("email_failed", f"{what} email not delivered: {failure_reason(err)}")
+                self.record(
+                    TimelineKind.EMAIL_FAILED, f"{what} email not delivered: {failure_reason(err)}"
+                )
             return
         finally:
             self._in_flight = None
@@ -146,7 +164,7 @@ class NoticeCourier:
             self.drop(notice, "its case closed before it could be sent")
         else:
             self._settle(notice, NoticeState.SENT)
-            self.record("email_sent", f"{what} email")
+            self.record(TimelineKind.EMAIL_SENT, f"{what} email")
 
 
 class NoticeHandoff(BaseModel):
@@ -171,7 +189,7 @@ class CaseNotices:
             self._record,
         )
 
-    def _record(self, kind: str, detail: str) -> None:
+    def _record(self, kind: TimelineKind, detail: str) -> None:
         self.timeline.append(f"{workflow.now():%Y-%m-%dT%H:%M:%SZ} {kind}: {detail}")
         workflow.logger.info("%s: %s", kind, detail)
 
@@ -186,3 +204,31 @@ class CaseNotices:
     @workflow.query
     def get_notices(self) -> list[Notice]:
         return self.courier.notices
+
+
+async def hand_over(
+    owed: list[Notice],
+    requests: dict[str, EmailRequest],
+    case_id: str,
+    seller_id: str,
+    run_id: str,
+    give_up: timedelta,
+) -> str:
+    """Start the `CaseNotices` workflow that delivers `owed`; returns its id."""
+    courier_id = f"case-notices-{seller_id}-{run_id}"
+    # What is left of the oldest owed notice's budget, so no notice outlives give_up.
+    spent = workflow.now() - min(n.queued_at for n in owed)
+    await workflow.start_child_workflow(
+        CaseNotices.run,
+        NoticeHandoff(
+            case_id=case_id,
+            seller_id=seller_id,
+            notices=owed,
+            requests=[requests[n.key] for n in owed],
+            give_up=max(give_up - spent, timedelta(minutes=1)),
+        ),
+        id=courier_id,
+        parent_close_policy=ParentClosePolicy.ABANDON,
+        static_summary=f"Emails still owed by the closed case of seller {seller_id}",
+    )
+    return courier_id

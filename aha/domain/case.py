@@ -1,0 +1,734 @@
+"""The at-risk case's rules: what a case holds, and what each event and each moment decides.
+
+`Case` knows nothing of Temporal. Every method takes the time as an argument; an action
+either returns what changed and the effects to carry out, or raises a `Refusal` and changes
+nothing (each action has a `check_*` that raises first, so a caller can refuse before it
+records anything).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from enum import IntEnum
+
+from aha.domain import calling, deadlines
+from aha.domain.effects import CloseResolved, Deactivate, Effect, PlaceCall, SendEmail
+from aha.domain.emails import EmailRequest
+from aha.domain.guidance import guidance_for
+from aha.domain.models import (
+    CallAttempt,
+    CallReport,
+    CaseStart,
+    CaseView,
+    ContactReceipt,
+    DetectionEvent,
+    DetectionReceipt,
+    Issue,
+    Plan,
+    PlanSubmission,
+    Resolution,
+    Review,
+    SellerProfile,
+    TimelineEntry,
+)
+from aha.domain.policy import Policy
+from aha.domain.refusals import FieldReason, Refusal, invalid_field
+from aha.domain.vocabulary import (
+    CallOutcome,
+    CaseStatus,
+    ClosureReason,
+    EmailKind,
+    IssueStatus,
+    RefusalKind,
+    ReviewDecision,
+    ReviewState,
+    TimelineKind,
+)
+
+
+class Edition(IntEnum):
+    """The rules a case opened under; a case keeps its edition for its whole life."""
+
+    # Emails and calls one after another in the main loop.
+    SEQUENTIAL = 1
+    # Emails and calls beside the loop, one call at a time; no call without a working phone.
+    BACKGROUND = 2
+    # Emails in order and fenced by the run; closing seals the run; placement is signalled.
+    ORDERED = 3
+
+
+# Closure reasons that do not wait for a deadline, and what the seller is told.
+IMMEDIATE_REASONS = {
+    ClosureReason.NOT_ENROLLED: (
+        "the account is not enrolled in Account Health Assurance, so the standard process "
+        "applies and the account is deactivated at once"
+    ),
+    ClosureReason.IMMEDIATE_POLICY: (
+        "suspected fraud, deception or illegal activity deactivates an account at once, "
+        "protected or not"
+    ),
+}
+
+# Who "reported" an attempt nobody reported in time: a person's late report may replace it.
+NO_REPORT = "system (no report in time)"
+DIALER_FAILED = "system (dialer failed)"
+
+# Emails that the case's end makes pointless; the others carry consequences and always go.
+DROPPABLE_NOTICES = (EmailKind.REMINDER, EmailKind.INVALID_NUMBER)
+
+Recorded = Callable[[TimelineEntry], None]
+
+
+def caller(attempt: CallAttempt) -> str:
+    return "seller (contact me now)" if attempt.seller_initiated else "proactive"
+
+
+class Case:
+    def __init__(
+        self, start: CaseStart, case_id: str, run_id: str, on_record: Recorded | None = None
+    ) -> None:
+        self.view = CaseView(
+            case_id=case_id,
+            run_id=run_id,
+            seller_id=start.seller_id,
+            marketplace=start.marketplace,
+            protected=start.protected,
+            protection=start.protection or None,
+        )
+        self.policy: Policy | None = None
+        self.profile: SellerProfile | None = None
+        # Set once, as the workflow starts: a case keeps the rules it opened under.
+        self.edition = Edition.SEQUENTIAL
+        # Closing has begun: no new action, no new call.
+        self.closing = False
+        self._on_record = on_record
+        self._effects: list[Effect] = []
+        self._reminders: dict[str, datetime] = {}
+        self._reminder_issue: dict[str, str] = {}
+        self._reminders_sent: set[str] = set()
+        self._call_not_before: datetime | None = None
+        self._invalid_phone_version: int | None = None
+        self._deactivate_now: ClosureReason | None = None
+        self._overdue: list[Issue] = []
+        self._deactivation_reason = ""
+
+    # ---- life ----------------------------------------------------------------------------
+
+    def begin(self, policy: Policy, profile: SellerProfile, now: datetime) -> None:
+        self.policy, self.profile = policy, profile
+        self.view.policy = policy
+        self.view.timezone = profile.timezone
+        self.view.opened_at = now
+        self._call_not_before = now
+
+    @property
+    def run_key(self) -> str:
+        """Names this run of the case: sealed at its end, it fences late calls and reminders."""
+        return f"{self.view.case_id}/{self.view.run_id}"
+
+    def deadline(self) -> datetime | None:
+        return deadlines.case_deadline(i.deadline for i in self.view.open_issues())
+
+    def tick(self, now: datetime) -> list[Effect]:
+        """What falls due at `now`: an ending, or the reminders to send."""
+        self._expire_unreported_calls(now)
+        if self._deactivate_now is not None:
+            return self._take([Deactivate(self._deactivate_now)])
+        if not self.view.open_issues():
+            return self._take([CloseResolved()])
+        case_deadline = self.deadline()
+        if case_deadline is not None and now >= case_deadline:
+            return self._take([Deactivate(ClosureReason.DEADLINE_PASSED)])
+        self._queue_due_reminders(now)
+        return self._take()
+
+    def next_due(self) -> tuple[datetime, str] | None:
+        """When the case must look again, and why (for the timer's summary)."""
+        assert self.policy is not None
+        candidates: list[tuple[datetime, str]] = []
+        case_deadline = self.deadline()
+        if case_deadline is not None:
+            candidates.append((case_deadline, "deactivation deadline"))
+        reminder = deadlines.next_reminder(self._reminders, self._reminders_sent)
+        if reminder is not None:
+            candidates.append((reminder, "reminder email"))
+        if self.view.next_call_at is not None:
+            candidates.append((self.view.next_call_at, "next proactive call"))
+        for attempt in self.view.pending_calls():
+            if attempt.placed_at is not None:
+                expiry = attempt.placed_at + self.policy.call_report_timeout
+                candidates.append((expiry, f"outcome of call attempt {attempt.number}"))
+        return min(candidates, default=None)
+
+    # ---- endings -------------------------------------------------------------------------
+
+    def start_deactivation(self, reason: ClosureReason, now: datetime) -> None:
+        """From here on the case takes no more actions: the deadline (or the rule) has won."""
+        self.closing = True
+        if reason == ClosureReason.DEADLINE_PASSED:
+            self._overdue = [i for i in self.view.open_issues() if i.deadline <= now]
+            ids = ", ".join(i.id for i in self._overdue)
+            self._deactivation_reason = "deadline passed with unresolved issue(s) " + ids
+        else:
+            self._overdue = self.view.open_issues()
+            self._deactivation_reason = IMMEDIATE_REASONS[reason]
+        self.view.closure_reason = reason
+
+    def deactivated(self, now: datetime) -> list[Effect]:
+        """The account is deactivated: close, and tell the seller why."""
+        self.record(TimelineKind.ACCOUNT_DEACTIVATED, self._deactivation_reason, now=now)
+        self._close(CaseStatus.DEACTIVATED, now)
+        self._email(
+            EmailKind.DEACTIVATED,
+            "deactivated",
+            now,
+            issues=self._overdue,
+            reason=self._deactivation_reason,
+        )
+        return self._take()
+
+    def close_resolved(self, now: datetime) -> list[Effect]:
+        self.record(TimelineKind.CASE_RESOLVED, "every issue resolved before its deadline", now=now)
+        self.view.closure_reason = ClosureReason.RESOLVED
+        self._close(CaseStatus.RESOLVED, now)
+        self._email(EmailKind.RESOLVED, "resolved", now, issues=self.view.issues)
+        return self._take()
+
+    def _close(self, status: CaseStatus, now: datetime) -> None:
+        self.closing = True
+        for attempt in self.view.pending_calls():
+            self.record(
+                TimelineKind.CALL_ABANDONED,
+                f"attempt {attempt.number} had no outcome when the case closed",
+                now=now,
+            )
+        self.view.status = status
+        self.view.closed_at = now
+        self.view.next_call_at = None
+
+    def stale_reason(self, kind: EmailKind, request: EmailRequest | None) -> str | None:
+        """Why an email the case queued is no longer worth sending, if it is not."""
+        if kind not in DROPPABLE_NOTICES:
+            return None
+        if self.closing or self.view.closed:
+            return "the case closed first"
+        if request is None:
+            return None
+        if kind == EmailKind.REMINDER:
+            issue = self.view.issue(request.issues[0].id) if request.issues else None
+            if issue is None or issue.status != IssueStatus.OPEN:
+                return "its issue was resolved first"
+        newer_phone = (
+            self.profile is not None
+            and request.phone_version is not None
+            and request.phone_version != self.profile.phone_version
+        )
+        if kind == EmailKind.INVALID_NUMBER and newer_phone:
+            return "the emergency phone number was changed first"
+        return None
+
+    # ---- emails --------------------------------------------------------------------------
+
+    def _email(
+        self,
+        kind: EmailKind,
+        step: str,
+        now: datetime,
+        issues: list[Issue] | None = None,
+        reason: str = "",
+    ) -> None:
+        request = EmailRequest(
+            key=f"{self.run_key}/email/{step}",
+            seller_id=self.view.seller_id,
+            kind=kind,
+            issues=issues or [],
+            deadline=self.deadline(),
+            reason=reason,
+        )
+        if self.edition >= Edition.ORDERED:
+            if kind in DROPPABLE_NOTICES:
+                request.fence = self.run_key
+            if kind == EmailKind.INVALID_NUMBER and self.profile is not None:
+                request.phone_version = self.profile.phone_version
+        self._effects.append(SendEmail(request))
+
+    def _queue_due_reminders(self, now: datetime) -> None:
+        for key in deadlines.due_reminders(self._reminders, now, self._reminders_sent):
+            self._reminders_sent.add(key)
+            issue = self.view.issue(self._reminder_issue[key])
+            if issue is None or issue.status != IssueStatus.OPEN:
+                continue
+            self._email(EmailKind.REMINDER, key, now, issues=[issue])
+            if self.edition == Edition.SEQUENTIAL:
+                self.record(
+                    TimelineKind.REMINDER_SENT, f"reminder email for issue {issue.id}", now=now
+                )
+
+    # ---- calls ---------------------------------------------------------------------------
+
+    def calling_stopped_reason(self) -> str | None:
+        assert self.profile is not None
+        if not self.profile.has_phone:
+            return "no emergency phone on file"
+        if self._invalid_phone_version == self.profile.phone_version:
+            return "the emergency phone number is invalid; waiting for the seller to fix it"
+        return None
+
+    def _needs_proactive_call(self) -> bool:
+        if self.view.closed or self.calling_stopped_reason() is not None:
+            return False
+        return self.view.status == CaseStatus.CALL_REQUIRED or not self.view.reached
+
+    def plan_calls(self, now: datetime) -> list[Effect]:
+        """The proactive call due at `now`, if any; otherwise when the next one falls."""
+        assert self.policy is not None and self.profile is not None
+        self.view.calling_stopped_reason = self.calling_stopped_reason()
+        self.view.next_call_at = None
+        if not self._needs_proactive_call() or self._call_not_before is None:
+            return self._take()
+        pending = self.view.pending_calls()
+        if self.edition >= Edition.BACKGROUND and pending:
+            return self._take()  # one call at a time: never ring a seller already being called
+        if any(not a.seller_initiated for a in pending):
+            return self._take()
+        placed = [a.placed_at for a in self.view.call_attempts if not a.seller_initiated]
+        slot = calling.next_call_slot(
+            max(self._call_not_before, now),
+            self.profile.timezone,
+            self.policy.calling_hours,
+            self.policy.max_call_attempts_per_day,
+            [p for p in placed if p is not None],
+        )
+        case_deadline = self.deadline()
+        if case_deadline is not None and slot >= case_deadline:
+            return self._take()
+        if slot > now:
+            self.view.next_call_at = slot
+            return self._take()
+        attempt = self._new_attempt(seller_initiated=False, scheduled_for=slot)
+        return self._take([PlaceCall(attempt)])
+
+    def _new_attempt(self, seller_initiated: bool, scheduled_for: datetime) -> CallAttempt:
+        guidance = []
+        for issue in self.view.open_issues():
+            guidance += [f"{issue.id}: {step}" for step in guidance_for(issue.type)]
+        attempt = CallAttempt(
+            number=len(self.view.call_attempts) + 1,
+            seller_initiated=seller_initiated,
+            scheduled_for=scheduled_for,
+            guidance=guidance,
+        )
+        self.view.call_attempts.append(attempt)
+        return attempt
+
+    def attempt(self, number: int) -> CallAttempt | None:
+        if not 1 <= number <= len(self.view.call_attempts):
+            return None
+        return self.view.call_attempts[number - 1]
+
+    def call_placed(self, number: int, now: datetime) -> None:
+        """The dialer has the attempt; a late or repeated word of it changes nothing."""
+        attempt = self.attempt(number)
+        if attempt is None:
+            return
+        if attempt.placed_at is not None or attempt.outcome is not None or self.view.closed:
+            return
+        attempt.placed_at = now
+        self.record(
+            TimelineKind.CALL_PLACED,
+            f"attempt {attempt.number} placed ({caller(attempt)})",
+            now=now,
+        )
+
+    def dial_completed(self, attempt: CallAttempt, now: datetime) -> None:
+        if self.edition >= Edition.ORDERED:
+            self.call_placed(attempt.number, now)
+            return
+        attempt.placed_at = now
+        self.record(
+            TimelineKind.CALL_PLACED,
+            f"attempt {attempt.number} placed ({caller(attempt)})",
+            now=now,
+        )
+
+    def dial_failed(self, attempt: CallAttempt, reason: str, now: datetime) -> None:
+        """The dialer gave up on the attempt: it counts as unanswered (which emails no one)."""
+        if self.closing and self.edition >= Edition.ORDERED:
+            return
+        if attempt.outcome is None:
+            self.record(TimelineKind.CALL_FAILED, f"attempt {attempt.number}: {reason}", now=now)
+            self._apply_outcome(attempt, CallOutcome.NO_ANSWER, DIALER_FAILED, now)
+
+    def _expire_unreported_calls(self, now: datetime) -> None:
+        assert self.policy is not None
+        for attempt in self.view.pending_calls():
+            if attempt.placed_at and now >= attempt.placed_at + self.policy.call_report_timeout:
+                self._apply_outcome(attempt, CallOutcome.NO_ANSWER, NO_REPORT, now)
+
+    def _apply_outcome(
+        self, attempt: CallAttempt, outcome: CallOutcome, who: str, now: datetime
+    ) -> None:
+        assert self.policy is not None and self.profile is not None
+        attempt.outcome = outcome
+        attempt.outcome_at = now
+        attempt.reported_by = who
+        self.record(TimelineKind.CALL_OUTCOME, f"attempt {attempt.number}: {outcome}", who, now=now)
+        plan = self.view.plan
+        if outcome == CallOutcome.ANSWERED:
+            if not self.view.reached:
+                self.record(
+                    TimelineKind.SELLER_REACHED,
+                    f"answered call attempt {attempt.number}",
+                    who,
+                    now=now,
+                )
+            self.view.reached = True
+            if plan and plan.review_state == ReviewState.INFO_REQUESTED:
+                plan.review_state = ReviewState.UNDER_REVIEW
+                self.record(
+                    TimelineKind.PLAN_BACK_IN_REVIEW,
+                    "call answered after the request for information",
+                    now=now,
+                )
+        elif outcome == CallOutcome.INVALID_NUMBER:
+            self._invalid_phone_version = self.profile.phone_version
+            self.record(
+                TimelineKind.CALLING_STOPPED,
+                "invalid emergency phone number; seller emailed",
+                now=now,
+            )
+            self._email(
+                EmailKind.INVALID_NUMBER, f"invalid-number/{self.profile.phone_version}", now
+            )
+        elif not attempt.seller_initiated:
+            delay = calling.retry_delay(outcome, self.policy)
+            if delay is not None:
+                self._call_not_before = now + delay
+        self.refresh_status()
+
+    # ---- the seller's contact data -------------------------------------------------------
+
+    def profile_refreshed(self, profile: SellerProfile, changed_by: str, now: datetime) -> None:
+        assert self.profile is not None
+        before, self.profile = self.profile, profile
+        self.view.timezone = profile.timezone
+        if profile.phone_version != before.phone_version:
+            self.record(
+                TimelineKind.PHONE_UPDATED,
+                "the emergency phone number changed",
+                changed_by,
+                now=now,
+            )
+            self._call_not_before = now
+        if profile.timezone != before.timezone:
+            self.record(
+                TimelineKind.TIMEZONE_UPDATED,
+                f"time zone is now {profile.timezone}",
+                changed_by,
+                now=now,
+            )
+
+    def profile_unavailable(self, reason: str, now: datetime) -> None:
+        self.record(
+            TimelineKind.PROFILE_UNAVAILABLE, f"kept the last contact profile: {reason}", now=now
+        )
+
+    # ---- state and timeline --------------------------------------------------------------
+
+    def record(
+        self, kind: TimelineKind, detail: str, who: str = "system", *, now: datetime
+    ) -> None:
+        entry = TimelineEntry(at=now, kind=kind, detail=detail, who=who)
+        self.view.timeline.append(entry)
+        if self._on_record is not None:
+            self._on_record(entry)
+
+    def refresh_status(self) -> None:
+        if self.view.closed:
+            return
+        plan = self.view.plan
+        if plan and plan.review_state == ReviewState.UNDER_REVIEW:
+            self.view.status = CaseStatus.PLAN_UNDER_REVIEW
+        elif plan and plan.review_state == ReviewState.INFO_REQUESTED:
+            self.view.status = CaseStatus.CALL_REQUIRED
+        elif self.view.reached:
+            self.view.status = CaseStatus.ENGAGED
+        else:
+            self.view.status = CaseStatus.AWAITING_CONTACT
+        self.view.deadline = self.deadline() or self.view.deadline
+
+    def _take(self, more: list[Effect] | None = None) -> list[Effect]:
+        effects, self._effects = self._effects + (more or []), []
+        return effects
+
+    # ---- refusals ------------------------------------------------------------------------
+
+    def check_open(self, now: datetime) -> None:
+        if self.view.closed:
+            raise Refusal(RefusalKind.CASE_CLOSED, f"the case is closed ({self.view.status})")
+        if self.closing:
+            overdue = any(i.deadline <= now for i in self.view.open_issues())
+            late = overdue or self.edition < Edition.ORDERED
+            why = ": its deadline has passed" if late else ""
+            raise Refusal(RefusalKind.CASE_CLOSED, f"the case is closing{why}")
+
+    def _check_before_deadline(self, issue_ids: list[str], now: datetime) -> None:
+        late = [i.id for i in self.view.issues if i.id in issue_ids and i.deadline <= now]
+        if late:
+            raise Refusal(
+                RefusalKind.DEADLINE_PASSED, f"the deadline of issue {', '.join(late)} has passed"
+            )
+
+    # ---- detection -----------------------------------------------------------------------
+
+    def check_detect(self, event: DetectionEvent, now: datetime) -> None:
+        if event.seller_id != self.view.seller_id:
+            raise Refusal(RefusalKind.WRONG_SELLER, "the event is for another seller")
+        receipt = self.view.receipt_for(event.event_id)
+        if receipt is not None:
+            # A redelivered event is answered, not applied.
+            raise Refusal(
+                RefusalKind.DUPLICATE_EVENT,
+                f"event {event.event_id} already received",
+                receipt=receipt,
+            )
+        self.check_open(now)
+
+    def detect(self, event: DetectionEvent, now: datetime) -> tuple[DetectionReceipt, list[Effect]]:
+        assert self.policy is not None
+        duplicate = self.view.receipt_for(event.event_id)
+        if duplicate is not None:
+            return duplicate, []
+        created = not self.view.issues
+        issue = Issue(
+            id=f"I{len(self.view.issues) + 1}",
+            event_id=event.event_id,
+            type=event.issue_type,
+            severity=event.severity,
+            description=event.description,
+            detected_at=event.detected_at,
+            opened_at=now,
+            deadline=deadlines.issue_deadline(event.detected_at, self.policy),
+        )
+        self.view.issues.append(issue)
+        for key, moment in deadlines.reminder_times(
+            issue.id, issue.deadline, now, self.policy
+        ).items():
+            self._reminders[key] = moment
+            self._reminder_issue[key] = issue.id
+        self.record(
+            TimelineKind.CASE_OPENED if created else TimelineKind.ISSUE_ADDED,
+            f"{issue.id}: {issue.type} ({issue.severity}), event {event.event_id}",
+            event.reported_by,
+            now=now,
+        )
+        if event.issue_type in self.policy.immediate_deactivation_issue_types:
+            self._deactivate_now = ClosureReason.IMMEDIATE_POLICY
+        elif not self.view.protected:
+            self._deactivate_now = ClosureReason.NOT_ENROLLED
+        if self._deactivate_now is not None:
+            self.closing = True
+            self.record(
+                TimelineKind.IMMEDIATE_DEACTIVATION,
+                IMMEDIATE_REASONS[self._deactivate_now],
+                now=now,
+            )
+        else:
+            self._email(EmailKind.ISSUE_OPENED, f"issue-opened/{issue.id}", now, issues=[issue])
+        self.refresh_status()
+        receipt = DetectionReceipt(case_id=self.view.case_id, created=created, issue_id=issue.id)
+        return receipt, self._take()
+
+    # ---- contact me now ------------------------------------------------------------------
+
+    def check_contact_me_now(self, now: datetime) -> None:
+        self.check_open(now)
+        if self.edition >= Edition.BACKGROUND and self.calling_stopped_reason() is not None:
+            raise Refusal(
+                RefusalKind.NO_WORKING_PHONE,
+                "we cannot call you: update your emergency phone number first",
+            )
+
+    def contact_me_now(self, who: str, now: datetime) -> tuple[ContactReceipt, list[Effect]]:
+        for attempt in self.view.pending_calls():
+            if attempt.seller_initiated:
+                return ContactReceipt(attempt=attempt.number, created=False), []
+        attempt = self._new_attempt(seller_initiated=True, scheduled_for=now)
+        self.record(
+            TimelineKind.CONTACT_ME_NOW,
+            f"seller asked to be called now (attempt {attempt.number})",
+            who,
+            now=now,
+        )
+        if not self.view.reached:
+            self.record(
+                TimelineKind.SELLER_REACHED, "the seller pressed contact me now", who, now=now
+            )
+        self.view.reached = True
+        self.refresh_status()
+        return ContactReceipt(attempt=attempt.number, created=True), [PlaceCall(attempt)]
+
+    # ---- call outcomes -------------------------------------------------------------------
+
+    def check_call_outcome(self, report: CallReport, now: datetime) -> None:
+        self.check_open(now)
+        attempt = self.attempt(report.attempt)
+        if attempt is None:
+            raise Refusal(RefusalKind.UNKNOWN_ATTEMPT, f"there is no call attempt {report.attempt}")
+        if attempt.placed_at is None:
+            raise Refusal(
+                RefusalKind.NOT_PLACED,
+                f"call attempt {report.attempt} is still being placed; report it once dialled",
+            )
+        if attempt.outcome is not None and attempt.reported_by != NO_REPORT:
+            # No report came in time; a late report from a person still tells the truth.
+            raise Refusal(
+                RefusalKind.ALREADY_REPORTED,
+                f"call attempt {report.attempt} was already reported: {attempt.outcome}",
+            )
+
+    def report_call_outcome(
+        self, report: CallReport, now: datetime
+    ) -> tuple[CallAttempt, list[Effect]]:
+        attempt = self.view.call_attempts[report.attempt - 1]
+        self._apply_outcome(attempt, report.outcome, report.reported_by, now)
+        self.refresh_status()
+        return attempt, self._take()
+
+    # ---- the plan of action --------------------------------------------------------------
+
+    def check_plan(self, submission: PlanSubmission, now: datetime) -> None:
+        self.check_open(now)
+        if self.view.status == CaseStatus.PLAN_UNDER_REVIEW:
+            raise Refusal(RefusalKind.PLAN_UNDER_REVIEW, "a plan is already under review")
+        if self.view.status == CaseStatus.CALL_REQUIRED:
+            raise Refusal(
+                RefusalKind.CALL_REQUIRED,
+                "the team needs to speak with you first: answer its call or press contact me now",
+            )
+        problems: list[FieldReason] = []
+        if not submission.root_cause.strip():
+            problems.append(FieldReason("root_cause", "root_cause is empty"))
+        for field in ("corrective_actions", "preventive_measures"):
+            items = getattr(submission, field)
+            if not items:
+                problems.append(FieldReason(field, f"{field} needs at least one entry"))
+            elif any(not item.strip() for item in items):
+                problems.append(FieldReason(field, f"{field} has an empty entry"))
+        for issue_id in submission.issue_ids:
+            issue = self.view.issue(issue_id)
+            if issue is None:
+                problems.append(FieldReason("issue_ids", f"unknown issue {issue_id}"))
+            elif issue.status != IssueStatus.OPEN:
+                problems.append(FieldReason("issue_ids", f"issue {issue_id} is already resolved"))
+        if problems:
+            message = "; ".join(p.reason for p in problems)
+            raise Refusal(RefusalKind.INVALID_PLAN, message, problems)
+        self._check_before_deadline(
+            submission.issue_ids or [i.id for i in self.view.open_issues()], now
+        )
+
+    def submit_plan(self, submission: PlanSubmission, now: datetime) -> Plan:
+        issue_ids = submission.issue_ids or [i.id for i in self.view.open_issues()]
+        self.view.plan = Plan(
+            root_cause=submission.root_cause.strip(),
+            corrective_actions=[a.strip() for a in submission.corrective_actions],
+            preventive_measures=[p.strip() for p in submission.preventive_measures],
+            issue_ids=issue_ids,
+            submitted_at=now,
+            submitted_by=submission.submitted_by,
+        )
+        self.record(
+            TimelineKind.PLAN_SUBMITTED,
+            f"plan for {', '.join(issue_ids)}",
+            submission.submitted_by,
+            now=now,
+        )
+        self.refresh_status()
+        return self.view.plan
+
+    def check_review(self, review: Review, now: datetime) -> None:
+        self.check_open(now)
+        plan = self.view.plan
+        if plan is None or plan.review_state == ReviewState.ACCEPTED:
+            raise Refusal(RefusalKind.NO_PLAN, "there is no plan to review")
+        if plan.review_state == ReviewState.INFO_REQUESTED:
+            raise Refusal(
+                RefusalKind.CALL_REQUIRED,
+                "more information was requested: a call must be answered first",
+            )
+        if review.decision == ReviewDecision.REQUEST_INFO and not any(
+            q.strip() for q in review.questions
+        ):
+            raise invalid_field(
+                RefusalKind.INVALID_REVIEW, "questions", "request_info needs at least one question"
+            )
+        if review.decision == ReviewDecision.ACCEPT:
+            self._check_before_deadline(plan.issue_ids, now)
+
+    def review_plan(self, review: Review, now: datetime) -> Plan:
+        plan = self.view.plan
+        assert plan is not None
+        plan.reviewed_at = now
+        plan.reviewed_by = review.reviewer
+        if review.decision == ReviewDecision.ACCEPT:
+            plan.review_state = ReviewState.ACCEPTED
+            self.record(
+                TimelineKind.PLAN_ACCEPTED,
+                f"plan accepted for {', '.join(plan.issue_ids)}",
+                review.reviewer,
+                now=now,
+            )
+            for issue_id in plan.issue_ids:
+                self._resolve(issue_id, "plan of action accepted", review.reviewer, now)
+        else:
+            plan.review_state = ReviewState.INFO_REQUESTED
+            plan.questions = [q.strip() for q in review.questions]
+            self._call_not_before = now
+            self.record(
+                TimelineKind.INFO_REQUESTED,
+                "call required before resolution: " + " | ".join(plan.questions),
+                review.reviewer,
+                now=now,
+            )
+        self.refresh_status()
+        return plan
+
+    # ---- resolution ----------------------------------------------------------------------
+
+    def check_resolution(self, resolution: Resolution, now: datetime) -> None:
+        self.check_open(now)
+        issue = self.view.issue(resolution.issue_id)
+        if issue is None:
+            raise Refusal(RefusalKind.UNKNOWN_ISSUE, f"unknown issue {resolution.issue_id}")
+        if issue.status != IssueStatus.OPEN:
+            raise Refusal(RefusalKind.ALREADY_RESOLVED, f"issue {issue.id} is already resolved")
+        if not resolution.note.strip():
+            raise invalid_field(RefusalKind.INVALID_RESOLUTION, "note", "a resolution needs a note")
+        self._check_before_deadline([issue.id], now)
+        if not self.view.reached:
+            raise Refusal(RefusalKind.NOT_REACHED, "the seller has not been reached yet")
+        plan = self.view.plan
+        if plan and plan.review_state == ReviewState.INFO_REQUESTED and issue.id in plan.issue_ids:
+            raise Refusal(
+                RefusalKind.CALL_REQUIRED,
+                f"issue {issue.id} needs an answered call after the request for information",
+            )
+
+    def resolve_issue(self, resolution: Resolution, now: datetime) -> Issue:
+        self._resolve(resolution.issue_id, resolution.note.strip(), resolution.resolved_by, now)
+        self.refresh_status()
+        issue = self.view.issue(resolution.issue_id)
+        assert issue is not None
+        return issue
+
+    def _resolve(self, issue_id: str, note: str, who: str, now: datetime) -> None:
+        issue = self.view.issue(issue_id)
+        if issue is None or issue.status != IssueStatus.OPEN:
+            return
+        issue.status = IssueStatus.RESOLVED
+        issue.resolved_at = now
+        issue.resolved_by = who
+        issue.resolution = note
+        self.record(TimelineKind.ISSUE_RESOLVED, f"{issue.id}: {note}", who, now=now)
