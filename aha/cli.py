@@ -19,6 +19,7 @@ from temporalio.service import RPCError
 
 from aha.adapters.sqlite.programme import SqliteProgrammeStore
 from aha.adapters.temporal.connection import connect
+from aha.adapters.temporal.gateway import TemporalCases
 from aha.catalogue_file import load_catalogue
 from aha.config import Settings
 from aha.domain.catalogue import Catalogue, CatalogueError
@@ -66,7 +67,7 @@ async def _service(settings: Settings, catalogue: Catalogue | None = None) -> Ca
     except RuntimeError as err:
         raise CaseError(f"cannot reach Temporal at {settings.temporal_address}: {err}") from err
     store = SqliteProgrammeStore(settings.db_path)
-    return CaseService(client, store, settings.task_queue, catalogue)
+    return CaseService(TemporalCases(client), store, settings.task_queue, catalogue)
 
 
 def _local(moment: datetime | None, timezone: str | None) -> str:
@@ -332,7 +333,11 @@ async def cmd_enrollment_evaluate(args: argparse.Namespace, settings: Settings) 
 async def cmd_schedule_apply(args: argparse.Namespace, settings: Settings) -> None:
     from aha.adapters.temporal.schedule import SCHEDULE_ID, apply_schedule
 
-    done = await apply_schedule((await _service(settings)).client, settings.task_queue)
+    try:
+        client = await connect(settings)
+    except RuntimeError as err:
+        raise CaseError(f"cannot reach Temporal at {settings.temporal_address}: {err}") from err
+    done = await apply_schedule(client, settings.task_queue)
     _emit(args, {"schedule_id": SCHEDULE_ID, "result": done}, f"schedule {SCHEDULE_ID} {done}")
 
 

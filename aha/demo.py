@@ -18,6 +18,7 @@ import structlog
 from temporalio.client import Client
 
 from aha.adapters.sqlite.programme import SqliteProgrammeStore
+from aha.adapters.temporal.gateway import TemporalCases
 from aha.catalogue_file import load_catalogue
 from aha.config import Settings
 from aha.domain.catalogue import Catalogue
@@ -25,7 +26,6 @@ from aha.domain.models import DetectionEvent, PlanSubmission, Resolution, Review
 from aha.domain.policy import Policy
 from aha.policy_file import load_policy
 from aha.service import CaseService
-from workflows.enrollment import EnrollmentSweep
 
 log = structlog.get_logger(__name__)
 
@@ -118,13 +118,13 @@ async def run_demo(client: Client, settings: Settings, interval: float = 20.0) -
     catalogue = load_catalogue(settings.issue_catalog)
     policy = load_policy(settings.policy_file)
     routine = routine_issue_types(catalogue, policy)
-    service = CaseService(client, store, settings.task_queue, catalogue)
+    cases = TemporalCases(client)
+    service = CaseService(cases, store, settings.task_queue, catalogue)
     sellers = seed_sellers(store)
-    sweep = await client.execute_workflow(
-        EnrollmentSweep.run,
+    sweep = await cases.run_sweep(
         SweepRequest(),
-        id=f"aha-enrollment-demo-{datetime.now(UTC):%Y%m%dT%H%M%S}",
-        task_queue=settings.task_queue,
+        f"aha-enrollment-demo-{datetime.now(UTC):%Y%m%dT%H%M%S}",
+        settings.task_queue,
     )
     log.info("demo enrolment sweep", enrolled=sweep.enrolled, evaluated=sweep.evaluated)
     rng = random.Random()

@@ -284,7 +284,7 @@ class NotFound(ServiceError):
     """No such workflow (or run) as far as the service knows."""
 
 
-class WrongNamespace(ServiceError):
+class WrongNamespace(NotFound):
     """The namespace itself is unknown: a setup mistake, not a missing case."""
 
 

@@ -1,7 +1,8 @@
 """The one place that knows how to start, signal, update and query a case.
 
-The CLI and the HTTP API call this; it turns Temporal's errors into the
-domain's: unknown seller, no open case, closed case, rejected action.
+The CLI, the HTTP API and the demo call this; it drives the cases through the case gateway
+(`aha.ports.CaseGateway`) and turns its errors into the domain's: unknown seller, no open
+case, closed case, rejected action.
 """
 
 from __future__ import annotations
@@ -18,27 +19,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
-from temporalio.client import (
-    Client,
-    WithStartWorkflowOperation,
-    WorkflowExecution,
-    WorkflowExecutionStatus,
-    WorkflowFailureError,
-    WorkflowHandle,
-    WorkflowQueryFailedError,
-    WorkflowQueryRejectedError,
-    WorkflowUpdateFailedError,
-)
-from temporalio.common import (
-    SearchAttributePair,
-    TypedSearchAttributes,
-    WorkflowIDConflictPolicy,
-    WorkflowIDReusePolicy,
-)
-from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
-from temporalio.service import RPCError, RPCStatusCode
 
-from aha import search_attributes as sa
 from aha.domain import catalogue as issue_catalogue
 from aha.domain.catalogue import Catalogue, shipped_catalogue
 from aha.domain.contact import SellerContact
@@ -48,13 +29,11 @@ from aha.domain.models import (
     CallReport,
     CaseStart,
     CaseView,
-    ContactChange,
     ContactReceipt,
     ContactRequest,
     DetectionEvent,
     DetectionReceipt,
     Issue,
-    Notice,
     Plan,
     PlanSubmission,
     Resolution,
@@ -62,9 +41,22 @@ from aha.domain.models import (
     SweepRequest,
     SweepResult,
 )
-from aha.ports import ProgrammeStore
-from workflows.case import CaseWorkflow
-from workflows.notices import CaseNotices
+from aha.ports import (
+    AlreadyStarted,
+    CaseFilter,
+    CaseGateway,
+    CaseUpdate,
+    InvalidArgument,
+    NotFound,
+    ProgrammeStore,
+    QueryFailed,
+    RunFailed,
+    RunStatus,
+    ServiceError,
+    UpdateRefused,
+    WrongNamespace,
+)
+from aha.ports import CaseSummary as CaseSummary  # listings' rows; the routes name it here
 
 # Detection systems and our clocks disagree a little; more than this is a bad event.
 CLOCK_SKEW = timedelta(minutes=5)
@@ -122,17 +114,6 @@ CLOSING_WAIT_SECONDS = 15.0
 
 def case_id_for(seller_id: str) -> str:
     return f"at-risk-case-{seller_id}"
-
-
-class CaseSummary(BaseModel):
-    case_id: str
-    seller_id: str | None
-    status: str | None
-    marketplace: str | None
-    deadline: datetime | None
-    issue_types: list[str]
-    call_attempts: int | None
-    workflow_status: str
 
 
 class CasePage(BaseModel):
@@ -235,30 +216,22 @@ def _reason(err: BaseException) -> str:
 class CaseService:
     def __init__(
         self,
-        client: Client,
+        cases: CaseGateway,
         directory: ProgrammeStore,
         task_queue: str,
         catalogue: Catalogue | None = None,
     ) -> None:
-        self.client = client
+        self.cases = cases
         self.directory = directory
         self.task_queue = task_queue
         # The issue types detections may carry (AHA_ISSUE_CATALOG on top of the shipped ones).
         self.catalogue = catalogue or shipped_catalogue()
 
-    def _handle(self, seller_id: str) -> WorkflowHandle[CaseWorkflow, CaseView]:
-        return self.client.get_workflow_handle_for(CaseWorkflow.run, case_id_for(seller_id))
-
-    async def _describe_status(self, seller_id: str) -> WorkflowExecutionStatus | None:
+    async def _describe_status(self, seller_id: str) -> RunStatus | None:
         try:
-            description = await self._handle(seller_id).describe()
-        except RPCError as err:
-            if err.status == RPCStatusCode.NOT_FOUND and "namespace" in err.message.lower():
-                raise CaseError(f"Temporal says: {err.message}") from err
-            if err.status == RPCStatusCode.NOT_FOUND:
-                return None
-            raise
-        return description.status
+            return await self.cases.status(case_id_for(seller_id))
+        except WrongNamespace as err:
+            raise CaseError(f"Temporal says: {err}") from err
 
     # ---- starting and joining cases ------------------------------------------------------
 
@@ -284,15 +257,15 @@ class CaseService:
             )
         # Closed cases are checked before a new one may start: a redelivered event must not
         # open a second case. Rejecting reuse first makes that check race-free.
-        reuse = WorkflowIDReusePolicy.REJECT_DUPLICATE
+        reuse = False
         for _ in range(5):
             try:
                 return await self._update_with_start(event, reuse)
-            except WorkflowAlreadyStartedError:
+            except AlreadyStarted:
                 earlier = await self._receipt_from_closed_case(event)
                 if earlier is not None:
                     return earlier
-                reuse = WorkflowIDReusePolicy.ALLOW_DUPLICATE
+                reuse = True
             except CaseClosing:
                 try:
                     await asyncio.wait_for(
@@ -304,7 +277,7 @@ class CaseService:
                         f"after {CLOSING_WAIT_SECONDS:.0f}s; nothing was started: send the "
                         "event again shortly"
                     ) from None
-                reuse = WorkflowIDReusePolicy.REJECT_DUPLICATE
+                reuse = False
         raise CaseError(
             f"the case of seller {event.seller_id} keeps changing; send the event again"
         )
@@ -320,48 +293,28 @@ class CaseService:
             update={"label": issue_type.label, "guidance": list(issue_type.guidance)}
         )
 
-    async def _update_with_start(
-        self, event: DetectionEvent, reuse: WorkflowIDReusePolicy
-    ) -> DetectionReceipt:
-        start = WithStartWorkflowOperation(
-            CaseWorkflow.run,
-            self._case_start(event),
-            id=case_id_for(event.seller_id),
-            task_queue=self.task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            id_reuse_policy=reuse,
-            # Visible in lists from the first moment; the workflow keeps them current after.
-            search_attributes=TypedSearchAttributes(
-                [
-                    SearchAttributePair(sa.SELLER_ID, event.seller_id),
-                    SearchAttributePair(sa.MARKETPLACE, event.marketplace),
-                    SearchAttributePair(sa.CASE_STATUS, "awaiting_contact"),
-                ]
-            ),
-            static_summary=(
-                f"At-risk case: seller {event.seller_id} ({event.marketplace}), "
-                f"{event.label}, {event.severity}"
-            ),
-            static_details=(
-                f"Opened by event `{event.event_id}`: {event.label} "
-                f"({event.severity}) detected {event.detected_at.isoformat()}."
-            ),
-        )
+    async def _update_with_start(self, event: DetectionEvent, reuse: bool) -> DetectionReceipt:
         try:
-            return await self.client.execute_update_with_start_workflow(
-                CaseWorkflow.detect, event, start_workflow_operation=start
+            return await self.cases.open_case(
+                case_id_for(event.seller_id),
+                self._case_start(event),
+                event,
+                task_queue=self.task_queue,
+                reuse_closed_id=reuse,
+                summary=(
+                    f"At-risk case: seller {event.seller_id} ({event.marketplace}), "
+                    f"{event.label}, {event.severity}"
+                ),
+                details=(
+                    f"Opened by event `{event.event_id}`: {event.label} "
+                    f"({event.severity}) detected {event.detected_at.isoformat()}."
+                ),
             )
-        except WorkflowAlreadyStartedError:
-            # The start's own future holds the same error; take it so asyncio does not log it.
-            with contextlib.suppress(WorkflowAlreadyStartedError):
-                await start.workflow_handle()
-            raise
-        except WorkflowUpdateFailedError as err:
-            cause = err.cause
-            if isinstance(cause, ApplicationError) and cause.type == "DuplicateEvent":
-                return DetectionReceipt.model_validate(cause.details[0])
-            if isinstance(cause, ApplicationError) and cause.type == "CaseClosed":
-                raise CaseClosing(str(cause)) from err
+        except UpdateRefused as err:
+            if err.kind == "DuplicateEvent":
+                return DetectionReceipt.model_validate(err.details[0])
+            if err.kind == "CaseClosed":
+                raise CaseClosing(err.message) from err
             raise _as_case_error(err) from err
 
     def _case_start(self, event: DetectionEvent) -> CaseStart:
@@ -383,29 +336,26 @@ class CaseService:
     async def _wait_until_finished(self, seller_id: str) -> None:
         # A failed or terminated run is finished too; the next start decides what follows.
         with contextlib.suppress(Exception):
-            await self._handle(seller_id).result()
+            await self.cases.case_result(case_id_for(seller_id))
 
     async def _receipt_from_closed_case(self, event: DetectionEvent) -> DetectionReceipt | None:
         """The answer already given for this event by the seller's last, closed case."""
         status = await self._describe_status(event.seller_id)
-        if status != WorkflowExecutionStatus.COMPLETED:
+        if status != RunStatus.COMPLETED:
             return None
-        closed = await self._handle(event.seller_id).result()
+        closed = await self.cases.case_result(case_id_for(event.seller_id))
         return closed.receipt_for(event.event_id)
 
     # ---- acting on an open case ----------------------------------------------------------
 
-    async def _update(self, seller_id: str, update: Any, arg: Any = None) -> Any:
-        handle = self._handle(seller_id)
+    async def _update(
+        self, seller_id: str, update: CaseUpdate, arg: BaseModel, result_type: type[ResultT]
+    ) -> ResultT:
         try:
-            if arg is None:
-                return await handle.execute_update(update)
-            return await handle.execute_update(update, arg)
-        except WorkflowUpdateFailedError as err:
+            return await self.cases.update_case(case_id_for(seller_id), update, arg, result_type)
+        except UpdateRefused as err:
             raise _as_case_error(err) from err
-        except RPCError as err:
-            if err.status != RPCStatusCode.NOT_FOUND:
-                raise
+        except NotFound:
             await self._raise_not_open(seller_id)
             raise
 
@@ -413,48 +363,40 @@ class CaseService:
         status = await self._describe_status(seller_id)
         if status is None:
             raise NoOpenCase(f"seller {seller_id} has no open case")
-        if status == WorkflowExecutionStatus.COMPLETED:
-            closed = await self._handle(seller_id).result()
+        if status == RunStatus.COMPLETED:
+            closed = await self.cases.case_result(case_id_for(seller_id))
             raise CaseClosed(f"the case of seller {seller_id} is closed ({closed.status})")
-        if status != WorkflowExecutionStatus.RUNNING:
-            raise CaseClosed(f"the case of seller {seller_id} ended: {status.name.lower()}")
+        if status != RunStatus.RUNNING:
+            raise CaseClosed(f"the case of seller {seller_id} ended: {status.value}")
 
     async def contact_me_now(self, seller_id: str, requested_by: str = "seller") -> ContactReceipt:
-        result: ContactReceipt = await self._update(
-            seller_id, CaseWorkflow.contact_me_now, ContactRequest(requested_by=requested_by)
+        return await self._update(
+            seller_id,
+            CaseUpdate.CONTACT_ME_NOW,
+            ContactRequest(requested_by=requested_by),
+            ContactReceipt,
         )
-        return result
 
     async def report_call_outcome(self, seller_id: str, report: CallReport) -> CallAttempt:
-        result: CallAttempt = await self._update(
-            seller_id, CaseWorkflow.report_call_outcome, report
-        )
-        return result
+        return await self._update(seller_id, CaseUpdate.REPORT_CALL_OUTCOME, report, CallAttempt)
 
     async def submit_plan(self, seller_id: str, submission: PlanSubmission) -> Plan:
-        result: Plan = await self._update(seller_id, CaseWorkflow.submit_plan, submission)
-        return result
+        return await self._update(seller_id, CaseUpdate.SUBMIT_PLAN, submission, Plan)
 
     async def review_plan(self, seller_id: str, review: Review) -> Plan:
-        result: Plan = await self._update(seller_id, CaseWorkflow.review_plan, review)
-        return result
+        return await self._update(seller_id, CaseUpdate.REVIEW_PLAN, review, Plan)
 
     async def resolve(self, seller_id: str, resolution: Resolution) -> Issue:
-        result: Issue = await self._update(seller_id, CaseWorkflow.resolve_issue, resolution)
-        return result
+        return await self._update(seller_id, CaseUpdate.RESOLVE_ISSUE, resolution, Issue)
 
     async def contact_changed(self, seller_id: str, changed_by: str = "system") -> bool:
         """Tell the seller's open case, if any, that its contact data changed."""
-        if await self._describe_status(seller_id) != WorkflowExecutionStatus.RUNNING:
+        if await self._describe_status(seller_id) != RunStatus.RUNNING:
             return False
         try:
-            await self._handle(seller_id).signal(
-                CaseWorkflow.contact_changed, ContactChange(changed_by=changed_by)
-            )
-        except RPCError as err:
-            if err.status == RPCStatusCode.NOT_FOUND:
-                return False
-            raise
+            await self.cases.contact_changed(case_id_for(seller_id), changed_by)
+        except NotFound:
+            return False
         return True
 
     async def announce_contact_change(
@@ -494,18 +436,15 @@ class CaseService:
         self, seller_id: str | None = None, as_of: date | None = None
     ) -> SweepResult:
         """Run the enrolment rule now, for one seller or all of them, and wait for it."""
-        from workflows.enrollment import EnrollmentSweep
-
         if seller_id is not None and self.directory.get(seller_id) is None:
             raise UnknownSeller(f"unknown seller {seller_id!r}")
         name = f"seller-{seller_id}" if seller_id else "all"
         who = f"seller {seller_id}" if seller_id else "all sellers"
-        return await self.client.execute_workflow(
-            EnrollmentSweep.run,
+        return await self.cases.run_sweep(
             SweepRequest(seller_id=seller_id, as_of=as_of),
-            id=f"aha-enrollment-evaluate-{name}-{uuid.uuid4().hex[:8]}",
-            task_queue=self.task_queue,
-            static_summary=f"Enrolment evaluation on demand: {who}"
+            f"aha-enrollment-evaluate-{name}-{uuid.uuid4().hex[:8]}",
+            self.task_queue,
+            summary=f"Enrolment evaluation on demand: {who}"
             + (f", as of {as_of.isoformat()}" if as_of else ""),
         )
 
@@ -515,23 +454,23 @@ class CaseService:
         status = await self._describe_status(seller_id)
         if status is None:
             raise NoOpenCase(f"seller {seller_id} has no case")
-        handle = self._handle(seller_id)
-        if status == WorkflowExecutionStatus.RUNNING:
+        case_id = case_id_for(seller_id)
+        if status == RunStatus.RUNNING:
             try:
-                return await handle.query(CaseWorkflow.get_case)
-            except (WorkflowQueryFailedError, WorkflowQueryRejectedError) as err:
+                return await self.cases.query_case(case_id)
+            except QueryFailed as err:
                 raise CaseError(
                     f"the case of seller {seller_id} cannot be read now: {err}"
                 ) from err
-        if status == WorkflowExecutionStatus.COMPLETED:
-            return await self._with_owed_notices(await handle.result())
-        raise CaseError(f"the case workflow of seller {seller_id} ended: {status.name.lower()}")
+        if status == RunStatus.COMPLETED:
+            return await self._with_owed_notices(await self.cases.case_result(case_id))
+        raise CaseError(f"the case workflow of seller {seller_id} ended: {status.value}")
 
     async def explain_wait(self, waited: float, address: str) -> str:
         """Why an action got no answer in time, naming a missing worker only when it is."""
         try:
             pollers = await asyncio.wait_for(self._workflow_pollers(), timeout=3)
-        except (RPCError, TimeoutError):
+        except (ServiceError, TimeoutError):
             return f"no answer within {waited:.0f}s: Temporal at {address} is not answering"
         if pollers:
             return (
@@ -544,51 +483,29 @@ class CaseService:
         )
 
     async def _workflow_pollers(self) -> int:
-        from temporalio.api.enums.v1 import TaskQueueType
-        from temporalio.api.taskqueue.v1 import TaskQueue
-        from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
-
-        answer = await self.client.workflow_service.describe_task_queue(
-            DescribeTaskQueueRequest(
-                namespace=self.client.namespace,
-                task_queue=TaskQueue(name=self.task_queue),
-                task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
-            )
-        )
         # The server remembers pollers for minutes: count only those seen within a poll's span.
         recent = datetime.now(UTC) - timedelta(seconds=70)
-        return sum(1 for p in answer.pollers if p.last_access_time.ToDatetime(UTC) > recent)
+        return await self.cases.workflow_pollers(self.task_queue, recent)
 
     async def closed_run(self, seller_id: str, run_id: str) -> CaseView:
         """One earlier, closed case of the seller, as `status` showed it when it was the latest."""
-        handle = self.client.get_workflow_handle_for(
-            CaseWorkflow.run, case_id_for(seller_id), run_id=run_id
-        )
-        return await self._with_owed_notices(await handle.result())
+        closed = await self.cases.case_result(case_id_for(seller_id), run_id)
+        return await self._with_owed_notices(closed)
 
     async def _with_owed_notices(self, view: CaseView) -> CaseView:
         """A closed case whose last emails went on in their own workflow: show how they fared."""
         if view.notices_courier is None:
             return view
-        courier = self.client.get_workflow_handle(view.notices_courier, result_type=list[Notice])
         try:
-            description = await courier.describe()
-            if description.status == WorkflowExecutionStatus.COMPLETED:
-                delivered = await courier.result()
-            else:
-                delivered = await courier.query(CaseNotices.get_notices)
-        except (RPCError, WorkflowQueryFailedError, WorkflowFailureError):
+            delivered = await self.cases.owed_notices(view.notices_courier)
+        except (ServiceError, QueryFailed, RunFailed):
             return view  # gone past retention, or not answering: the case's own record stands
         settled = {n.key: n for n in delivered}
         view.notices = [settled.get(n.key, n) for n in view.notices]
         return view
 
     async def list_cases(self, status: str | None = None, limit: int = 1000) -> list[CaseSummary]:
-        query = _case_query(status)
-        return [
-            _summary(execution)
-            async for execution in self.client.list_workflows(query, limit=limit)
-        ]
+        return await self.cases.list_cases(_case_filter(status), limit)
 
     async def case_page(
         self,
@@ -607,17 +524,15 @@ class CaseService:
                 raise InvalidInput(
                     f"page_token {page_token!r} is not a token we gave", "page_token"
                 ) from err
-        query = _case_query(status, marketplace, overdue_within)
-        listing = self.client.list_workflows(query, page_size=page_size, next_page_token=token)
+        filters = _case_filter(status, marketplace, overdue_within)
         try:
-            await listing.fetch_next_page()
-        except RPCError as err:
-            if err.status == RPCStatusCode.INVALID_ARGUMENT and token is not None:
+            cases, next_token = await self.cases.case_page(filters, page_size, token)
+        except InvalidArgument as err:
+            if token is not None:
                 raise InvalidInput("page_token is not a token we gave", "page_token") from err
             raise
-        next_token = listing.next_page_token
         return CasePage(
-            cases=[_summary(execution) for execution in listing.current_page or []],
+            cases=cases,
             next_page_token=base64.urlsafe_b64encode(next_token).decode() if next_token else None,
         )
 
@@ -627,19 +542,14 @@ class CaseService:
         Only this task queue's cases are asked, a few at a time, each within a few seconds:
         one case whose worker is gone must not hold up everyone else's work queue.
         """
-        query = (
-            "WorkflowType = 'CaseWorkflow' AND ExecutionStatus = 'Running'"
-            f" AND TaskQueue = '{self.task_queue}'"
-        )
-        ids = [e.id async for e in self.client.list_workflows(query, limit=limit)]
+        ids = await self.cases.running_case_ids(self.task_queue, limit)
         gate = asyncio.Semaphore(16)
 
         async def ask(workflow_id: str) -> CaseView | None:
-            handle = self.client.get_workflow_handle(workflow_id, result_type=CaseView)
             async with gate:
                 try:
-                    return await asyncio.wait_for(handle.query(CaseWorkflow.get_case), 5)
-                except (RPCError, TimeoutError, WorkflowQueryFailedError):
+                    return await asyncio.wait_for(self.cases.query_case(workflow_id), 5)
+                except (ServiceError, TimeoutError, QueryFailed):
                     return None  # closed since the listing, or not answering: skip it
 
         calls = []
@@ -670,52 +580,32 @@ class CaseService:
 MARKETPLACE_PATTERN = r"^[A-Za-z]{2,8}$"
 
 
-def _case_query(
+def _case_filter(
     status: str | None = None,
     marketplace: str | None = None,
     overdue_within: timedelta | None = None,
-) -> str:
-    # Values are checked against closed sets or strict patterns before they reach the query.
-    query = "WorkflowType = 'CaseWorkflow'"
-    if status is not None:
-        if status not in CASE_STATUSES:
-            raise InvalidInput(
-                f"unknown status {status!r}; one of: {', '.join(CASE_STATUSES)}", "status"
-            )
-        query += f" AND CaseStatus = '{status}'"
-    if marketplace is not None:
-        if not re.fullmatch(MARKETPLACE_PATTERN, marketplace):
-            raise InvalidInput(
-                f"marketplace {marketplace!r} is not a marketplace code, e.g. US", "marketplace"
-            )
-        query += f" AND Marketplace = '{marketplace}'"
+) -> CaseFilter:
+    # Values are checked against closed sets or strict patterns before they reach a query.
+    if status is not None and status not in CASE_STATUSES:
+        raise InvalidInput(
+            f"unknown status {status!r}; one of: {', '.join(CASE_STATUSES)}", "status"
+        )
+    if marketplace is not None and not re.fullmatch(MARKETPLACE_PATTERN, marketplace):
+        raise InvalidInput(
+            f"marketplace {marketplace!r} is not a marketplace code, e.g. US", "marketplace"
+        )
+    deadline_by = None
     if overdue_within is not None:
         if overdue_within < timedelta(0):
             raise InvalidInput("overdue_within cannot be negative", "overdue_within")
-        by = (datetime.now(UTC) + overdue_within).strftime("%Y-%m-%dT%H:%M:%SZ")
-        query += f" AND ExecutionStatus = 'Running' AND DeactivationDeadline <= '{by}'"
-    return query
+        deadline_by = datetime.now(UTC) + overdue_within
+    return CaseFilter(status=status, marketplace=marketplace, deadline_by=deadline_by)
 
 
-def _summary(execution: WorkflowExecution) -> CaseSummary:
-    attrs = execution.typed_search_attributes
-    return CaseSummary(
-        case_id=execution.id,
-        seller_id=attrs.get(sa.SELLER_ID),
-        status=attrs.get(sa.CASE_STATUS),
-        marketplace=attrs.get(sa.MARKETPLACE),
-        deadline=attrs.get(sa.DEACTIVATION_DEADLINE),
-        issue_types=list(attrs.get(sa.ISSUE_TYPES) or []),
-        call_attempts=attrs.get(sa.CALL_ATTEMPTS),
-        workflow_status=execution.status.name.lower() if execution.status else "",
-    )
-
-
-def _as_case_error(err: WorkflowUpdateFailedError) -> CaseError:
-    cause = err.cause
-    if not isinstance(cause, ApplicationError):
-        return Rejected(str(cause or err))
-    if cause.type == "CaseClosed":
-        return CaseClosed(cause.message, "CaseClosed")
-    details = list(cause.details[0]) if cause.details and isinstance(cause.details[0], list) else []
-    return Rejected(cause.message, cause.type or "", details)
+def _as_case_error(err: UpdateRefused) -> CaseError:
+    if err.kind is None:
+        return Rejected(err.message)
+    if err.kind == "CaseClosed":
+        return CaseClosed(err.message, "CaseClosed")
+    details = list(err.details[0]) if err.details and isinstance(err.details[0], list) else []
+    return Rejected(err.message, err.kind or "", details)

@@ -15,6 +15,7 @@ from temporalio.client import Client
 from aha.adapters.sqlite.programme import SqliteProgrammeStore
 from aha.adapters.sqlite.sessions import SqliteSignedOut
 from aha.adapters.temporal.connection import connect
+from aha.adapters.temporal.gateway import TemporalCases
 from aha.catalogue_file import load_catalogue
 from aha.config import Settings
 from aha.domain.catalogue import Catalogue, shipped_catalogue
@@ -84,9 +85,8 @@ class ApiState:
         return self.token_source.book()
 
     async def service(self) -> CaseService:
-        return CaseService(
-            await self.temporal.client(), self.store, self.settings.task_queue, self.catalogue
-        )
+        cases = TemporalCases(await self.temporal.client())
+        return CaseService(cases, self.store, self.settings.task_queue, self.catalogue)
 
     async def change_contact(
         self, seller_id: str, *, email: str, phone: str | None, timezone: str, changed_by: str

@@ -71,6 +71,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 
 from aha.adapters.sqlite.programme import SqliteProgrammeStore as ProgrammeStore
+from aha.adapters.temporal.gateway import TemporalCases
 from aha.config import Settings
 from aha.dev import connect_when_ready, dev_server_command, free_port
 from aha.domain.models import DetectionEvent
@@ -270,7 +271,9 @@ class Stack:
 
     def service(self) -> CaseService:
         return CaseService(
-            self.client, ProgrammeStore(self.settings.db_path), self.settings.task_queue
+            TemporalCases(self.client),
+            ProgrammeStore(self.settings.db_path),
+            self.settings.task_queue,
         )
 
     def sender(self, path: str) -> Send:

@@ -40,6 +40,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from aha.adapters.sqlite.programme import SqliteProgrammeStore as ProgrammeStore
+from aha.adapters.temporal.gateway import TemporalCases
 from aha.config import Settings
 from aha.dev import free_port, search_attribute_args, temporal_binary
 from aha.domain.models import CallReport, CaseView, DetectionEvent, Resolution
@@ -342,7 +343,8 @@ async def measure_cases(
     today = datetime.now(UTC).date()
     store.save_enrollments(Enrollment(seller_id, "enrolled", today, ()) for seller_id in sellers)
     seed_s = perf_counter() - seeded
-    run = CaseRun(client, CaseService(client, store, settings.task_queue), sellers, args.poll)
+    service = CaseService(TemporalCases(client), store, settings.task_queue)
+    run = CaseRun(client, service, sellers, args.poll)
     policy = ALWAYS_CALLABLE
     with ThreadPoolExecutor(max_workers=16) as executor:
         async with build_worker(client, settings, policy, executor=executor):

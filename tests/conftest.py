@@ -25,6 +25,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from aha.adapters.sqlite.programme import SqliteProgrammeStore
+from aha.adapters.temporal.gateway import TemporalCases
 from aha.config import Settings
 from aha.dev import free_port, search_attribute_args, temporal_binary
 from aha.domain.models import CaseView, DetectionEvent, DetectionEventBody, PlanSubmission
@@ -215,7 +216,8 @@ async def running_cases(
     store = SqliteProgrammeStore(settings.db_path)
     worker = build_worker(env.client, settings, policy)
     async with worker:
-        yield Cases(env, CaseService(env.client, store, settings.task_queue), store, outbox)
+        service = CaseService(TemporalCases(env.client), store, settings.task_queue)
+        yield Cases(env, service, store, outbox)
 
 
 @pytest.fixture

@@ -26,6 +26,7 @@ from typing import Any, Literal
 from temporalio.client import Client
 
 from aha.adapters.sqlite.programme import SqliteProgrammeStore
+from aha.adapters.temporal.gateway import TemporalCases
 from aha.domain.models import (
     CallOutcome,
     CallReport,
@@ -136,7 +137,7 @@ async def fault_stack(
                 for process in processes:
                     process.wait_ready()
                 client = await server.connect()
-                service = CaseService(client, store, env["AHA_TASK_QUEUE"])
+                service = CaseService(TemporalCases(client), store, env["AHA_TASK_QUEUE"])
                 yield FaultStack(work, server, mail, processes, client, service, store)
             finally:
                 for process in processes:

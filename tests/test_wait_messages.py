@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 
+from aha.adapters.temporal.gateway import TemporalCases
 from aha.service import CaseService
 from tests.conftest import Cases
 
@@ -22,6 +23,6 @@ async def test_a_wait_blames_no_worker_while_one_polls(cases: Cases) -> None:
 
 async def test_a_wait_asks_for_a_worker_when_none_polls(cases: Cases) -> None:
     address = cases.client.service_client.config.target_host
-    nobody = CaseService(cases.client, cases.store, f"nobody-polls-{uuid.uuid4()}")
+    nobody = CaseService(TemporalCases(cases.client), cases.store, f"nobody-polls-{uuid.uuid4()}")
     message = await nobody.explain_wait(30, address)
     assert message.startswith("no answer within 30s: is a worker running on task queue")
