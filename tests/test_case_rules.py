@@ -75,6 +75,8 @@ def event(
         issue_type=issue_type,
         severity="high",
         detected_at=at,
+        label="Listing policy violation",
+        guidance=["Open the flagged listings.", "Fix them."],
     )
 
 
@@ -256,7 +258,17 @@ def test_inside_calling_hours_a_call_is_placed_at_once() -> None:
     attempt = case.view.call_attempts[0]
     assert attempt.scheduled_for == T0
     assert not attempt.seller_initiated
-    assert attempt.guidance and attempt.guidance[0].startswith("I1: ")
+    assert attempt.guidance == ["I1: Open the flagged listings.", "I1: Fix them."]
+
+
+def test_an_event_without_guidance_takes_the_fallback_for_its_type() -> None:
+    start = CaseStart(seller_id=SELLER, marketplace="CA")
+    case = Case(start, "C", "R", guidance_for=lambda issue_type: [f"read about {issue_type}"])
+    case.edition = Edition.ORDERED
+    case.begin(POLICY, profile(), T0)
+    case.detect(event().model_copy(update={"guidance": [], "label": ""}), T0)
+    assert calls(case.plan_calls(T0)) == [1]
+    assert case.view.call_attempts[0].guidance == ["I1: read about listing_policy_violation"]
 
 
 def test_outside_calling_hours_the_call_waits_for_the_morning() -> None:

@@ -22,6 +22,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.accounts import AccountActivities
     from aha.domain.case import Case, Edition
     from aha.domain.effects import CloseResolved, Deactivate
+    from aha.domain.guidance import guidance_for
     from aha.domain.models import (
         CallAttempt,
         CallPlaced,
@@ -78,7 +79,9 @@ class CaseWorkflow:
     @workflow.init
     def __init__(self, start: CaseStart) -> None:
         info = workflow.info()
-        self.case = Case(start, info.workflow_id, info.run_id, on_record=self._log)
+        self.case = Case(
+            start, info.workflow_id, info.run_id, on_record=self._log, guidance_for=guidance_for
+        )
         self._wake = False
         self._profile_stale = False
         self._profile_changed_by = "system"

@@ -15,7 +15,6 @@ from enum import IntEnum
 from aha.domain import calling, deadlines
 from aha.domain.effects import CloseResolved, Deactivate, Effect, PlaceCall, SendEmail
 from aha.domain.emails import EmailRequest
-from aha.domain.guidance import guidance_for
 from aha.domain.models import (
     CallAttempt,
     CallReport,
@@ -78,6 +77,9 @@ DIALER_FAILED = "system (dialer failed)"
 DROPPABLE_NOTICES = (EmailKind.REMINDER, EmailKind.INVALID_NUMBER)
 
 Recorded = Callable[[TimelineEntry], None]
+# The guidance for an issue type whose detection event carried none (cases opened before
+# issue types were data): the shell passes the shipped catalogue's.
+GuidanceFor = Callable[[str], list[str]]
 
 
 def caller(attempt: CallAttempt) -> str:
@@ -86,7 +88,12 @@ def caller(attempt: CallAttempt) -> str:
 
 class Case:
     def __init__(
-        self, start: CaseStart, case_id: str, run_id: str, on_record: Recorded | None = None
+        self,
+        start: CaseStart,
+        case_id: str,
+        run_id: str,
+        on_record: Recorded | None = None,
+        guidance_for: GuidanceFor = lambda _type: [],
     ) -> None:
         self.view = CaseView(
             case_id=case_id,
@@ -103,6 +110,7 @@ class Case:
         # Closing has begun: no new action, no new call.
         self.closing = False
         self._on_record = on_record
+        self._guidance_for = guidance_for
         self._effects: list[Effect] = []
         self._reminders: dict[str, datetime] = {}
         self._reminder_issue: dict[str, str] = {}
@@ -312,7 +320,8 @@ class Case:
     def _new_attempt(self, seller_initiated: bool, scheduled_for: datetime) -> CallAttempt:
         guidance = []
         for issue in self.view.open_issues():
-            guidance += [f"{issue.id}: {step}" for step in guidance_for(issue.type)]
+            steps = issue.guidance or self._guidance_for(issue.type)
+            guidance += [f"{issue.id}: {step}" for step in steps]
         attempt = CallAttempt(
             number=len(self.view.call_attempts) + 1,
             seller_initiated=seller_initiated,
@@ -510,6 +519,8 @@ class Case:
             detected_at=event.detected_at,
             opened_at=now,
             deadline=deadlines.issue_deadline(event.detected_at, self.policy),
+            label=event.label,
+            guidance=event.guidance,
         )
         self.view.issues.append(issue)
         for key, moment in deadlines.reminder_times(
