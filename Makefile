@@ -33,6 +33,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-logo
 
 clean:
-	rm -rf $(VENV) .aha .pytest_cache .mypy_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) .aha .pytest_cache .mypy_cache .ruff_cache .import_linter_cache *.egg-info
