@@ -68,7 +68,7 @@ def build_worker(
         store.deliveries,
         SignalAnnouncer(client),
     )
-    enrollment = EnrollmentActivities(store, mailer, settings.page_url)
+    enrollment = EnrollmentActivities(store, mailer, settings.page_url, lambda: policy)
     return Worker(
         client,
         task_queue=settings.task_queue,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import date
 
@@ -14,6 +14,7 @@ from activities.email import unavailable
 from aha.domain.eligibility import MIN_SCORE, RatingSummary, evaluate, window_start
 from aha.domain.enrollment import email_for_change, render_enrollment_email
 from aha.domain.models import SweepCounts
+from aha.domain.policy import Policy
 from aha.domain.programme import Enrollment
 from aha.ports import (
     MailConnection,
@@ -45,10 +46,12 @@ class EnrollmentActivities:
         store: ProgrammeStore,
         mailer: Mailer,
         page_url: str = "http://127.0.0.1:8000/account-health/{seller_id}",
+        policy: Callable[[], Policy] = Policy,
     ) -> None:
         self.store = store
         self.mailer = mailer
         self.page_url = page_url
+        self.policy = policy  # the enrolment email says how long the team has
 
     @activity.defn
     def plan_pages(self, plan: PagePlan) -> list[str]:
@@ -114,6 +117,7 @@ class EnrollmentActivities:
                     contact.name,
                     decision.reasons or (previous.reasons if previous else ()),
                     self.page_url.format(seller_id=seller_id),
+                    self.policy().deadline,
                 )
                 email = OutgoingEmail(
                     to=contact.email,

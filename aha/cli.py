@@ -22,13 +22,13 @@ from aha.adapters.temporal.connection import connect
 from aha.adapters.temporal.gateway import TemporalCases
 from aha.catalogue_file import load_catalogue
 from aha.config import Settings
+from aha.domain import case_text
 from aha.domain.catalogue import Catalogue, CatalogueError
 from aha.domain.contact import InvalidContact
 from aha.domain.models import (
     CALL_OUTCOMES,
     CASE_STATUSES,
     CallReport,
-    CaseView,
     DetectionEvent,
     PlanSubmission,
     Resolution,
@@ -38,6 +38,7 @@ from aha.domain.models import (
 from aha.domain.policy import PolicyError
 from aha.domain.programme import InvalidReading
 from aha.logs import configure
+from aha.policy_file import load_policy
 from aha.service import CaseError, CaseService, ContactUpdate, change_contact
 from api.auth import TokenFileError
 
@@ -68,48 +69,6 @@ async def _service(settings: Settings, catalogue: Catalogue | None = None) -> Ca
         raise CaseError(f"cannot reach Temporal at {settings.temporal_address}: {err}") from err
     store = SqliteProgrammeStore(settings.db_path)
     return CaseService(TemporalCases(client), store, settings.task_queue, catalogue)
-
-
-def _local(moment: datetime | None, timezone: str | None) -> str:
-    if moment is None:
-        return "-"
-    if timezone:
-        from zoneinfo import ZoneInfo
-
-        local = moment.astimezone(ZoneInfo(timezone))
-        return f"{moment:%Y-%m-%d %H:%M} UTC ({local:%a %H:%M %Z} seller time)"
-    return f"{moment:%Y-%m-%d %H:%M} UTC"
-
-
-def render_case(view: CaseView) -> str:
-    lines = [
-        f"case {view.case_id}  seller {view.seller_id}  status {view.status}",
-        f"deadline: {_local(view.deadline, view.timezone)}",
-    ]
-    if view.next_call_at:
-        lines.append(f"next call: {_local(view.next_call_at, view.timezone)}")
-    if view.calling_stopped_reason and not view.closed:
-        lines.append(f"calling stopped: {view.calling_stopped_reason}")
-    lines.append("issues:")
-    for issue in view.issues:
-        lines.append(
-            f"  {issue.id} {issue.type} ({issue.severity}) {issue.status}"
-            f" deadline {issue.deadline:%Y-%m-%d %H:%M} UTC"
-        )
-    if view.call_attempts:
-        lines.append("call attempts:")
-        for a in view.call_attempts:
-            origin = "seller-initiated" if a.seller_initiated else "proactive"
-            placed = f"{a.placed_at:%Y-%m-%d %H:%M}" if a.placed_at else "dialling"
-            lines.append(f"  #{a.number} {origin} {placed} {a.outcome or 'pending'}")
-    if view.plan:
-        lines.append(f"plan: {view.plan.review_state} for {', '.join(view.plan.issue_ids)}")
-        for question in view.plan.questions:
-            lines.append(f"  question: {question}")
-    lines.append("timeline:")
-    for entry in view.timeline:
-        lines.append(f"  {entry.at:%Y-%m-%d %H:%M:%S} {entry.kind} [{entry.who}] {entry.detail}")
-    return "\n".join(lines)
 
 
 # ---- commands ----------------------------------------------------------------------------
@@ -215,7 +174,7 @@ async def cmd_resolve(args: argparse.Namespace, settings: Settings) -> None:
 
 async def cmd_status(args: argparse.Namespace, settings: Settings) -> None:
     view = await (await _service(settings)).status(args.seller)
-    _emit(args, view, render_case(view))
+    _emit(args, view, case_text.case_summary(view))
 
 
 async def cmd_list(args: argparse.Namespace, settings: Settings) -> None:
@@ -353,6 +312,7 @@ async def cmd_api(args: argparse.Namespace, settings: Settings) -> None:
 
     book = load_tokens(settings.api_tokens_file)  # a bad file stops here, with its reason
     load_catalogue(settings.issue_catalog)  # and so does a bad AHA_ISSUE_CATALOG
+    load_policy(settings.policy_file)  # or AHA_POLICY_FILE (the page says its deadline)
     if not book:
         print(
             "aha api: warning: no tokens (set AHA_API_TOKENS): every /v1 route will answer 401",

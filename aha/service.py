@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
+from aha.domain import case_text
 from aha.domain import catalogue as issue_catalogue
 from aha.domain.catalogue import Catalogue, shipped_catalogue
 from aha.domain.contact import SellerContact
@@ -301,14 +302,8 @@ class CaseService:
                 event,
                 task_queue=self.task_queue,
                 reuse_closed_id=reuse,
-                summary=(
-                    f"At-risk case: seller {event.seller_id} ({event.marketplace}), "
-                    f"{event.label}, {event.severity}"
-                ),
-                details=(
-                    f"Opened by event `{event.event_id}`: {event.label} "
-                    f"({event.severity}) detected {event.detected_at.isoformat()}."
-                ),
+                summary=case_text.opening_summary(event, self.catalogue),
+                details=case_text.opening_details(event, self.catalogue),
             )
         except UpdateRefused as err:
             if err.kind == "DuplicateEvent":

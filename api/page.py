@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo, available_timezones
+from zoneinfo import available_timezones
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -22,8 +22,8 @@ from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 from temporalio.service import RPCError
 
+from aha.domain import case_text
 from aha.domain.contact import InvalidContact, SellerContact
-from aha.domain.guidance import describe_issue_type, guidance_for
 from aha.domain.models import SELLER_ID_PATTERN, CaseView, PlanSubmission
 from aha.service import CaseError, NoOpenCase
 from api.errors import ApiError, as_api_error, contact_field
@@ -35,14 +35,6 @@ STATIC = HERE / "static"
 templates = Jinja2Templates(directory=str(HERE / "templates"))
 ZONES = sorted(available_timezones())
 
-STATUS_TEXT = {
-    "awaiting_contact": "We are trying to reach you",
-    "engaged": "In progress with a specialist",
-    "plan_under_review": "Your plan is under review",
-    "call_required": "A call is needed before we can resolve this",
-    "resolved": "Resolved",
-    "deactivated": "Account deactivated",
-}
 NOTICES = {
     "calling": "A specialist will call you now.",
     "already": "A specialist is already calling you.",
@@ -88,23 +80,6 @@ class PageForms:
     error: str | None = None
 
 
-def local_time(moment: datetime | None, timezone: str) -> str:
-    if moment is None:
-        return ""
-    local = moment.astimezone(ZoneInfo(timezone))
-    return f"{local:%a %d %b %Y, %H:%M} {local.tzname()}"
-
-
-def remaining(deadline: datetime) -> str:
-    """What the countdown shows before the script takes over."""
-    seconds = int((deadline - datetime.now(UTC)).total_seconds())
-    if seconds <= 0:
-        return "the deadline has passed"
-    days, rest = divmod(seconds, 86400)
-    text = f"{rest // 3600:02d} h {rest % 3600 // 60:02d} min {rest % 60:02d} s"
-    return f"{days} d {text}" if days else text
-
-
 async def _case(state: ApiState, seller_id: str) -> CaseView | None:
     try:
         return await state.within((await state.service()).status(seller_id))
@@ -125,6 +100,7 @@ def _page_model(
 ) -> dict[str, Any]:
     enrollment = state.store.enrollment(contact.seller_id)
     pending_seller_call = None
+    policy = view.policy if view is not None and view.policy is not None else state.policy
     if view is not None:
         pending_seller_call = next((a for a in view.pending_calls() if a.seller_initiated), None)
     return {
@@ -132,13 +108,15 @@ def _page_model(
         "case": view,
         "enrolled": enrollment is not None and enrollment.state == "enrolled",
         "enrollment": enrollment,
-        "status_text": STATUS_TEXT,
+        "status_text": case_text.STATUS_TEXT,
         "pending_seller_call": pending_seller_call,
         "plan_mode": _plan_mode(view),
-        "local": lambda moment: local_time(moment, contact.timezone),
-        "remaining": remaining,
-        "describe": describe_issue_type,
-        "guidance": guidance_for,
+        "local": lambda moment: case_text.page_time(moment, contact.timezone),
+        "remaining": lambda deadline: case_text.countdown(deadline, datetime.now(UTC)),
+        "label": lambda issue: case_text.issue_label(issue, state.catalogue),
+        "steps": lambda issue: case_text.issue_steps(issue, state.catalogue),
+        # The time the team has, as the policy of the seller's case (or the one in force) says.
+        "deadline_span": case_text.duration_text(policy.deadline),
         "csrf": _sessions(state).csrf_token(session.nonce),
         "zones": ZONES,
     }

@@ -19,6 +19,8 @@ from aha.adapters.temporal.gateway import TemporalCases
 from aha.catalogue_file import load_catalogue
 from aha.config import Settings
 from aha.domain.catalogue import Catalogue, shipped_catalogue
+from aha.domain.policy import Policy
+from aha.policy_file import load_policy
 from aha.ports import ProgrammeStore, SignedOutSessions
 from aha.service import CaseService, ContactUpdate, change_contact
 from api.auth import TokenBook, TokenSource
@@ -60,6 +62,8 @@ class ApiState:
     store: ProgrammeStore
     # The issue types detections may carry; read once, at start-up, so a bad file stops it.
     catalogue: Catalogue = field(default_factory=shipped_catalogue)
+    # The policy new cases get (AHA_POLICY_FILE, as the worker reads it): the page's words.
+    policy: Policy = field(default_factory=Policy)
     # Signs page sessions, CSRF and page tokens; several API processes must share it.
     secret: bytes = field(default_factory=lambda: secrets.token_bytes(32))
     signed_out: SignedOutSessions = field(init=False)
@@ -75,6 +79,7 @@ class ApiState:
             temporal=TemporalLink(settings, client),
             store=SqliteProgrammeStore(settings.db_path),
             catalogue=load_catalogue(settings.issue_catalog),
+            policy=load_policy(settings.policy_file),
         )
         if settings.session_secret:
             state.secret = hashlib.sha256(settings.session_secret.encode()).digest()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
+from aha.domain.case_text import deadline_text
 from aha.domain.policy import Policy
 
 
@@ -47,6 +47,5 @@ def next_reminder(schedule: dict[str, datetime], sent: Collection[str]) -> datet
 
 
 def local_deadline_text(deadline: datetime, timezone: str) -> str:
-    """The deadline as the seller reads it: local date and time with the zone's abbreviation."""
-    local = deadline.astimezone(ZoneInfo(timezone))
-    return local.strftime("%A %d %B %Y, %H:%M %Z")
+    """The deadline as the seller reads it (kept for its callers: `case_text.deadline_text`)."""
+    return deadline_text(deadline, timezone)

@@ -6,8 +6,8 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
-from aha.domain.deadlines import local_deadline_text
-from aha.domain.guidance import describe_issue_type, guidance_for
+from aha.domain import case_text
+from aha.domain.catalogue import Catalogue
 from aha.domain.models import Issue
 from aha.domain.vocabulary import EmailKind
 
@@ -34,9 +34,11 @@ class Recipient(BaseModel):
     page_url: str
 
 
-def _issue_block(issue: Issue) -> str:
-    steps = "\n".join(f"  {n}. {step}" for n, step in enumerate(guidance_for(issue.type), 1))
-    lines = [f"Issue {issue.id}: {describe_issue_type(issue.type)} ({issue.severity} severity)"]
+def _issue_block(issue: Issue, catalogue: Catalogue | None) -> str:
+    guidance = case_text.issue_steps(issue, catalogue)
+    steps = "\n".join(f"  {n}. {step}" for n, step in enumerate(guidance, 1))
+    label = case_text.issue_label(issue, catalogue)
+    lines = [f"Issue {issue.id}: {label} ({issue.severity} severity)"]
     if issue.description:
         lines.append(f"  {issue.description}")
     lines.append("  What to do, step by step:")
@@ -54,11 +56,16 @@ def _ways_to_act(to: Recipient) -> str:
     )
 
 
-def render(request: EmailRequest, to: Recipient) -> tuple[str, str]:
-    """Subject and plain-text body for `request`, addressed to `to`."""
-    deadline = local_deadline_text(request.deadline, to.timezone) if request.deadline else "not set"
+def render(
+    request: EmailRequest, to: Recipient, catalogue: Catalogue | None = None
+) -> tuple[str, str]:
+    """Subject and plain-text body for `request`, addressed to `to`. Each issue reads as its
+    detection described it; `catalogue` (default: the shipped one) serves older issues."""
+    deadline = (
+        case_text.deadline_text(request.deadline, to.timezone) if request.deadline else "not set"
+    )
     greeting = f"Hello {to.name},\n\n"
-    issues = "\n\n".join(_issue_block(issue) for issue in request.issues)
+    issues = "\n\n".join(_issue_block(issue, catalogue) for issue in request.issues)
     if request.kind == "issue_opened":
         subject = "Action needed: an issue puts your account at risk"
         body = (

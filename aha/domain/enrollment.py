@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from aha.domain.case_text import duration_adjective, duration_text
+from aha.domain.policy import Policy
 from aha.domain.vocabulary import EnrollmentEmail
+
+DEFAULT_DEADLINE = Policy().deadline
 
 
 def email_for_change(previous: str | None, current: str) -> EnrollmentEmail | None:
@@ -19,16 +25,21 @@ def email_for_change(previous: str | None, current: str) -> EnrollmentEmail | No
 
 
 def render_enrollment_email(
-    kind: EnrollmentEmail, name: str, reasons: tuple[str, ...], page_url: str
+    kind: EnrollmentEmail,
+    name: str,
+    reasons: tuple[str, ...],
+    page_url: str,
+    deadline: timedelta = DEFAULT_DEADLINE,
 ) -> tuple[str, str]:
+    """Subject and body; `deadline` is the policy's, the time the team has before deactivation."""
     greeting = f"Hello {name},\n\n"
     if kind == "enrolled":
         subject = "You are enrolled in Account Health Assurance"
         body = (
             "Your account has kept a strong Account Health Rating, so it is now protected by "
             "Account Health Assurance. There is no fee. If an issue is ever found, our "
-            "dedicated team has 72 hours to reach you and fix it with you before any "
-            "deactivation. Keep your emergency contact number up to date."
+            f"dedicated team has {duration_text(deadline)} to reach you and fix it with you "
+            "before any deactivation. Keep your emergency contact number up to date."
         )
     elif kind == "missing_phone":
         subject = "You qualify for Account Health Assurance: add an emergency phone"
@@ -42,7 +53,8 @@ def render_enrollment_email(
         subject = "Your account is no longer protected by Account Health Assurance"
         body = (
             "Your account no longer meets the requirements of Account Health Assurance, so "
-            "issues will follow the standard process without the 72-hour protection.\n\n"
+            "issues will follow the standard process without the "
+            f"{duration_adjective(deadline)} protection.\n\n"
             "Why:\n" + "\n".join(f"  - {r}" for r in reasons)
         )
     return subject, greeting + body + "\n\nAccount Health Assurance team\n"
