@@ -69,10 +69,6 @@ async def test_unknown_types_are_refused_with_the_known_ones_the_operators_inclu
             assert (await reader.get(f"/v1/sellers/{seller_id}/case")).status_code == 404
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the case must take each issue's label and guidance from its detection event",
-)
 async def test_the_operators_guidance_reaches_calls_emails_and_the_page(ops_api: Api) -> None:
     seller_id = await _open_case(ops_api)
     await ops_api.cases.wait_for_call(seller_id, 1)
