@@ -42,6 +42,7 @@ from aha.domain.models import (
     SweepRequest,
     SweepResult,
 )
+from aha.domain.vocabulary import RefusalKind
 from aha.ports import (
     AlreadyStarted,
     CaseFilter,
@@ -67,9 +68,13 @@ ResultT = TypeVar("ResultT")
 class CaseError(Exception):
     """An action that could not be done; the message is meant for the person who asked."""
 
-    def __init__(self, message: str, kind: str = "", details: list[Any] | None = None) -> None:
+    def __init__(
+        self, message: str, kind: RefusalKind | str = "", details: list[Any] | None = None
+    ) -> None:
         super().__init__(message)
-        self.kind = kind  # the case's name for the refusal, e.g. "InvalidPlan"
+        # The case's name for the refusal (a RefusalKind, e.g. INVALID_PLAN); a name the
+        # vocabulary lacks (a worker on other code) stays a string; "" for the service's own.
+        self.kind = kind
         self.details = details or []
 
 
@@ -306,9 +311,9 @@ class CaseService:
                 details=case_text.opening_details(event, self.catalogue),
             )
         except UpdateRefused as err:
-            if err.kind == "DuplicateEvent":
+            if err.kind == RefusalKind.DUPLICATE_EVENT:
                 return DetectionReceipt.model_validate(err.details[0])
-            if err.kind == "CaseClosed":
+            if err.kind == RefusalKind.CASE_CLOSED:
                 raise CaseClosing(err.message) from err
             raise _as_case_error(err) from err
 
@@ -600,7 +605,16 @@ def _case_filter(
 def _as_case_error(err: UpdateRefused) -> CaseError:
     if err.kind is None:
         return Rejected(err.message)
-    if err.kind == "CaseClosed":
-        return CaseClosed(err.message, "CaseClosed")
+    kind = refusal_kind(err.kind)
+    if kind == RefusalKind.CASE_CLOSED:
+        return CaseClosed(err.message, kind)
     details = list(err.details[0]) if err.details and isinstance(err.details[0], list) else []
-    return Rejected(err.message, err.kind or "", details)
+    return Rejected(err.message, kind, details)
+
+
+def refusal_kind(name: str) -> RefusalKind | str:
+    """The vocabulary's member for a refusal's name, or the name when it has none."""
+    try:
+        return RefusalKind(name)
+    except ValueError:
+        return name

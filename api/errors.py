@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
@@ -13,16 +14,17 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.service import RPCError
 
 from aha.domain.contact import InvalidContact
+from aha.domain.vocabulary import RefusalKind
 from aha.service import (
     CaseClosed,
     CaseClosing,
     CaseError,
     InvalidInput,
     NoOpenCase,
-    Rejected,
     StillClosing,
     UnknownIssueType,
     UnknownSeller,
+    refusal_kind,
 )
 
 log = structlog.get_logger(__name__)
@@ -55,31 +57,69 @@ class TemporalUnavailable(ApiError):
         super().__init__(503, "temporal_unavailable", detail)
 
 
-# Refusals that mean "this input is wrong" rather than "the case has moved on".
-_INVALID_KINDS = {"InvalidPlan", "InvalidReview", "InvalidResolution", "WrongSeller"}
-_MISSING_KINDS = {"UnknownIssue", "UnknownAttempt"}
+@dataclass(frozen=True)
+class Answer:
+    """The HTTP status and error code a failed action gets. A 422 also names the fields."""
+
+    status: int
+    error: str
+
+
+# Every way an action on a case can fail, and its answer: the service's own errors by class
+# (a subclass's row wins over its parent's), then each refusal a case can give, by kind.
+# tests/test_api_errors.py fails when a RefusalKind has no row.
+ANSWERS: dict[RefusalKind | type[CaseError], Answer] = {
+    UnknownSeller: Answer(404, "unknown_seller"),
+    NoOpenCase: Answer(404, "no_open_case"),
+    # The code the body's own validation gave an unknown type before types were data.
+    UnknownIssueType: Answer(422, "invalid_request"),
+    InvalidInput: Answer(422, "invalid_input"),
+    StillClosing: Answer(503, "previous_case_closing"),
+    CaseClosed: Answer(409, "case_closed"),
+    CaseClosing: Answer(409, "case_closed"),
+    # The input is wrong:
+    RefusalKind.WRONG_SELLER: Answer(422, "wrong_seller"),
+    RefusalKind.INVALID_PLAN: Answer(422, "invalid_plan"),
+    RefusalKind.INVALID_REVIEW: Answer(422, "invalid_review"),
+    RefusalKind.INVALID_RESOLUTION: Answer(422, "invalid_resolution"),
+    # What it names does not exist:
+    RefusalKind.UNKNOWN_ATTEMPT: Answer(404, "unknown_attempt"),
+    RefusalKind.UNKNOWN_ISSUE: Answer(404, "unknown_issue"),
+    # The case has moved on, or is not there yet:
+    RefusalKind.CASE_CLOSED: Answer(409, "case_closed"),
+    RefusalKind.DUPLICATE_EVENT: Answer(409, "duplicate_event"),
+    RefusalKind.NO_WORKING_PHONE: Answer(409, "no_working_phone"),
+    RefusalKind.NOT_PLACED: Answer(409, "not_placed"),
+    RefusalKind.ALREADY_REPORTED: Answer(409, "already_reported"),
+    RefusalKind.PLAN_UNDER_REVIEW: Answer(409, "plan_under_review"),
+    RefusalKind.CALL_REQUIRED: Answer(409, "call_required"),
+    RefusalKind.NO_PLAN: Answer(409, "no_plan"),
+    RefusalKind.ALREADY_RESOLVED: Answer(409, "already_resolved"),
+    RefusalKind.DEADLINE_PASSED: Answer(409, "deadline_passed"),
+    RefusalKind.NOT_REACHED: Answer(409, "not_reached"),
+}
+
+
+def answer_for(err: CaseError) -> Answer:
+    for cls in type(err).__mro__:
+        if cls in ANSWERS:
+            return ANSWERS[cls]
+    kind = refusal_kind(err.kind)
+    if isinstance(kind, RefusalKind):
+        return ANSWERS[kind]
+    if err.kind:
+        # A refusal this code's vocabulary lacks (a worker on other code): say it, as a 409.
+        log.warning("refusal kind without an HTTP answer", kind=err.kind)
+        return Answer(409, _snake(err.kind))
+    return Answer(409, "conflict")
 
 
 def from_case_error(err: CaseError) -> ApiError:
-    fields = [FieldProblem.model_validate(d) for d in err.details if isinstance(d, dict)]
-    if isinstance(err, UnknownSeller):
-        return ApiError(404, "unknown_seller", str(err))
-    if isinstance(err, NoOpenCase):
-        return ApiError(404, "no_open_case", str(err))
-    if isinstance(err, UnknownIssueType):
-        # The code the body's own validation gave an unknown type before types were data.
-        return ApiError(422, "invalid_request", str(err), fields)
-    if isinstance(err, InvalidInput):
-        return ApiError(422, "invalid_input", str(err), fields)
-    if isinstance(err, StillClosing):
-        return ApiError(503, "previous_case_closing", str(err))
-    if isinstance(err, CaseClosed | CaseClosing):
-        return ApiError(409, "case_closed", str(err))
-    if isinstance(err, Rejected) and err.kind in _INVALID_KINDS:
-        return ApiError(422, _snake(err.kind), str(err), fields)
-    if isinstance(err, Rejected) and err.kind in _MISSING_KINDS:
-        return ApiError(404, _snake(err.kind), str(err))
-    return ApiError(409, _snake(err.kind) if err.kind else "conflict", str(err))
+    answer = answer_for(err)
+    fields = []
+    if answer.status == 422:
+        fields = [FieldProblem.model_validate(d) for d in err.details if isinstance(d, dict)]
+    return ApiError(answer.status, answer.error, str(err), fields)
 
 
 def as_api_error(err: Exception) -> ApiError:
