@@ -70,7 +70,7 @@ from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from aha.adapters.sqlite.programme import SqliteProgrammeStore as ProgrammeStore
+from aha.adapters.sqlite.programme import SqliteProgrammeStore
 from aha.adapters.temporal.gateway import TemporalCases
 from aha.config import Settings
 from aha.dev import connect_when_ready, dev_server_command, free_port
@@ -262,7 +262,7 @@ class Stack:
         finally:
             db.close()
         # Enrolled directly: this benchmark measures intake, not the enrolment sweep.
-        store = ProgrammeStore(self.settings.db_path)
+        store = SqliteProgrammeStore(self.settings.db_path)
         today = datetime.now(UTC).date()
         store.save_enrollments(Enrollment(sid, "enrolled", today, ()) for sid in ids)
         return ids
@@ -272,7 +272,7 @@ class Stack:
     def service(self) -> CaseService:
         return CaseService(
             TemporalCases(self.client),
-            ProgrammeStore(self.settings.db_path),
+            SqliteProgrammeStore(self.settings.db_path),
             self.settings.task_queue,
         )
 
@@ -601,7 +601,7 @@ async def run(args: argparse.Namespace) -> tuple[dict[str, Any], list[Phase]]:
             api_tokens_file=str(tokens),
             api_timeout_seconds=args.timeout,
         )
-        ProgrammeStore(settings.db_path)  # the schema, before any process opens the file
+        SqliteProgrammeStore(settings.db_path)  # the schema, before any process opens the file
         env = child_env(settings, None if args.no_bytecode_cache else workdir / "pycache")
         outbox = workdir / "outbox"
         try:

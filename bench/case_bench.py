@@ -39,7 +39,7 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from aha.adapters.sqlite.programme import SqliteProgrammeStore as ProgrammeStore
+from aha.adapters.sqlite.programme import SqliteProgrammeStore
 from aha.adapters.temporal.gateway import TemporalCases
 from aha.config import Settings
 from aha.dev import free_port, search_attribute_args, temporal_binary
@@ -328,7 +328,7 @@ async def measure_cases(
         smtp_port=smtp_port,
         dialer="manual",
     )
-    store = ProgrammeStore(settings.db_path)
+    store = SqliteProgrammeStore(settings.db_path)
     sellers = [f"bench-{tag}-{i:05d}" for i in range(args.warmup + args.cases)]
     seeded = perf_counter()
     for seller_id in sellers:

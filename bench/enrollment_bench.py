@@ -4,7 +4,7 @@
     .venv/bin/python -m bench.enrollment_bench --profile 10000   # cProfile of evaluate_page
 
 For each size N, in a fresh temporary SQLite file: N sellers with about six months (190 days)
-of daily AHR readings each, written straight into the tables `ProgrammeStore` creates (one
+of daily AHR readings each, written straight into the tables of the SQLite schema (one
 transaction; its time is reported apart and is not part of the sweep). Then `EnrollmentSweep`
 runs through the real worker (`worker.build_worker`) on one real-time dev server started once
 for all sizes, with an in-process SMTP server, so every transition email really goes out. The
@@ -48,7 +48,7 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.enrollment import EnrollmentActivities, SweepPage
 from aha.adapters.smtp import SmtpMailer, SmtpSettings
-from aha.adapters.sqlite.programme import SqliteProgrammeStore as ProgrammeStore
+from aha.adapters.sqlite.programme import SqliteProgrammeStore
 from aha.config import Settings
 from aha.dev import free_port
 from aha.domain.models import SWEEP_PAGE_SIZE, SweepRequest, SweepResult
@@ -131,7 +131,7 @@ def reading_rows(size: int, today: date) -> Iterator[tuple[str, str, int]]:
 def create_sellers(path: Path, size: int, today: date) -> tuple[float, int]:
     """N sellers and their readings, bulk-inserted in one transaction; (seconds, readings)."""
     started = perf_counter()
-    ProgrammeStore(path)  # the schema, exactly as the worker's store makes it
+    SqliteProgrammeStore(path)  # the schema, exactly as the worker's store makes it
     db = sqlite3.connect(path)
     try:
         db.execute("PRAGMA synchronous=OFF")  # benchmark data: a crash just reruns the bench
@@ -377,7 +377,8 @@ def profile(size: int, top: int) -> str:
         mailer = SmtpMailer(
             SmtpSettings(host="127.0.0.1", port=port, sender="account-health@aha.local")
         )
-        activities = EnrollmentActivities(ProgrammeStore(db_path), mailer, Settings().page_url)
+        store = SqliteProgrammeStore(db_path)
+        activities = EnrollmentActivities(store, mailer, Settings().page_url)
         env = ActivityEnvironment()
         profiler = cProfile.Profile()
         with MailCatcher(Path(tmp) / "outbox", port=port):

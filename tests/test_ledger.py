@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from aha.adapters.sqlite.directory import SqliteDirectory as SqliteStore
+from aha.adapters.sqlite.directory import SqliteDirectory
 from aha.adapters.sqlite.ledger import SqliteDeliveries
 
 HOLD = timedelta(seconds=60)
@@ -22,7 +22,7 @@ HOLD = timedelta(seconds=60)
 
 @pytest.fixture
 def deliveries(tmp_path: Path) -> SqliteDeliveries:
-    return SqliteStore(tmp_path / "aha.db").deliveries
+    return SqliteDirectory(tmp_path / "aha.db").deliveries
 
 
 def test_a_claimed_step_is_busy_for_everyone_else_until_marked(
@@ -112,7 +112,7 @@ def test_a_step_sent_before_the_seal_still_reads_as_sent(deliveries: SqliteDeliv
 
 
 def test_keys_recorded_by_the_older_ledger_count_as_sent(tmp_path: Path) -> None:
-    store = SqliteStore(tmp_path / "aha.db")
+    store = SqliteDirectory(tmp_path / "aha.db")
     store.record_sent("case/run/email/issue-opened/I1", "email")
     with store.deliveries.claim("case/run/email/issue-opened/I1", "email", HOLD) as claim:
         assert claim.outcome == "already_sent"
@@ -157,7 +157,7 @@ def _claim_in_process(path: str, key: str, start: Any, results: multiprocessing.
 
 def test_of_several_worker_processes_exactly_one_claims_each_step(tmp_path: Path) -> None:
     path = str(tmp_path / "aha.db")
-    SqliteStore(path)
+    SqliteDirectory(path)
     context = multiprocessing.get_context("spawn")
     results: multiprocessing.Queue[str] = context.Queue()
     for key in ("a", "b", "c"):

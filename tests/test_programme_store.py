@@ -7,20 +7,20 @@ from pathlib import Path
 
 import pytest
 
-from aha.adapters.sqlite.programme import SqliteProgrammeStore as ProgrammeStore
+from aha.adapters.sqlite.programme import SqliteProgrammeStore
 from aha.domain.programme import InvalidReading
 
 TODAY = date(2026, 11, 27)
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> ProgrammeStore:
-    store = ProgrammeStore(tmp_path / "aha.db")
+def store(tmp_path: Path) -> SqliteProgrammeStore:
+    store = SqliteProgrammeStore(tmp_path / "aha.db")
     store.upsert("acme", email="ops@acme.example", phone=None, timezone="America/New_York")
     return store
 
 
-def test_a_resent_reading_replaces_the_old_one(store: ProgrammeStore) -> None:
+def test_a_resent_reading_replaces_the_old_one(store: SqliteProgrammeStore) -> None:
     store.record_reading("acme", date(2026, 11, 1), 240, today=TODAY)
     store.record_reading("acme", date(2026, 11, 1), 310, today=TODAY)
     assert store.readings("acme") == {date(2026, 11, 1): 310}
@@ -36,7 +36,7 @@ def test_a_resent_reading_replaces_the_old_one(store: ProgrammeStore) -> None:
     ],
 )
 def test_bad_readings_are_refused_with_the_reason(
-    store: ProgrammeStore, seller: str, day: date, score: int, reason: str
+    store: SqliteProgrammeStore, seller: str, day: date, score: int, reason: str
 ) -> None:
     with pytest.raises(InvalidReading, match=reason):
         store.record_reading(seller, day, score, today=TODAY)
@@ -44,7 +44,7 @@ def test_bad_readings_are_refused_with_the_reason(
 
 
 def test_csv_import_keeps_good_rows_and_names_bad_lines(
-    store: ProgrammeStore, tmp_path: Path
+    store: SqliteProgrammeStore, tmp_path: Path
 ) -> None:
     csv = tmp_path / "ahr.csv"
     csv.write_text(
@@ -63,7 +63,9 @@ def test_csv_import_keeps_good_rows_and_names_bad_lines(
     assert store.readings("acme") == {date(2026, 11, 1): 300, date(2026, 11, 5): 280}
 
 
-def test_a_csv_without_the_header_is_refused_whole(store: ProgrammeStore, tmp_path: Path) -> None:
+def test_a_csv_without_the_header_is_refused_whole(
+    store: SqliteProgrammeStore, tmp_path: Path
+) -> None:
     csv = tmp_path / "ahr.csv"
     csv.write_text("acme,2026-11-01,300\n")
     with pytest.raises(InvalidReading, match="header must be seller_id,date,score"):
