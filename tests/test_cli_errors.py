@@ -89,6 +89,15 @@ def test_worker_refuses_a_broken_policy_with_key_and_reason(tmp_path: Path) -> N
     assert_refused(proc, "call_retry_after.busy: 'soon' is not a duration")
 
 
+def test_the_api_refuses_a_broken_policy_too_since_its_page_states_the_deadline(
+    tmp_path: Path,
+) -> None:
+    policy = tmp_path / "policy.toml"
+    policy.write_text('deadline = "soon"\n')
+    proc = run(tmp_path, "api", "--port", str(free_port()), AHA_POLICY_FILE=str(policy))
+    assert_refused(proc, f"aha: {policy}: deadline: 'soon' is not a duration")
+
+
 def test_unusable_settings_are_reported(tmp_path: Path) -> None:
     proc = run(tmp_path, "seller", "show", "acme", AHA_CLI_TIMEOUT="soon")
     assert_refused(proc, "aha: could not convert string to float")
