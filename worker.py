@@ -24,6 +24,7 @@ from aha.adapters.smtp import SmtpMailer, SmtpSettings
 from aha.adapters.sqlite.programme import SqliteProgrammeStore
 from aha.adapters.temporal.calls import SignalAnnouncer, UpdateOutcomes
 from aha.adapters.temporal.connection import connect
+from aha.catalogue_file import load_catalogue
 from aha.config import Settings
 from aha.domain.policy import Policy
 from aha.policy_file import load_policy
@@ -61,7 +62,9 @@ def build_worker(
         SmtpSettings(host=settings.smtp_host, port=settings.smtp_port, sender=settings.email_from)
     )
     accounts = AccountActivities(store, lambda: policy, store.deliveries)
-    emails = EmailActivities(mailer, store, store.deliveries, settings.page_url)
+    emails = EmailActivities(
+        mailer, store, store.deliveries, load_catalogue(settings.issue_catalog), settings.page_url
+    )
     calls = CallActivities(
         store,
         dialer or build_dialer(settings, client),

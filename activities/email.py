@@ -9,6 +9,7 @@ import structlog
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from aha.domain.catalogue import Catalogue
 from aha.domain.emails import EmailRequest, Recipient, render
 from aha.ports import (
     DeliveryLedger,
@@ -42,11 +43,13 @@ class EmailActivities:
         mailer: Mailer,
         directory: SellerDirectory,
         deliveries: DeliveryLedger,
+        catalogue: Catalogue,
         page_url: str = "http://127.0.0.1:8000/account-health/{seller_id}",
     ) -> None:
         self.mailer = mailer
         self.directory = directory
         self.deliveries = deliveries
+        self.catalogue = catalogue
         self.page_url = page_url
 
     def _email(self, request: EmailRequest) -> OutgoingEmail:
@@ -61,7 +64,7 @@ class EmailActivities:
             timezone=contact.timezone,
             page_url=self.page_url.format(seller_id=contact.seller_id),
         )
-        subject, body = render(request, to)
+        subject, body = render(request, to, self.catalogue)
         return OutgoingEmail(
             to=to.email,
             subject=subject,

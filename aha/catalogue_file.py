@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+from functools import cache
+from importlib import resources
 from pathlib import Path
 
-from aha.domain.catalogue import Catalogue, CatalogueError, shipped_catalogue
+from aha.domain.catalogue import Catalogue, CatalogueError, parse_catalogue
+
+
+def shipped_catalogue_text() -> str:
+    return resources.files("aha").joinpath("issue_catalog.toml").read_text(encoding="utf-8")
+
+
+@cache
+def shipped_catalogue() -> Catalogue:
+    """The catalogue that ships with the code (package data, the same on every worker)."""
+    return parse_catalogue(shipped_catalogue_text(), "shipped issue catalogue")
 
 
 def load_catalogue(path: str | Path | None) -> Catalogue:

@@ -20,9 +20,10 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
+from aha.catalogue_file import shipped_catalogue
 from aha.domain import case_text
 from aha.domain import catalogue as issue_catalogue
-from aha.domain.catalogue import Catalogue, shipped_catalogue
+from aha.domain.catalogue import Catalogue
 from aha.domain.contact import SellerContact
 from aha.domain.models import (
     CASE_STATUSES,

@@ -16,9 +16,9 @@ from aha.adapters.sqlite.programme import SqliteProgrammeStore
 from aha.adapters.sqlite.sessions import SqliteSignedOut
 from aha.adapters.temporal.connection import connect
 from aha.adapters.temporal.gateway import TemporalCases
-from aha.catalogue_file import load_catalogue
+from aha.catalogue_file import load_catalogue, shipped_catalogue
 from aha.config import Settings
-from aha.domain.catalogue import Catalogue, shipped_catalogue
+from aha.domain.catalogue import Catalogue
 from aha.domain.policy import Policy
 from aha.policy_file import load_policy
 from aha.ports import ProgrammeStore, SignedOutSessions

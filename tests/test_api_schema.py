@@ -31,7 +31,7 @@ from schemathesis.core.result import Ok
 from schemathesis.errors import FailureGroup
 from schemathesis.schemas import APIOperation
 
-from aha.domain.catalogue import shipped_catalogue
+from aha.catalogue_file import shipped_catalogue
 from aha.domain.models import CASE_STATUSES
 from tests.conftest import Api
 

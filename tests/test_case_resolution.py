@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from aha.domain.guidance import guidance_for
+from aha.catalogue_file import shipped_catalogue
 from aha.domain.models import CallReport, Resolution, Review
 from aha.service import Rejected
 from tests.conftest import Cases, a_plan
@@ -28,7 +28,9 @@ async def test_answered_call_then_direct_resolution(cases: Cases) -> None:
     assert opened["X-Aha-Kind"] == "issue_opened"
     assert "Contact me now" in body and "plan of action" in body
     assert "EST" in body or "EDT" in body, "deadline shown in the seller's local time"
-    assert all(step in body for step in guidance_for("ip_complaint")), "step-by-step guidance"
+    assert all(step in body for step in shipped_catalogue().guidance("ip_complaint")), (
+        "step-by-step guidance"
+    )
 
     await cases.service.report_call_outcome(seller, CallReport(attempt=1, outcome="answered"))
     view = await cases.view(seller)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from aha.catalogue_file import shipped_catalogue
 from aha.domain import case_text
-from aha.domain.catalogue import shipped_catalogue
 from aha.domain.emails import EmailRequest, Recipient, render
 from aha.domain.enrollment import render_enrollment_email
 from aha.domain.models import CallAttempt, CaseView, Issue, Plan, TimelineEntry
@@ -116,9 +116,11 @@ def test_a_policy_duration_reads_in_its_largest_whole_unit(
 def test_an_issue_reads_as_its_detection_described_it() -> None:
     described = issue(type="counterfeit_packaging", label="Counterfeit packaging",
                       guidance=["Photograph it.", "Send it."])  # fmt: skip
-    assert case_text.issue_label(described) == "Counterfeit packaging"
-    assert case_text.issue_steps(described) == ["Photograph it.", "Send it."]
-    assert case_text.call_guidance([described, issue(id="I2", type="fraud")]) == [
+    assert case_text.issue_label(described, shipped_catalogue()) == "Counterfeit packaging"
+    assert case_text.issue_steps(described, shipped_catalogue()) == ["Photograph it.", "Send it."]
+    assert case_text.call_guidance(
+        [described, issue(id="I2", type="fraud")], shipped_catalogue()
+    ) == [
         "I1: Photograph it.",
         "I1: Send it.",
         *(f"I2: {step}" for step in shipped_catalogue().guidance("fraud")),
@@ -127,8 +129,10 @@ def test_an_issue_reads_as_its_detection_described_it() -> None:
 
 def test_an_older_issue_reads_from_the_catalogue() -> None:
     older = issue()  # no label, no guidance: opened before events carried them
-    assert case_text.issue_label(older) == "IP complaint"
-    assert case_text.issue_steps(older) == shipped_catalogue().guidance("ip_complaint")
+    assert case_text.issue_label(older, shipped_catalogue()) == "IP complaint"
+    assert case_text.issue_steps(older, shipped_catalogue()) == shipped_catalogue().guidance(
+        "ip_complaint"
+    )
     ops = shipped_catalogue().extended('[issue_types.ip_complaint]\nlabel = "IP claim"\n', "ops")
     assert case_text.issue_label(older, ops) == "IP claim"
 
@@ -214,7 +218,7 @@ def test_emails_take_the_issues_label_and_guidance() -> None:
     described = issue(label="IP claim", guidance=["Talk to the brand."])
     request = EmailRequest(key="k", seller_id="acme", kind="issue_opened", issues=[described],
                            deadline=described.deadline)  # fmt: skip
-    _, body = render(request, to)
+    _, body = render(request, to, shipped_catalogue())
     assert "Issue I1: IP claim (high severity)\n" in body
     assert "  What to do, step by step:\n  1. Talk to the brand.\n" in body
     assert "Deadline: Monday 30 November 2026, 10:00 EST" in body
@@ -250,8 +254,8 @@ def test_the_page_says_the_cases_deadline_and_the_issues_own_words() -> None:
         status_text=case_text.STATUS_TEXT,
         local=lambda moment: case_text.page_time(moment, "America/New_York"),
         remaining=lambda deadline: "",
-        label=case_text.issue_label,
-        steps=case_text.issue_steps,
+        label=lambda issue: case_text.issue_label(issue, shipped_catalogue()),
+        steps=lambda issue: case_text.issue_steps(issue, shipped_catalogue()),
         deadline_span=case_text.duration_text(timedelta(hours=48)),
         pending_seller_call=None,
         contact=None,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from aha.domain.catalogue import shipped_catalogue
+from aha.catalogue_file import shipped_catalogue
 from tests.conftest import Api, Cases, running_api
 
 OPS_CATALOGUE = """

@@ -20,9 +20,9 @@ from workflows.notices import failure_reason
 
 with workflow.unsafe.imports_passed_through():
     from activities.accounts import AccountActivities
+    from aha.catalogue_file import shipped_catalogue
     from aha.domain.case import Case, Edition
     from aha.domain.effects import CloseResolved, Deactivate
-    from aha.domain.guidance import guidance_for
     from aha.domain.models import (
         CallAttempt,
         CallPlaced,
@@ -80,7 +80,11 @@ class CaseWorkflow:
     def __init__(self, start: CaseStart) -> None:
         info = workflow.info()
         self.case = Case(
-            start, info.workflow_id, info.run_id, on_record=self._log, guidance_for=guidance_for
+            start,
+            info.workflow_id,
+            info.run_id,
+            on_record=self._log,
+            guidance_for=shipped_catalogue().guidance,
         )
         self._wake = False
         self._profile_stale = False

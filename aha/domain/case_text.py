@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from aha.domain.catalogue import Catalogue, shipped_catalogue
+from aha.domain.catalogue import Catalogue
 from aha.domain.models import CaseView, DetectionEvent, Issue
 from aha.domain.vocabulary import CaseStatus
 
@@ -88,17 +88,17 @@ STATUS_TEXT: dict[str, str] = {
 }
 
 
-def issue_label(issue: Issue, catalogue: Catalogue | None = None) -> str:
+def issue_label(issue: Issue, catalogue: Catalogue) -> str:
     """The issue's label as its detection carried it; for older issues, the catalogue's."""
-    return issue.label or (catalogue or shipped_catalogue()).label(issue.type)
+    return issue.label or catalogue.label(issue.type)
 
 
-def issue_steps(issue: Issue, catalogue: Catalogue | None = None) -> list[str]:
+def issue_steps(issue: Issue, catalogue: Catalogue) -> list[str]:
     """The issue's step-by-step guidance as its detection carried it, else the catalogue's."""
-    return list(issue.guidance) or (catalogue or shipped_catalogue()).guidance(issue.type)
+    return list(issue.guidance) or catalogue.guidance(issue.type)
 
 
-def call_guidance(issues: Iterable[Issue], catalogue: Catalogue | None = None) -> list[str]:
+def call_guidance(issues: Iterable[Issue], catalogue: Catalogue) -> list[str]:
     """What a call task tells the specialist: every step of each issue, prefixed by its id."""
     return [f"{issue.id}: {step}" for issue in issues for step in issue_steps(issue, catalogue)]
 
@@ -106,17 +106,17 @@ def call_guidance(issues: Iterable[Issue], catalogue: Catalogue | None = None) -
 # ---- whole texts -------------------------------------------------------------------------
 
 
-def opening_summary(event: DetectionEvent, catalogue: Catalogue | None = None) -> str:
+def opening_summary(event: DetectionEvent, catalogue: Catalogue) -> str:
     """The case's summary in the Temporal UI, from the event that opened it."""
-    label = event.label or (catalogue or shipped_catalogue()).label(event.issue_type)
+    label = event.label or catalogue.label(event.issue_type)
     return (
         f"At-risk case: seller {event.seller_id} ({event.marketplace}), {label}, {event.severity}"
     )
 
 
-def opening_details(event: DetectionEvent, catalogue: Catalogue | None = None) -> str:
+def opening_details(event: DetectionEvent, catalogue: Catalogue) -> str:
     """The case's static details in the Temporal UI: which event opened it, and when."""
-    label = event.label or (catalogue or shipped_catalogue()).label(event.issue_type)
+    label = event.label or catalogue.label(event.issue_type)
     return (
         f"Opened by event `{event.event_id}`: {label} "
         f"({event.severity}) detected {event.detected_at.isoformat()}."

@@ -11,8 +11,6 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Iterable, Iterator
-from functools import cache
-from importlib import resources
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, StrictStr, ValidationError
@@ -185,13 +183,3 @@ def parse_catalogue(
     if not types:
         raise CatalogueError(f"{source}: issue_types: must define at least one issue type")
     return Catalogue(types.values())
-
-
-def shipped_catalogue_text() -> str:
-    return resources.files("aha").joinpath("issue_catalog.toml").read_text(encoding="utf-8")
-
-
-@cache
-def shipped_catalogue() -> Catalogue:
-    """The catalogue that ships with the code (package data, the same on every worker)."""
-    return parse_catalogue(shipped_catalogue_text(), "shipped issue catalogue")

@@ -34,7 +34,7 @@ class Recipient(BaseModel):
     page_url: str
 
 
-def _issue_block(issue: Issue, catalogue: Catalogue | None) -> str:
+def _issue_block(issue: Issue, catalogue: Catalogue) -> str:
     guidance = case_text.issue_steps(issue, catalogue)
     steps = "\n".join(f"  {n}. {step}" for n, step in enumerate(guidance, 1))
     label = case_text.issue_label(issue, catalogue)
@@ -56,11 +56,9 @@ def _ways_to_act(to: Recipient) -> str:
     )
 
 
-def render(
-    request: EmailRequest, to: Recipient, catalogue: Catalogue | None = None
-) -> tuple[str, str]:
+def render(request: EmailRequest, to: Recipient, catalogue: Catalogue) -> tuple[str, str]:
     """Subject and plain-text body for `request`, addressed to `to`. Each issue reads as its
-    detection described it; `catalogue` (default: the shipped one) serves older issues."""
+    detection described it; `catalogue` serves older issues."""
     deadline = (
         case_text.deadline_text(request.deadline, to.timezone) if request.deadline else "not set"
     )
