@@ -13,7 +13,7 @@ import structlog
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from aha.domain.calls import CallTask as CallTask  # where the workflow takes it from
+from aha.domain.calls import CallTask
 from aha.ports import DeliveryLedger, Dialer, PlacementAnnouncer, SellerDirectory
 
 log = structlog.get_logger(__name__)

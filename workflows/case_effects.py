@@ -19,8 +19,9 @@ from temporalio.exceptions import ActivityError
 from workflows.notices import NoticeCourier, failure_reason, hand_over
 
 with workflow.unsafe.imports_passed_through():
-    from activities.calls import CallActivities, CallTask
+    from activities.calls import CallActivities
     from activities.email import EmailActivities
+    from aha.domain.calls import CallTask
     from aha.domain.case import Case, Edition, caller
     from aha.domain.effects import Effect, PlaceCall, SendEmail
     from aha.domain.emails import EmailRequest
