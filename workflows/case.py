@@ -14,11 +14,9 @@ from typing import Any
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
-from workflows.case_effects import ACTIVITY_TIMEOUT, RETRY, CaseEffects
-from workflows.case_publisher import CasePublisher
-from workflows.notices import failure_reason
-
 with workflow.unsafe.imports_passed_through():
+    # Passed through, these load once per worker rather than once per case; none of them
+    # (the shell's own helpers included) keeps state of its own.
     from activities.accounts import AccountActivities
     from aha.catalogue_file import shipped_catalogue
     from aha.domain.case import Case, Edition
@@ -45,6 +43,9 @@ with workflow.unsafe.imports_passed_through():
     from aha.domain.policy import Policy
     from aha.domain.refusals import Refusal
     from aha.domain.vocabulary import ClosureReason
+    from workflows.case_effects import ACTIVITY_TIMEOUT, RETRY, CaseEffects
+    from workflows.case_publisher import CasePublisher
+    from workflows.notices import failure_reason
 
 
 # Patches: cases opened before a change replay the old way. Remove a patch's old branch

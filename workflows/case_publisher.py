@@ -27,21 +27,25 @@ class CasePublisher:
             "deadline": view.deadline,
             "attempts": len(view.call_attempts),
         }
-        if current != self._published:
-            updates: list[SearchAttributeUpdate[Any]] = [
-                sa.CASE_STATUS.value_set(view.status),
-                sa.ISSUE_TYPES.value_set(issue_types),
-                sa.CALL_ATTEMPTS.value_set(len(view.call_attempts)),
-            ]
+        changed = {key for key, value in current.items() if self._published.get(key) != value}
+        if changed:
+            # Only what changed: every value set is a payload the worker must encode.
+            updates: list[SearchAttributeUpdate[Any]] = []
+            if "status" in changed:
+                updates.append(sa.CASE_STATUS.value_set(view.status))
+            if "types" in changed:
+                updates.append(sa.ISSUE_TYPES.value_set(issue_types))
+            if "attempts" in changed:
+                updates.append(sa.CALL_ATTEMPTS.value_set(len(view.call_attempts)))
             if not self._published:
                 updates += [
                     sa.SELLER_ID.value_set(view.seller_id),
                     sa.MARKETPLACE.value_set(view.marketplace),
                 ]
-            if view.status == CaseStatus.RESOLVED:
+            if view.status == CaseStatus.RESOLVED and "status" in changed:
                 # A resolved case must not show up in "deadline before X" searches.
                 updates.append(sa.DEACTIVATION_DEADLINE.value_unset())
-            elif view.deadline is not None:
+            elif view.status != CaseStatus.RESOLVED and "deadline" in changed and view.deadline:
                 updates.append(sa.DEACTIVATION_DEADLINE.value_set(view.deadline))
             workflow.upsert_search_attributes(updates)
             self._published = current
