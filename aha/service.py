@@ -319,7 +319,7 @@ class CaseService:
             raise _as_case_error(err) from err
 
     def _case_start(self, event: DetectionEvent) -> CaseStart:
-        """Route by enrolment: only an enrolled seller gets the 72-hour protection."""
+        """Route by enrolment: only an enrolled seller gets the policy's protection."""
         enrollment = self.directory.enrollment(event.seller_id)
         if enrollment is not None and enrollment.state == "enrolled":
             protection = f"enrolled since {enrollment.since.isoformat()}"

@@ -165,7 +165,7 @@ def shown(moment: datetime, zone: str) -> str:
 
 
 def in_hours(moment: datetime, zone: str) -> bool:
-    """Worked out here, not with aha.calling, so that the recorder checks the workflow."""
+    """Worked out here, not with aha.domain.calling, so that the recorder checks the workflow."""
     clock = local(moment, zone)
     return HOURS.start_minutes <= clock.hour * 60 + clock.minute < HOURS.end_minutes
 

@@ -17,8 +17,10 @@ from pydantic import BaseModel, ConfigDict, StrictStr, ValidationError
 
 NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
 MAX_LABEL = 200
-MAX_STEP = 2000
-MAX_STEPS = 30
+# Every issue's guidance is copied into its case's events, call attempts and emails, so it
+# must stay far below Temporal's payload limits: ten steps of 500 characters per type.
+MAX_STEP = 500
+MAX_STEPS = 10
 # What a type missing from the catalogue falls back to, for cases opened before types were
 # data (their events carry no guidance): today's answer for any type the catalogue lacks.
 FALLBACK_TYPE = "other_policy_violation"
