@@ -10,6 +10,7 @@ from temporalio.exceptions import ApplicationError
 
 from aha.domain.models import SellerProfile
 from aha.domain.policy import Policy
+from aha.domain.vocabulary import AccountStatus
 from aha.ports import DeliveryLedger, SellerDirectory
 
 log = structlog.get_logger(__name__)
@@ -48,7 +49,7 @@ class AccountActivities:
     def deactivate_account(self, seller_id: str) -> None:
         """Deactivate the seller's account; doing it again changes nothing."""
         try:
-            self.directory.set_account_status(seller_id, "deactivated")
+            self.directory.set_account_status(seller_id, AccountStatus.DEACTIVATED)
         except LookupError as err:
             raise ApplicationError(str(err), type="UnknownSeller", non_retryable=True) from err
         log.warning(

@@ -24,6 +24,7 @@ from aha.config import Settings
 from aha.domain.catalogue import Catalogue
 from aha.domain.models import DetectionEvent, PlanSubmission, Resolution, Review, SweepRequest
 from aha.domain.policy import Policy
+from aha.domain.vocabulary import AccountStatus
 from aha.policy_file import load_policy
 from aha.service import CaseService
 
@@ -61,7 +62,7 @@ def seed_sellers(store: SqliteProgrammeStore) -> list[str]:
             marketplace=marketplace,
             name=name,
         )
-        store.set_account_status(seller_id, "active")
+        store.set_account_status(seller_id, AccountStatus.ACTIVE)
         for back in range(history_days):
             store.record_reading(seller_id, today - timedelta(days=back), 300 + back % 40)
     return [seller[0] for seller in sellers]
@@ -138,7 +139,7 @@ async def run_demo(client: Client, settings: Settings, interval: float = 20.0) -
             contact = store.get(seller_id)
             if contact is not None and contact.account_status == "deactivated":
                 # Demo only: the seller appealed and won, so its account can go round again.
-                store.set_account_status(seller_id, "active")
+                store.set_account_status(seller_id, AccountStatus.ACTIVE)
                 log.info("demo appeal granted", seller_id=seller_id)
             detected_at = datetime.now(UTC)
             if script == "late_report":

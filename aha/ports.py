@@ -29,6 +29,7 @@ from aha.domain.models import (
     SweepResult,
 )
 from aha.domain.programme import Enrollment, ImportReport
+from aha.domain.vocabulary import AccountStatus
 
 ResultT = TypeVar("ResultT")
 
@@ -55,9 +56,7 @@ class SellerDirectory(Protocol):
         the phone number changed. A phone or account type left out keeps what is stored."""
         ...
 
-    def set_account_status(
-        self, seller_id: str, status: Literal["active", "deactivated"]
-    ) -> None: ...
+    def set_account_status(self, seller_id: str, status: AccountStatus) -> None: ...
 
 
 class SellerPages(Protocol):

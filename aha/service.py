@@ -43,7 +43,7 @@ from aha.domain.models import (
     SweepRequest,
     SweepResult,
 )
-from aha.domain.vocabulary import RefusalKind
+from aha.domain.vocabulary import AccountStatus, EnrollmentState, RefusalKind
 from aha.ports import (
     AlreadyStarted,
     CaseFilter,
@@ -249,7 +249,7 @@ class CaseService:
             raise UnknownSeller(
                 f"seller {event.seller_id!r} is not in the directory: no case was started"
             )
-        if contact.account_status == "deactivated":
+        if contact.account_status == AccountStatus.DEACTIVATED:
             # A redelivered event gets its first answer, even once the account is gone.
             earlier = await self._receipt_from_closed_case(event)
             if earlier is not None:
@@ -321,7 +321,7 @@ class CaseService:
     def _case_start(self, event: DetectionEvent) -> CaseStart:
         """Route by enrolment: only an enrolled seller gets the policy's protection."""
         enrollment = self.directory.enrollment(event.seller_id)
-        if enrollment is not None and enrollment.state == "enrolled":
+        if enrollment is not None and enrollment.state == EnrollmentState.ENROLLED:
             protection = f"enrolled since {enrollment.since.isoformat()}"
         elif enrollment is None:
             protection = "not enrolled: never evaluated"
@@ -330,7 +330,7 @@ class CaseService:
         return CaseStart(
             seller_id=event.seller_id,
             marketplace=event.marketplace,
-            protected=enrollment is not None and enrollment.state == "enrolled",
+            protected=enrollment is not None and enrollment.state == EnrollmentState.ENROLLED,
             protection=protection,
         )
 

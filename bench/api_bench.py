@@ -77,6 +77,7 @@ from aha.dev import connect_when_ready, dev_server_command, free_port
 from aha.domain.models import DetectionEvent
 from aha.domain.policy import parse_policy
 from aha.domain.programme import Enrollment
+from aha.domain.vocabulary import EnrollmentState
 from aha.logs import configure
 from aha.service import CaseService, case_id_for
 from bench.stats import latency_summary
@@ -264,7 +265,7 @@ class Stack:
         # Enrolled directly: this benchmark measures intake, not the enrolment sweep.
         store = SqliteProgrammeStore(self.settings.db_path)
         today = datetime.now(UTC).date()
-        store.save_enrollments(Enrollment(sid, "enrolled", today, ()) for sid in ids)
+        store.save_enrollments(Enrollment(sid, EnrollmentState.ENROLLED, today, ()) for sid in ids)
         return ids
 
     # ---- the two paths -------------------------------------------------------------------

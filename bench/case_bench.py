@@ -46,6 +46,7 @@ from aha.dev import free_port, search_attribute_args, temporal_binary
 from aha.domain.models import CallReport, CaseView, DetectionEvent, Resolution
 from aha.domain.policy import CallingHours, Policy
 from aha.domain.programme import Enrollment
+from aha.domain.vocabulary import EnrollmentState
 from aha.logs import configure
 from aha.mailcatcher import MailCatcher
 from aha.service import CaseService, case_id_for
@@ -341,7 +342,8 @@ async def measure_cases(
         )
     # Enrolled directly: this benchmark measures cases, not the enrolment sweep.
     today = datetime.now(UTC).date()
-    store.save_enrollments(Enrollment(seller_id, "enrolled", today, ()) for seller_id in sellers)
+    enrolled = EnrollmentState.ENROLLED
+    store.save_enrollments(Enrollment(seller, enrolled, today, ()) for seller in sellers)
     seed_s = perf_counter() - seeded
     service = CaseService(TemporalCases(client), store, settings.task_queue)
     run = CaseRun(client, service, sellers, args.poll)

@@ -11,6 +11,7 @@ import phonenumbers
 from pydantic import BaseModel, ConfigDict
 
 from aha.domain.models import SELLER_ID_PATTERN, SellerProfile
+from aha.domain.vocabulary import AccountStatus
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 ACCOUNT_TYPES = ("professional", "individual")
@@ -33,7 +34,7 @@ class SellerContact(BaseModel):
     timezone: str
     marketplace: str
     account_type: Literal["professional", "individual"] = "professional"
-    account_status: Literal["active", "deactivated"]
+    account_status: AccountStatus
     phone_version: int
     updated_at: datetime
 

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from aha.domain.case_text import duration_adjective, duration_text
 from aha.domain.policy import Policy
-from aha.domain.vocabulary import EnrollmentEmail
+from aha.domain.vocabulary import EnrollmentEmail, EnrollmentState
 
 DEFAULT_DEADLINE = Policy().deadline
 
@@ -15,9 +15,9 @@ def email_for_change(previous: str | None, current: str) -> EnrollmentEmail | No
     """Exactly one email per transition that matters to the seller, none when nothing changed."""
     if previous == current:
         return None
-    if previous == "enrolled":
+    if previous == EnrollmentState.ENROLLED:
         return EnrollmentEmail.PROTECTION_LOST
-    if current == "enrolled":
+    if current == EnrollmentState.ENROLLED:
         return EnrollmentEmail.ENROLLED
     if current == "eligible_missing_phone":
         return EnrollmentEmail.MISSING_PHONE

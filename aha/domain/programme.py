@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from aha.domain.vocabulary import EnrollmentState
+
 MAX_SCORE = 1000
 
 
@@ -15,7 +17,7 @@ class InvalidReading(ValueError):
 @dataclass(frozen=True)
 class Enrollment:
     seller_id: str
-    state: str
+    state: EnrollmentState
     since: date
     reasons: tuple[str, ...]
 

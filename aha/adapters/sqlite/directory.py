@@ -8,13 +8,13 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
 
 from pydantic import ValidationError
 
 from aha.adapters.sqlite.ledger import SqliteDeliveries
 from aha.adapters.sqlite.schema import prepare
 from aha.domain.contact import SellerContact, check_account_type, validate_contact
+from aha.domain.vocabulary import AccountStatus
 
 
 class ConnectionLedger:
@@ -120,7 +120,7 @@ class SqliteDirectory:
         assert contact is not None
         return contact, phone_changed
 
-    def set_account_status(self, seller_id: str, status: Literal["active", "deactivated"]) -> None:
+    def set_account_status(self, seller_id: str, status: AccountStatus) -> None:
         with self._connect() as db:
             changed = db.execute(
                 "UPDATE sellers SET account_status = ?, updated_at = ? WHERE seller_id = ?",

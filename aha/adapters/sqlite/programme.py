@@ -18,6 +18,7 @@ from aha.domain.programme import (
     check_reading,
     parse_reading_row,
 )
+from aha.domain.vocabulary import EnrollmentState
 
 
 class SqliteProgrammeStore(SqliteDirectory):
@@ -168,7 +169,7 @@ class SqliteProgrammeStore(SqliteDirectory):
 def _enrollment(row: object) -> Enrollment:
     return Enrollment(
         seller_id=row["seller_id"],  # type: ignore[index]
-        state=row["state"],  # type: ignore[index]
+        state=EnrollmentState(row["state"]),  # type: ignore[index]
         since=date.fromisoformat(row["since"]),  # type: ignore[index]
         reasons=tuple(json.loads(row["reasons"])),  # type: ignore[index]
     )
