@@ -2,10 +2,15 @@
 fails here, not in production where cases run for days.
 
 Replay only compares the kinds and order of commands. The tests after the first also check
-what the replayed code computes: its result, update results, activity and child workflow
-inputs and timer durations (where calling hours and deadlines show) must be those of the
-history. A field the code gained since a history was recorded is ignored; every recorded
-field must match exactly.
+what the replayed code computes: its result, the results of updates that succeeded, activity
+and child workflow inputs, timer durations (where calling hours and deadlines show) and the
+search attributes it upserts must be those of the history. A field the code gained since a
+history was recorded is ignored; every recorded field must match exactly.
+
+Not compared: the message of an update that failed (no committed history has one, so that
+branch of the check never runs) and the inputs of local activities (the policy and seller
+profile reads since the second edition): their markers hold results, not inputs, and no
+interceptor here captures them. Nor are current details, which history does not keep.
 """
 
 from __future__ import annotations
@@ -145,6 +150,33 @@ def nanoseconds(duration: str) -> int:
     return int(Decimal(duration.removesuffix("s")) * 1_000_000_000)
 
 
+# A search attribute as written into history: its `type` metadata and its decoded value.
+Attribute = tuple[str, Any]
+
+
+def attribute(metadata: dict[str, bytes], data: bytes) -> Attribute | None:
+    """A search attribute payload decoded; None for a null payload, which unsets it."""
+    encoding = metadata.get("encoding", b"").decode()
+    if encoding == "binary/null" or not data:
+        return None
+    assert encoding == "json/plain", f"search attribute encoded as {encoding!r}"
+    return metadata.get("type", b"").decode(), json.loads(data)
+
+
+def merged(upserts: Sequence[dict[str, Attribute | None]]) -> list[dict[str, Attribute]]:
+    """The search attributes after each upsert in turn: a value replaces, a null removes."""
+    state: dict[str, Attribute] = {}
+    states = []
+    for upsert in upserts:
+        for name, value in upsert.items():
+            if value is None:
+                state.pop(name, None)
+            else:
+                state[name] = value
+        states.append(dict(state))
+    return states
+
+
 @dataclass
 class Replayed:
     """What the code computed on replay, as JSON, captured as it happened (values that the
@@ -155,6 +187,7 @@ class Replayed:
     activities: list[tuple[str, list[Any]]] = field(default_factory=list)
     children: list[tuple[str, list[Any]]] = field(default_factory=list)
     timers: dict[str, int] = field(default_factory=dict)
+    upserts: list[dict[str, Attribute | None]] = field(default_factory=list)
 
 
 # By run id: the capturing code runs inside the workflow sandbox, in the replayer's worker.
@@ -204,7 +237,8 @@ class _Capture(Interceptor):
 
 
 class _TimerRecordingInstance(WorkflowInstance):
-    """Reads the timers off each activation's commands: no interceptor sees timers."""
+    """Reads the timers and search attribute upserts off each activation's commands: no
+    interceptor sees either."""
 
     def __init__(self, inner: WorkflowInstance, run_id: str) -> None:
         self._inner = inner
@@ -212,11 +246,23 @@ class _TimerRecordingInstance(WorkflowInstance):
 
     def activate(self, act: WorkflowActivation) -> WorkflowActivationCompletion:
         completion = self._inner.activate(act)
-        timers = _captured.setdefault(self._run_id, Replayed()).timers
+        capture = _captured.setdefault(self._run_id, Replayed())
         for command in completion.successful.commands:
             if command.HasField("start_timer"):
                 timeout = command.start_timer.start_to_fire_timeout
-                timers[str(command.start_timer.seq)] = timeout.seconds * 10**9 + timeout.nanos
+                capture.timers[str(command.start_timer.seq)] = (
+                    timeout.seconds * 10**9 + timeout.nanos
+                )
+            elif command.HasField("upsert_workflow_search_attributes") and act.is_replaying:
+                # Not replaying: a task after the history's end (a history that stops
+                # mid-case, on a scheduled task), whose commands the history cannot hold.
+                fields = command.upsert_workflow_search_attributes.search_attributes
+                capture.upserts.append(
+                    {
+                        name: attribute(dict(payload.metadata), payload.data)
+                        for name, payload in fields.indexed_fields.items()
+                    }
+                )
         return completion
 
     def get_info(self) -> workflow.Info:
@@ -373,3 +419,43 @@ async def test_replay_sets_the_recorded_timers(path: Path) -> None:
         if got != recorded:
             found.append(f"timer {timer}: recorded {recorded} ns, replayed {got}")
     check(path, found, "timer")
+
+
+# Written by the SDK's core when the code first takes a patched branch, in an upsert event of
+# its own: the code never upserts it, so it is no command on replay.
+PATCH_VERSIONS = "TemporalChangeVersion"
+
+
+def recorded_upserts(path: Path) -> list[dict[str, Attribute | None]]:
+    """The history's search attribute upserts, in order, but those of patch versions."""
+    upserts = []
+    for attributes in events(path, "UPSERT_WORKFLOW_SEARCH_ATTRIBUTES"):
+        fields = attributes["searchAttributes"]["indexedFields"]
+        if set(fields) == {PATCH_VERSIONS}:
+            continue
+        upserts.append(
+            {
+                name: attribute(
+                    {k: base64.b64decode(v) for k, v in payload.get("metadata", {}).items()},
+                    base64.b64decode(payload.get("data", "")),
+                )
+                for name, payload in fields.items()
+            }
+        )
+    return upserts
+
+
+@pytest.mark.parametrize("path", CASE_HISTORIES, ids=ids(CASE_HISTORIES))
+async def test_replay_upserts_the_recorded_search_attributes(path: Path) -> None:
+    """What `aha list` and the Temporal UI search by. One upsert may carry other attributes
+    than the recorded one (older code set unchanged ones again), but after each upsert the
+    attributes must be those the history had after it."""
+    recorded = merged(recorded_upserts(path))
+    replay = merged((await replayed(path)).upserts)
+    assert recorded, "the history records no search attributes"
+    assert replay[-1:] == recorded[-1:], "the final search attributes"
+    assert len(replay) == len(recorded), (
+        f"{len(replay)} upserts on replay, {len(recorded)} recorded"
+    )
+    for index, (before, after) in enumerate(zip(recorded, replay, strict=True)):
+        assert after == before, f"the search attributes after upsert {index}"
