@@ -283,12 +283,27 @@ def test_one_call_at_a_time() -> None:
     assert case.plan_calls(T0 + timedelta(minutes=1)) == []
 
 
-def test_edition_one_rings_again_while_a_seller_call_is_pending() -> None:
-    case = opened(Edition.SEQUENTIAL)
-    case.contact_me_now("seller", T0)
-    case.call_placed(1, T0)
-    case.view.reached = False  # a seller-initiated call alone does not stop edition 1 calling
-    assert calls(case.plan_calls(T0)) == [2]
+@pytest.mark.parametrize(
+    ("edition", "planned"),
+    [(Edition.SEQUENTIAL, [3]), (Edition.BACKGROUND, []), (Edition.ORDERED, [])],
+    ids=lambda value: value.name if isinstance(value, Edition) else None,
+)
+def test_edition_one_rings_again_while_a_seller_call_is_pending(
+    edition: Edition, planned: list[int]
+) -> None:
+    """A reached seller still needs a call after a request for information; edition 1
+    places it beside the seller's own pending call, later editions wait for that call."""
+    case = opened(edition)
+    placed_call(case)
+    case.report_call_outcome(CallReport(attempt=1, outcome="answered"), T0)
+    case.submit_plan(PLAN, T0)
+    later = T0 + timedelta(hours=1)  # 11:00 in Toronto
+    case.review_plan(Review(decision="request_info", questions=["Which supplier?"]), later)
+    case.contact_me_now("seller", later)
+    case.call_placed(2, later)
+    assert case.view.status == CaseStatus.CALL_REQUIRED
+    assert [a.number for a in case.view.pending_calls()] == [2]
+    assert calls(case.plan_calls(later)) == planned
 
 
 def test_no_call_without_a_phone() -> None:
@@ -381,6 +396,83 @@ def test_placement_is_recorded_once_and_not_after_an_outcome() -> None:
     case.call_placed(number, T0 + timedelta(seconds=5))
     assert case.view.call_attempts[0].placed_at == T0
     assert kinds(case).count(TimelineKind.CALL_PLACED) == 1
+
+
+def test_edition_three_records_a_completed_dial_like_its_placement_signal() -> None:
+    case = opened()
+    (number,) = calls(case.plan_calls(T0))
+    attempt = case.view.call_attempts[0]
+    case.dial_completed(attempt, T0)
+    assert attempt.placed_at == T0
+    assert kinds(case).count(TimelineKind.CALL_PLACED) == 1
+    # A repeated completion, or the placement signal arriving late, adds nothing.
+    case.dial_completed(attempt, T0 + timedelta(seconds=5))
+    case.call_placed(number, T0 + timedelta(seconds=6))
+    assert attempt.placed_at == T0
+    assert kinds(case).count(TimelineKind.CALL_PLACED) == 1
+
+
+def test_edition_three_ignores_a_completed_dial_after_the_outcome() -> None:
+    case = opened()
+    (number,) = calls(case.plan_calls(T0))
+    case.call_placed(number, T0)
+    case.report_call_outcome(CallReport(attempt=number, outcome="answered"), T0)
+    before = case.view.model_copy(deep=True)
+    case.dial_completed(case.view.call_attempts[0], T0 + timedelta(minutes=1))
+    assert case.view == before
+
+
+def test_edition_three_ignores_a_completed_dial_once_the_case_closed() -> None:
+    case = reached()
+    case.contact_me_now("seller", T0)  # attempt 2, still being dialled
+    case.resolve_issue(Resolution(issue_id="I1", note="fixed"), T0)
+    case.close_resolved(T0)
+    before = case.view.model_copy(deep=True)
+    case.dial_completed(case.view.call_attempts[1], T0 + timedelta(minutes=1))
+    assert case.view == before
+    assert case.view.call_attempts[1].placed_at is None
+
+
+@pytest.mark.parametrize("edition", [Edition.SEQUENTIAL, Edition.BACKGROUND], ids=lambda e: e.name)
+def test_before_edition_three_every_completed_dial_records_a_placement(edition: Edition) -> None:
+    """No placement signal before edition 3: the completion is the word, and unguarded."""
+    case = opened(edition)
+    (number,) = calls(case.plan_calls(T0))
+    attempt = case.view.call_attempts[0]
+    case.dial_completed(attempt, T0)
+    assert attempt.placed_at == T0
+    assert kinds(case)[-1] == TimelineKind.CALL_PLACED
+    case.report_call_outcome(CallReport(attempt=number, outcome="answered"), T0)
+    case.resolve_issue(Resolution(issue_id="I1", note="fixed"), T0)
+    case.close_resolved(T0)
+    # After the outcome and the closure, a repeated completion is recorded all the same.
+    later = T0 + timedelta(minutes=1)
+    case.dial_completed(attempt, later)
+    assert attempt.placed_at == later
+    assert kinds(case).count(TimelineKind.CALL_PLACED) == 2
+    assert kinds(case)[-1] == TimelineKind.CALL_PLACED
+
+
+@pytest.mark.parametrize(
+    ("edition", "recorded"),
+    [(Edition.ORDERED, False), (Edition.BACKGROUND, True)],
+    ids=lambda value: value.name if isinstance(value, Edition) else None,
+)
+def test_a_failed_dial_while_closing(edition: Edition, recorded: bool) -> None:
+    """Edition 3 closes without the attempt's outcome; edition 2 still records it."""
+    case = opened(edition)
+    assert calls(case.plan_calls(T0)) == [1]
+    deadline = T0 + POLICY.deadline
+    case.start_deactivation(ClosureReason.DEADLINE_PASSED, deadline)
+    before = case.view.model_copy(deep=True)
+    case.dial_failed(case.view.call_attempts[0], "dialer down", deadline)
+    attempt = case.view.call_attempts[0]
+    if recorded:
+        assert (attempt.outcome, attempt.reported_by) == (CallOutcome.NO_ANSWER, DIALER_FAILED)
+        assert kinds(case)[-2:] == [TimelineKind.CALL_FAILED, TimelineKind.CALL_OUTCOME]
+    else:
+        assert case.view == before
+        assert attempt.outcome is None
 
 
 def test_a_failed_dial_counts_as_unanswered() -> None:
