@@ -134,6 +134,7 @@ def summarise(path: Path, top: int = 25) -> dict[str, Any]:
     by_thread: dict[str, Counter[str]] = defaultdict(Counter)
     pydantic_callers: Counter[str] = Counter()
     inclusive: Counter[str] = Counter()
+    everything: Counter[str] = Counter()
     leaves: Counter[str] = Counter()
     threads: Counter[str] = Counter()
     total = 0
@@ -165,11 +166,13 @@ def summarise(path: Path, top: int = 25) -> dict[str, Any]:
             leaves[f"{short(file)}:{function}"] += count
         seen = set()
         for function, file in frames:
+            name = f"{short(file)}:{function}"
+            if name in seen:
+                continue
+            seen.add(name)
+            everything[name] += count
             if file.startswith(_OURS):
-                name = f"{short(file)}:{function}"
-                if name not in seen:
-                    seen.add(name)
-                    inclusive[name] += count
+                inclusive[name] += count
 
     def shares(counter: Counter[str], limit: int | None = None) -> list[dict[str, Any]]:
         return [
@@ -186,6 +189,10 @@ def summarise(path: Path, top: int = 25) -> dict[str, Any]:
         "pydantic_by_caller": shares(pydantic_callers),
         "hottest_leaf_functions": shares(leaves, top),
         "our_functions_inclusive": shares(inclusive, top),
+        # Below the event loop and thread roots (on more than 60% of the stacks).
+        "all_functions_inclusive": [
+            row for row in shares(everything, top * 3) if row["share"] < 0.6
+        ][:top],
     }
 
 
@@ -208,6 +215,7 @@ def render(summary: dict[str, Any]) -> str:
     block("pydantic, by the code that called it", summary["pydantic_by_caller"])
     block("hottest functions (self time)", summary["hottest_leaf_functions"])
     block("our functions (inclusive: on the stack)", summary["our_functions_inclusive"])
+    block("any functions (inclusive), below the loop's roots", summary["all_functions_inclusive"])
     return "\n".join(lines)
 
 
