@@ -191,6 +191,7 @@ class Step:
     sticky: dict[str, float] = field(default_factory=dict)
     shown: list[float] = field(default_factory=list)  # case shows placed, seconds
     sellers: list[str] = field(default_factory=list)
+    load_average: float = 0.0  # 1-min, as the step began: other jobs share the machine
 
     def json(self) -> dict[str, Any]:
         driven = self.driven
@@ -221,6 +222,7 @@ class Step:
                 else None
             ),
             "sticky_cache": self.sticky,
+            "load_average_at_start": self.load_average,
         }
 
 
@@ -283,6 +285,7 @@ class OpenCases:
         step.settle_s = await self.settle(step.label)
         self.emails_expected += emails
         count = step.sent = len(indices)
+        step.load_average = round(os.getloadavg()[0], 2)
         sticky_before = scrape(self.metrics_port)
         before = self.b.meter.read()
         if step.mode == "open":
@@ -371,6 +374,7 @@ class OpenCases:
             fill = Step("fill", f"fill: {count} cases detected", "fill", args.fill_concurrency)
             self.emails_expected += count  # each sends its issue email
             fill.sent = count
+            fill.load_average = round(os.getloadavg()[0], 2)
             before = self.b.meter.read()
             fill.driven = await closed_loop(
                 range(count), args.fill_concurrency, self.fill_item(filler), args.timeout
@@ -498,7 +502,11 @@ def render(result: dict[str, Any]) -> str:
                 f"{step['per_s']:>7.1f}{stats['p50']:>8.1f}{stats['p90']:>8.1f}"
                 f"{stats['p99']:>8.1f}{stats['max']:>8.1f}"
             )
-    lines += ["", "CPU ms per item (this process / dev server) and the worker's sticky cache"]
+    lines += [
+        "",
+        "CPU ms per item (this process / dev server), the 1-min load average as the step began, "
+        "and the worker's sticky cache",
+    ]
     for step in steps.values():
         cpu = step["cpu_ms_per_item"]
         sticky = ", ".join(
@@ -506,7 +514,7 @@ def render(result: dict[str, Any]) -> str:
         )
         lines.append(
             f"  {step['label']:<46.46}{cpu.get(PROCESS, 0.0):>7.1f} /{cpu.get(SERVER, 0.0):>6.1f}"
-            + (f"   {sticky}" if sticky else "")
+            f"  load {step['load_average_at_start']:>5.2f}" + (f"   {sticky}" if sticky else "")
         )
     lines.append("")
     for kind, goal in result["goals"].items():
