@@ -679,8 +679,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--open-probe",
         type=int,
-        default=100,
-        help="items per closed-loop maximum-rate probe among the open cases (100)",
+        default=200,
+        help="items per closed-loop maximum-rate probe among the open cases (200)",
     )
     parser.add_argument(
         "--open-duration",

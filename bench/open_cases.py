@@ -517,6 +517,13 @@ def render(result: dict[str, Any]) -> str:
             f"  load {step['load_average_at_start']:>5.2f}" + (f"   {sticky}" if sticky else "")
         )
     lines.append("")
+    for step in steps.values():
+        if step["mode"] == "open" and step["per_s"] < 0.95 * step["target_rate"]:
+            lines.append(
+                f"  note: {step['label']} completed {step['per_s']:.1f}/s, behind its schedule: "
+                "the rate is above what the worker sustains (a longer --open-probe measures "
+                "the maximum better)"
+            )
     for kind, goal in result["goals"].items():
         p99 = goal["p99_ms"]
         lines.append(
