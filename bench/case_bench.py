@@ -71,6 +71,7 @@ from bench.cpu import (
     THREAD_ROLES,
     WORKFLOW_THREADS,
     Meter,
+    others_cores,
 )
 from bench.floor import (
     BareWorkflow,
@@ -521,6 +522,9 @@ def phase_json(phase: Phase) -> dict[str, Any]:
             if phase.cpu_s and phase.wall_s
             else None
         ),
+        # Other jobs on the machine meanwhile: what the load average cannot say, since it
+        # counts this benchmark's own threads too.
+        "others_cores": others_cores(phase.cpu_s, phase.wall_s) if phase.cpu_s else None,
     }
 
 
@@ -606,7 +610,9 @@ def render(result: dict[str, Any]) -> str:
     lines += [
         "",
         "CPU ms per item, by thread in this process and in the dev server; cores busy in both",
-        f"{'phase':<32}" + "".join(f"{header:>9}" for _, header in CPU_COLUMNS) + f"{'cores':>7}",
+        f"{'phase':<32}"
+        + "".join(f"{header:>9}" for _, header in CPU_COLUMNS)
+        + f"{'cores':>7}{'others':>8}",
     ]
     for phase in phases.values():
         cpu = phase["cpu_ms_per_item"]
@@ -616,8 +622,10 @@ def render(result: dict[str, Any]) -> str:
             f"{phase['label']:<32}"
             + "".join(f"{cpu.get(key, 0.0):>9.2f}" for key, _ in CPU_COLUMNS)
             + f"{phase['cores_busy'] or 0.0:>7.2f}"
+            + f"{phase['others_cores'] or 0.0:>8.2f}"
         )
     lines += [f"  {header}: {THREAD_ROLES.get(key, key)}" for key, header in CPU_COLUMNS[:5]]
+    lines.append("  others: cores kept busy meanwhile by other processes on the machine")
     lines += [
         "",
         f"{'latency (ms)':<40}{'n':>5}{'mean':>8}{'p50':>8}{'p95':>8}{'p99':>8}{'max':>8}",

@@ -135,6 +135,25 @@ def thread_cpu_seconds(smtp_native_id: int | None = None) -> dict[str, float] | 
 
 SERVER = "Temporal dev server (its own process)"
 PROCESS = "this process, all threads"
+MACHINE = "the whole machine, every process"
+
+
+def machine_busy_seconds() -> float | None:
+    """CPU seconds the whole machine has spent busy (all cores), from /proc/stat."""
+    try:
+        fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    except (OSError, IndexError):
+        return None
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(f) for f in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def others_cores(spent: dict[str, float], wall_s: float) -> float | None:
+    """Cores that processes other than this one and its dev server kept busy meanwhile."""
+    if MACHINE not in spent or wall_s <= 0:
+        return None
+    ours = spent.get(PROCESS, 0.0) + spent.get(SERVER, 0.0)
+    return max(0.0, spent[MACHINE] - ours) / wall_s
 
 
 class Meter:
@@ -152,6 +171,9 @@ class Meter:
         servers = tree_cpu_seconds({str(pid): pid for pid in self.server_pids})
         if servers is not None and self.server_pids:
             reading[SERVER] = sum(servers.values())
+        machine = machine_busy_seconds()
+        if machine is not None:
+            reading[MACHINE] = machine
         return reading
 
     @staticmethod

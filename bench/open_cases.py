@@ -36,6 +36,8 @@ from datetime import UTC, datetime, timedelta
 from time import perf_counter, time
 from typing import TYPE_CHECKING, Any
 
+from temporalio.api.enums.v1 import EventType
+from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
@@ -48,7 +50,7 @@ from aha.models import DetectionEvent
 from aha.policy import CallingHours, Policy, load_policy
 from aha.programme_store import Enrollment, ProgrammeStore
 from aha.service import CaseService, case_id_for
-from bench.cpu import PROCESS, SERVER, Meter, rss_mb
+from bench.cpu import MACHINE, PROCESS, SERVER, Meter, others_cores, rss_mb
 from bench.load import Driven, Item, Sample, closed_loop, open_loop
 from bench.stats import latency_summary
 from worker import build_worker
@@ -84,6 +86,7 @@ class WatchingDialer:
 
     def __init__(self) -> None:
         self.seen: dict[str, float] = {}
+        self.seen_wall: dict[str, float] = {}  # the same moment on the wall clock
         self._waiting: dict[str, asyncio.Future[float]] = {}
 
     async def dial(self, task: CallTask, phone: str) -> None:
@@ -91,6 +94,7 @@ class WatchingDialer:
             return
         now = perf_counter()
         self.seen[task.seller_id] = now
+        self.seen_wall[task.seller_id] = time()
         waiting = self._waiting.pop(task.seller_id, None)
         if waiting is not None and not waiting.done():
             waiting.set_result(now)
@@ -160,6 +164,80 @@ def detection(seller_id: str) -> DetectionEvent:
     )
 
 
+# Where an open-loop item's time goes, from its case's history (server event times) and this
+# process's wall clock (one host): detection, then contact me now.
+SEGMENTS = {
+    "detect": {
+        "to server": "sent -> case workflow started (client, gRPC, server)",
+        "to worker": "started -> first workflow task picked up by the worker",
+        "first task": "that task in the worker: new sandbox, policy and profile local "
+        "activities, the detect update, the dial scheduled",
+        "dial queued": "dial activity scheduled -> picked up",
+        "dial runs": "picked up -> the dialer has the call (ledger claim, directory read)",
+    },
+    "contact": {
+        "to worker": "sent -> the workflow task with the update picked up by the worker",
+        "task": "that task in the worker: full replay when the case is not in the sticky "
+        "cache, the update, the dial scheduled",
+        "dial queued": "dial activity scheduled -> picked up",
+        "dial runs": "picked up -> the dialer has the call (ledger claim, directory read)",
+    },
+}
+
+
+def segments(
+    kind: str, events: Sequence[HistoryEvent], sent: float, dialled: float
+) -> dict[str, float] | None:
+    """The item's time split at its case's history events (see SEGMENTS), in seconds."""
+
+    def at(event: HistoryEvent) -> float:
+        return float(event.event_time.ToMicroseconds()) / 1e6
+
+    started = task_started = task_done = dial_scheduled = dial_started = None
+    dial_id = None
+    last_task_started = last_task_done = None
+    for event in events:
+        kind_of = event.event_type
+        if kind_of == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
+            started = at(event)
+        elif kind_of == EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED:
+            last_task_started = at(event)
+            if task_started is None and kind == "detect":
+                task_started = last_task_started
+        elif kind_of == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
+            last_task_done = at(event)
+            if task_done is None and kind == "detect":
+                task_done = last_task_done
+        elif kind_of == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
+            request = event.workflow_execution_update_accepted_event_attributes.accepted_request
+            if kind == "contact" and request.input.name == "contact_me_now":
+                task_started, task_done = last_task_started, last_task_done
+        elif kind_of == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+            attributes = event.activity_task_scheduled_event_attributes
+            if attributes.activity_type.name == "dial" and dial_id is None:
+                dial_id, dial_scheduled = event.event_id, at(event)
+        elif (
+            kind_of == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED
+            and event.activity_task_started_event_attributes.scheduled_event_id == dial_id
+        ):
+            dial_started = at(event)
+    if None in (task_started, task_done, dial_scheduled, dial_started):
+        return None
+    assert task_started is not None and task_done is not None
+    assert dial_scheduled is not None and dial_started is not None
+    found = {}
+    if kind == "detect":
+        if started is None:
+            return None
+        found = {"to server": started - sent, "to worker": task_started - started}
+        found["first task"] = task_done - task_started
+    else:
+        found = {"to worker": task_started - sent, "task": task_done - task_started}
+    found |= {"dial queued": dial_started - dial_scheduled, "dial runs": dialled - dial_started}
+    found["total"] = dialled - sent
+    return found
+
+
 def scrape(port: int) -> dict[str, float]:
     """The worker's sticky-cache and replay counters from its Prometheus endpoint."""
     try:
@@ -192,6 +270,8 @@ class Step:
     shown: list[float] = field(default_factory=list)  # case shows placed, seconds
     sellers: list[str] = field(default_factory=list)
     load_average: float = 0.0  # 1-min, as the step began: other jobs share the machine
+    kind: str = ""  # detect or contact, for the breakdown
+    breakdown: list[dict[str, float]] = field(default_factory=list)
 
     def json(self) -> dict[str, Any]:
         driven = self.driven
@@ -215,7 +295,10 @@ class Step:
             ),
             "settle_s_before": self.settle_s,
             "latency_ms": latency,
-            "cpu_ms_per_item": {k: v * 1000 / done for k, v in self.cpu_s.items()} if done else {},
+            "cpu_ms_per_item": (
+                {k: v * 1000 / done for k, v in self.cpu_s.items() if k != MACHINE} if done else {}
+            ),
+            "others_cores": others_cores(self.cpu_s, driven.wall_s),
             "cores_busy": (
                 (self.cpu_s.get(PROCESS, 0.0) + self.cpu_s.get(SERVER, 0.0)) / driven.wall_s
                 if driven.wall_s
@@ -223,6 +306,15 @@ class Step:
             ),
             "sticky_cache": self.sticky,
             "load_average_at_start": self.load_average,
+            "breakdown_ms": {
+                key: latency_summary([b[key] for b in self.breakdown], (50, 90, 99))
+                for key in [*SEGMENTS.get(self.kind, {}), "total"]
+                if self.breakdown
+            },
+            "slowest_ms": [
+                {k: v * 1000 for k, v in b.items()}
+                for b in sorted(self.breakdown, key=lambda b: -b["total"])[:5]
+            ],
         }
 
 
@@ -363,6 +455,27 @@ class OpenCases:
         )
         step.shown = [f for f in found if isinstance(f, float)]
 
+    async def split(self, step: Step) -> None:
+        """Each item's segments (SEGMENTS) from its case's history."""
+        gate = asyncio.Semaphore(8)
+
+        async def one(seller_id: str) -> dict[str, float] | None:
+            if seller_id not in self.sent_at or seller_id not in self.dialer.seen_wall:
+                return None
+            async with gate:
+                history = await self.client.get_workflow_handle(
+                    case_id_for(seller_id)
+                ).fetch_history()
+            return segments(
+                step.kind,
+                history.events,
+                self.sent_at[seller_id],
+                self.dialer.seen_wall[seller_id],
+            )
+
+        found = await asyncio.gather(*(one(s) for s in step.sellers), return_exceptions=True)
+        step.breakdown = [f for f in found if isinstance(f, dict)]
+
     # ---- the run -------------------------------------------------------------------------
 
     async def run(self) -> dict[str, Any]:
@@ -414,6 +527,7 @@ class OpenCases:
                 rate = rates[kind] / 2
                 n = max(1, min(round(rate * args.open_duration), len(spare)))
                 step = Step(f"open_{kind}", f"{label}, at {rate:.1f}/s", "open", rate=rate)
+                step.kind = kind
                 if kind == "detect":
                     sellers = self.sellers(n, self.awake_zone)
                     item = self.detect_item(sellers)
@@ -429,6 +543,7 @@ class OpenCases:
             for step in steps:
                 if step.mode == "open":
                     await self.shown_placed(step)
+                    await self.split(step)
             final_settle_s = await self.settle("the end")
             open_now = await self.client.count_workflows(
                 f"TaskQueue = '{self.settings.task_queue}' AND ExecutionStatus = 'Running'"
@@ -502,10 +617,31 @@ def render(result: dict[str, Any]) -> str:
                 f"{step['per_s']:>7.1f}{stats['p50']:>8.1f}{stats['p90']:>8.1f}"
                 f"{stats['p99']:>8.1f}{stats['max']:>8.1f}"
             )
+    for step in steps.values():
+        parts = step["breakdown_ms"]
+        if not parts:
+            continue
+        names = [k for k in parts if k != "total"]
+        lines += [
+            "",
+            f"where the time goes, {step['label']} (ms, p50 / p99, from {parts['total']['n']} "
+            "case histories; sent -> the dialer has the call)",
+            "  " + "".join(f"{name:>17}" for name in [*names, "total"]),
+            "  "
+            + "".join(
+                f"{parts[name]['p50']:>8.0f} /{parts[name]['p99']:>6.0f}"
+                for name in [*names, "total"]
+            ),
+        ]
+        for rank, one in enumerate(step["slowest_ms"], start=1):
+            lines.append(f"  slowest #{rank}: " + ", ".join(f"{k} {v:.0f}" for k, v in one.items()))
+    for kind, described in SEGMENTS.items():
+        lines += [f"  {kind}: {name}: {text}" for name, text in described.items()]
     lines += [
         "",
-        "CPU ms per item (this process / dev server), the 1-min load average as the step began, "
-        "and the worker's sticky cache",
+        "CPU ms per item (this process / dev server), cores that other processes kept busy "
+        "meanwhile, the 1-min load average as the step began (it counts this run's threads "
+        "too), and the worker's sticky cache",
     ]
     for step in steps.values():
         cpu = step["cpu_ms_per_item"]
@@ -514,6 +650,7 @@ def render(result: dict[str, Any]) -> str:
         )
         lines.append(
             f"  {step['label']:<46.46}{cpu.get(PROCESS, 0.0):>7.1f} /{cpu.get(SERVER, 0.0):>6.1f}"
+            f"  others {step['others_cores'] or 0.0:>4.2f} cores"
             f"  load {step['load_average_at_start']:>5.2f}" + (f"   {sticky}" if sticky else "")
         )
     lines.append("")
