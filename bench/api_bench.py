@@ -45,7 +45,6 @@ import contextlib
 import json
 import os
 import platform
-import resource
 import secrets
 import shlex
 import signal
@@ -55,7 +54,6 @@ import subprocess
 import sys
 import tempfile
 import uuid
-from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -80,6 +78,7 @@ from aha.domain.programme import Enrollment
 from aha.domain.vocabulary import EnrollmentState
 from aha.logs import configure
 from aha.service import CaseService, case_id_for
+from bench.cpu import own_cpu_seconds, tree_cpu_seconds
 from bench.stats import latency_summary
 
 RATIO_TARGET = 0.80  # the API keeps at least this share of the direct rate
@@ -173,43 +172,6 @@ def aha_command() -> list[str]:
     """The `aha` program of this venv (`.venv/bin/aha`), else the same entry point by module."""
     beside_python = Path(sys.executable).parent / "aha"
     return [str(beside_python)] if beside_python.exists() else [sys.executable, "-m", "aha.cli"]
-
-
-# ---- CPU time per process, from /proc ----------------------------------------------------
-
-
-def _tree_cpu_seconds(roots: dict[str, int]) -> dict[str, float] | None:
-    """User + system CPU seconds of each root process and its descendants (Linux only)."""
-    try:
-        entries = [e.name for e in os.scandir("/proc") if e.name.isdigit()]
-    except OSError:
-        return None
-    ticks_per_s = os.sysconf("SC_CLK_TCK")
-    children: dict[int, list[int]] = defaultdict(list)
-    ticks: dict[int, int] = {}
-    for name in entries:
-        try:
-            text = Path(f"/proc/{name}/stat").read_text()
-        except OSError:
-            continue  # gone since the listing
-        fields = text[text.rindex(")") + 2 :].split()
-        pid = int(name)
-        children[int(fields[1])].append(pid)
-        ticks[pid] = int(fields[11]) + int(fields[12])
-    result: dict[str, float] = {}
-    for label, root in roots.items():
-        total, stack = 0, [root]
-        while stack:
-            pid = stack.pop()
-            total += ticks.get(pid, 0)
-            stack.extend(children.get(pid, ()))
-        result[label] = total / ticks_per_s
-    return result
-
-
-def _own_cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)  # every thread, the SDK's Rust ones too
-    return usage.ru_utime + usage.ru_stime
 
 
 # ---- the stack ---------------------------------------------------------------------------
@@ -312,10 +274,10 @@ class Stack:
     # ---- measuring -----------------------------------------------------------------------
 
     def cpu(self) -> dict[str, float] | None:
-        tree = _tree_cpu_seconds({name: c.process.pid for name, c in self.children.items()})
+        tree = tree_cpu_seconds({name: c.process.pid for name, c in self.children.items()})
         if tree is None:
             return None
-        return {"bench": _own_cpu_seconds(), **tree}
+        return {"bench": own_cpu_seconds(), **tree}
 
     def emails(self) -> int:
         return sum(1 for _ in self.outbox.glob("*.eml"))

