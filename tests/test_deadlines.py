@@ -7,11 +7,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from aha.domain.case_text import deadline_text
 from aha.domain.deadlines import (
     case_deadline,
     due_reminders,
     issue_deadline,
-    local_deadline_text,
     next_reminder,
     reminder_key,
     reminder_times,
@@ -231,7 +231,7 @@ def test_due_and_next_together_walk_through_the_schedule() -> None:
     assert sent_at == sorted(SCHEDULE.items(), key=lambda item: item[1])
 
 
-# --- local_deadline_text ------------------------------------------------------------------
+# --- deadline_text (case_text) ---------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -250,4 +250,4 @@ def test_due_and_next_together_walk_through_the_schedule() -> None:
 def test_local_deadline_text_shows_local_time_and_zone_abbreviation(
     deadline: datetime, zone: str, text: str
 ) -> None:
-    assert local_deadline_text(deadline, zone) == text
+    assert deadline_text(deadline, zone) == text

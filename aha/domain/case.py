@@ -343,17 +343,15 @@ class Case:
             return
         if attempt.placed_at is not None or attempt.outcome is not None or self.view.closed:
             return
-        attempt.placed_at = now
-        self.record(
-            TimelineKind.CALL_PLACED,
-            f"attempt {attempt.number} placed ({caller(attempt)})",
-            now=now,
-        )
+        self._placed(attempt, now)
 
     def dial_completed(self, attempt: CallAttempt, now: datetime) -> None:
         if self.edition >= Edition.ORDERED:
             self.call_placed(attempt.number, now)
-            return
+        else:
+            self._placed(attempt, now)  # earlier editions record every completed dial
+
+    def _placed(self, attempt: CallAttempt, now: datetime) -> None:
         attempt.placed_at = now
         self.record(
             TimelineKind.CALL_PLACED,

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from datetime import datetime, timedelta
 
-from aha.domain.case_text import deadline_text
 from aha.domain.policy import Policy
 
 
@@ -44,8 +43,3 @@ def due_reminders(schedule: dict[str, datetime], now: datetime, sent: Collection
 
 def next_reminder(schedule: dict[str, datetime], sent: Collection[str]) -> datetime | None:
     return min((m for key, m in schedule.items() if key not in sent), default=None)
-
-
-def local_deadline_text(deadline: datetime, timezone: str) -> str:
-    """The deadline as the seller reads it (kept for its callers: `case_text.deadline_text`)."""
-    return deadline_text(deadline, timezone)

@@ -17,10 +17,6 @@ class CaseStatus(StrEnum):
     RESOLVED = "resolved"
     DEACTIVATED = "deactivated"
 
-    @property
-    def closed(self) -> bool:
-        return self in (CaseStatus.RESOLVED, CaseStatus.DEACTIVATED)
-
 
 class Severity(StrEnum):
     CRITICAL = "critical"
