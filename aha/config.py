@@ -72,3 +72,19 @@ class Settings:
     )
     # Signs page sessions and CSRF tokens; unset, each API process picks its own at start.
     session_secret: str | None = field(default_factory=lambda: os.environ.get("AHA_SESSION_SECRET"))
+    # Where the worker (and, separately, the API) serves Prometheus metrics, e.g. 0.0.0.0:9464;
+    # unset, no metrics endpoint.
+    metrics_bind: str | None = field(default_factory=lambda: os.environ.get("AHA_METRICS_BIND"))
+    # The AES-GCM key ring that encrypts payloads in Temporal; unset, payloads are plain.
+    codec_keys_file: str | None = field(
+        default_factory=lambda: os.environ.get("AHA_CODEC_KEYS_FILE")
+    )
+    # The bearer token the codec server requires; unset, it requires none.
+    codec_auth_token: str | None = field(
+        default_factory=lambda: os.environ.get("AHA_CODEC_AUTH_TOKEN")
+    )
+
+    @property
+    def uses_postgres(self) -> bool:
+        """`AHA_DB` names a PostgreSQL database rather than an SQLite file."""
+        return self.db_path.startswith(("postgresql://", "postgres://"))
