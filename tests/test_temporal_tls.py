@@ -215,11 +215,10 @@ async def test_mtls_works_with_the_client_certificate_and_fails_without(
 ) -> None:
     temporal_env(TEMPORAL_ADDRESS=mtls_proxy.address, TEMPORAL_TLS_SERVER_CA_CERT_PATH=ca_file)
     with pytest.raises(RuntimeError):
-        client = await connect_within(Settings())
-        await client.service_client.check_health()
+        await connect_within(Settings())
     await until(lambda: bool(mtls_proxy.failed_handshakes))
     assert mtls_proxy.handshakes == 0
-    assert "certificate" in mtls_proxy.failed_handshakes[0].lower()
+    assert "did not return a certificate" in mtls_proxy.failed_handshakes[0]
 
     cert, key = authority.issue("aha-worker", server=False).write(tmp_path, "client")
     temporal_env(TEMPORAL_TLS_CLIENT_CERT_PATH=cert, TEMPORAL_TLS_CLIENT_KEY_PATH=key)
