@@ -191,7 +191,9 @@ def create_app(settings: Settings, client: Client | None = None) -> FastAPI:
     app.add_middleware(BodyLimit, limit=settings.api_max_body_bytes)
     if settings.metrics_address is not None:  # a malformed AHA_METRICS_BIND raises here
         app.state.metrics = HttpMetrics()
-        app.add_middleware(MeasureRequests, metrics=app.state.metrics, routes=app.router.routes)
+        # Included routers' routes carry their full templates; the app's list wraps them.
+        templates = [*routes.router.routes, *page.router.routes, *app.router.routes]
+        app.add_middleware(MeasureRequests, metrics=app.state.metrics, routes=templates)
     return app
 
 

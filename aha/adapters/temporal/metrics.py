@@ -31,4 +31,6 @@ def metrics_runtime(
     try:
         return Runtime(telemetry=TelemetryConfig(metrics=prometheus))
     except ValueError as err:  # the port is taken, or the host is a name, not an address
-        raise ValueError(f"AHA_METRICS_BIND: cannot serve metrics there: {err}") from None
+        raise ValueError(
+            f"AHA_METRICS_BIND: cannot serve metrics on {settings.metrics_bind}: {err}"
+        ) from None
