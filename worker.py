@@ -24,12 +24,15 @@ from aha.adapters.smtp import SmtpMailer, SmtpSettings
 from aha.adapters.sqlite.programme import SqliteProgrammeStore
 from aha.adapters.temporal.calls import SignalAnnouncer, UpdateOutcomes
 from aha.adapters.temporal.connection import connect, connection_target
+from aha.adapters.temporal.metrics import metrics_runtime
+from aha.adapters.temporal.tracing import flush_tracing, tracing_on
 from aha.catalogue_file import load_catalogue
 from aha.config import Settings
 from aha.domain.policy import Policy
 from aha.policy_file import load_policy
 from aha.ports import Dialer
 from workflows.case import CaseWorkflow
+from workflows.case_metrics import HISTOGRAM_BUCKETS
 from workflows.enrollment import EnrollmentSweep
 from workflows.notices import CaseNotices
 
@@ -111,7 +114,9 @@ async def run_worker(settings: Settings) -> None:
     policy = load_policy(settings.policy_file)
     # Logged before connecting, so a worker that cannot connect still says where it tried.
     log.info("Temporal connection", process="worker", **connection_target(settings)._asdict())
-    client = await connect(settings)
+    # Per process, and before the client: the SDK's metrics and the cases' business metrics.
+    runtime = metrics_runtime(settings, HISTOGRAM_BUCKETS)
+    client = await connect(settings, runtime=runtime)
     worker = build_worker(client, settings, policy)
     settle_garbage_collector()
     stop = asyncio.Event()
@@ -125,6 +130,8 @@ async def run_worker(settings: Settings) -> None:
         dialer=settings.dialer,
         policy_file=settings.policy_file or "default",
         shutdown_grace_s=settings.worker_shutdown_grace_seconds,
+        metrics=settings.metrics_bind or "off",
+        tracing="otlp" if tracing_on(settings) else "off",
     )
     stopping = asyncio.create_task(stop.wait())
     await asyncio.wait([running, stopping], return_when=asyncio.FIRST_COMPLETED)
@@ -135,7 +142,10 @@ async def run_worker(settings: Settings) -> None:
         await worker.shutdown()
         log.info("worker stopped")
     stopping.cancel()
-    await running
+    try:
+        await running
+    finally:
+        flush_tracing()
 
 
 if __name__ == "__main__":

@@ -28,6 +28,15 @@ CLAIM_HOLD = timedelta(seconds=75)
 
 Delivery = Literal["sent", "already_sent", "dropped"]
 
+EMAILS = "aha_emails"
+# The `result` of a delivery attempt that raised, by the error's type.
+FAILED_RESULTS = {
+    "DeliveryBusy": "busy",
+    "EmailRejected": "rejected",
+    "EmailUnavailable": "unavailable",
+    "UnknownSeller": "unknown_seller",
+}
+
 
 def rejected(err: MailRejected) -> ApplicationError:
     return ApplicationError(str(err), type="EmailRejected", non_retryable=True)
@@ -78,9 +87,20 @@ class EmailActivities:
     def deliver_email(self, request: EmailRequest) -> Delivery:
         """Send the email once across every worker; "dropped" when its case run was sealed.
 
-        The step is claimed before the send and marked sent between the server's acceptance
-        and the end of the mail session, on a database connection already open.
+        Every attempt counts in `aha_emails` by kind and result (a retried one again).
         """
+        try:
+            delivery = self._deliver(request)
+        except Exception as err:
+            failure = err.type if isinstance(err, ApplicationError) else None
+            _count_email(request, FAILED_RESULTS.get(failure or "", "error"))
+            raise
+        _count_email(request, delivery)
+        return delivery
+
+    def _deliver(self, request: EmailRequest) -> Delivery:
+        """The step is claimed before the send and marked sent between the server's
+        acceptance and the end of the mail session, on a database connection already open."""
         workflow_id = activity.info().workflow_id
         with self.deliveries.claim(request.key, "email", CLAIM_HOLD, request.fence) as claim:
             if claim.outcome == "busy":
@@ -115,3 +135,9 @@ class EmailActivities:
         safe with several workers too.
         """
         return self.deliver_email(request) == "sent"
+
+
+def _count_email(request: EmailRequest, result: str) -> None:
+    activity.metric_meter().create_counter(
+        EMAILS, "Email delivery attempts, by kind and result"
+    ).add(1, {"kind": str(request.kind), "result": result})

@@ -326,6 +326,8 @@ async def cmd_api(args: argparse.Namespace, settings: Settings) -> None:
         )
     host, port = args.host or settings.api_host, args.port or settings.api_port
     print(f"aha api: listening on http://{host}:{port} (docs at /docs)", file=sys.stderr)
+    if settings.metrics_address is not None:
+        print(f"aha api: metrics on http://{settings.metrics_bind}/metrics", file=sys.stderr)
     await serve(settings, host=host, port=port)
 
 
@@ -550,6 +552,9 @@ def _settings_for(args: argparse.Namespace) -> Settings:
 def main(argv: list[str] | None = None) -> int:
     code = _run(argv)
     if argv is None:
+        from aha.adapters.temporal.tracing import flush_tracing
+
+        flush_tracing()  # os._exit below would drop the spans still batched
         # Run as the `aha` program: end without interpreter finalization. The Temporal
         # client's Rust threads can outlive asyncio.run and then abort a command that already
         # succeeded with SIGABRT, "Fatal Python error: PyGILState_Release" (temporalio/sdk-python

@@ -96,8 +96,23 @@ class Settings:
     temporal_profile: ClientConfigProfile = field(
         default_factory=load_temporal_profile, repr=False, hash=False
     )
+    # OpenTelemetry tracing of workflows and activities: "otlp" exports spans to the standard
+    # OTEL_EXPORTER_OTLP_* endpoint; unset or "off", no tracing.
+    tracing: str | None = field(default_factory=lambda: os.environ.get("AHA_TRACING"))
 
     @property
     def uses_postgres(self) -> bool:
         """`AHA_DB` names a PostgreSQL database rather than an SQLite file."""
         return self.db_path.startswith(("postgresql://", "postgres://"))
+
+    @property
+    def metrics_address(self) -> tuple[str, int] | None:
+        """`metrics_bind` as (host, port), or None when metrics are off."""
+        if not self.metrics_bind:
+            return None
+        host, _, port = self.metrics_bind.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(
+                f"AHA_METRICS_BIND: {self.metrics_bind!r} is not host:port, such as 0.0.0.0:9464"
+            )
+        return host.strip("[]"), int(port)

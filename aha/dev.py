@@ -148,6 +148,9 @@ async def run_dev(options: DevOptions) -> None:
         api_port=options.api_port,
         page_url=f"http://127.0.0.1:{options.api_port}/account-health/{{seller_id}}",
         api_tokens_file=os.environ.get("AHA_API_TOKENS") or str(data_dir / "api-tokens.toml"),
+        # The worker and the API share this process but would each need an endpoint of their
+        # own: the dev stack serves no metrics (run `aha worker` and `aha api` for them).
+        metrics_bind=None,
     )
     if not os.environ.get("AHA_API_TOKENS"):
         from aha.demo import DEMO_SELLER_IDS

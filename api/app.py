@@ -19,6 +19,7 @@ from aha.config import Settings
 from api import errors, page, routes
 from api.bodies import Health
 from api.errors import ApiError, ErrorBody
+from api.metrics import HttpMetrics, MeasureRequests
 from api.state import ApiState
 
 log = structlog.get_logger(__name__)
@@ -189,24 +190,37 @@ def create_app(settings: Settings, client: Client | None = None) -> FastAPI:
             return JSONResponse(body.model_dump(), status_code=503)
         return Health(status="ready", detail=settings.temporal_address)
 
-    # Added last runs first: the size limit, then the token, then the app.
+    # Added last runs first: the metrics, the size limit, then the token, then the app.
     app.add_middleware(RequireToken, state=state)
     app.add_middleware(BodyLimit, limit=settings.api_max_body_bytes)
+    if settings.metrics_address is not None:  # a malformed AHA_METRICS_BIND raises here
+        app.state.metrics = HttpMetrics()
+        # Included routers' routes carry their full templates; the app's list wraps them.
+        templates = [*routes.router.routes, *page.router.routes, *app.router.routes]
+        app.add_middleware(MeasureRequests, metrics=app.state.metrics, routes=templates)
     return app
 
 
 async def serve(
     settings: Settings, client: Client | None = None, host: str | None = None, port: int = 0
 ) -> None:
-    """Run the HTTP service until cancelled."""
+    """Run the HTTP service until cancelled, and its metrics endpoint when one is set."""
     # Which cluster this replica talks to, and how (never a key): the first thing to check.
     log.info("Temporal connection", process="api", **connection_target(settings)._asdict())
+    app = create_app(settings, client)
+    address = settings.metrics_address
+    metrics_server = app.state.metrics.serve(*address) if address is not None else None
     config = uvicorn.Config(
-        create_app(settings, client),
+        app,
         host=host or settings.api_host,
         port=port or settings.api_port,
         log_level="warning",
         access_log=False,
         lifespan="off",
     )
-    await uvicorn.Server(config).serve()
+    try:
+        await uvicorn.Server(config).serve()
+    finally:
+        if metrics_server is not None:
+            metrics_server.shutdown()
+            metrics_server.server_close()

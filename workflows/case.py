@@ -44,6 +44,7 @@ with workflow.unsafe.imports_passed_through():
     from aha.domain.refusals import Refusal
     from aha.domain.vocabulary import ClosureReason
     from workflows.case_effects import ACTIVITY_TIMEOUT, RETRY, CaseEffects
+    from workflows.case_metrics import CaseMetrics
     from workflows.case_publisher import CasePublisher
     from workflows.notices import failure_reason
 
@@ -80,6 +81,7 @@ class CaseWorkflow:
     @workflow.init
     def __init__(self, start: CaseStart) -> None:
         info = workflow.info()
+        self._metrics = CaseMetrics()
         self.case = Case(
             start,
             info.workflow_id,
@@ -163,6 +165,7 @@ class CaseWorkflow:
     def _log(self, entry: TimelineEntry) -> None:
         extra = {"seller_id": self.case.view.seller_id, "who": entry.who}
         workflow.logger.info("%s: %s", entry.kind, entry.detail, extra=extra)
+        self._metrics.recorded(entry, self.case.view)
 
     def _request_wake(self) -> None:
         self._wake = True

@@ -11,6 +11,7 @@ from temporalio.envconfig import ClientConfigProfile
 from temporalio.runtime import Runtime
 from temporalio.service import TLSConfig
 
+from aha.adapters.temporal.tracing import tracing_interceptors
 from aha.config import Settings
 
 DATA_CONVERTER = pydantic_data_converter
@@ -46,6 +47,7 @@ def tls_config(profile: ClientConfigProfile) -> bool | TLSConfig:
 
 
 async def connect(settings: Settings, *, runtime: Runtime | None = None) -> Client:
+    """`runtime` carries the worker's metrics endpoint; it must exist before the client."""
     profile = settings.temporal_profile
     return await Client.connect(
         settings.temporal_address,
@@ -53,6 +55,7 @@ async def connect(settings: Settings, *, runtime: Runtime | None = None) -> Clie
         api_key=profile.api_key,
         tls=tls_config(profile),
         rpc_metadata=profile.grpc_meta,
-        runtime=runtime,
         data_converter=DATA_CONVERTER,
+        interceptors=tracing_interceptors(settings),
+        runtime=runtime,
     )
