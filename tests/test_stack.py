@@ -289,7 +289,11 @@ def test_grafana_is_provisioned_with_prometheus_and_the_dashboard() -> None:
     path = provider["providers"][0]["options"]["path"]
     mounts = services()["grafana"]["volumes"]
     assert f"./deploy/grafana/dashboards:{path}:ro" in mounts
-    assert json.loads((DEPLOY / "grafana/dashboards/aha.json").read_text())["uid"] == "aha"
+    dashboard = json.loads((DEPLOY / "grafana/dashboards/aha.json").read_text())
+    # Its panels find the provisioned Prometheus through a datasource variable of that type.
+    variables = {v["name"]: v for v in dashboard["templating"]["list"]}
+    assert variables["datasource"]["type"] == "datasource"
+    assert variables["datasource"]["query"] == source["type"]
 
 
 # ---- the image -----------------------------------------------------------------------------
