@@ -96,6 +96,16 @@ class Settings:
     temporal_profile: ClientConfigProfile = field(
         default_factory=load_temporal_profile, repr=False, hash=False
     )
+    # The Web UI origins the codec server answers from browsers (comma-separated).
+    codec_cors_origins: tuple[str, ...] = field(
+        default_factory=lambda: tuple(
+            origin.strip()
+            for origin in _env(
+                "AHA_CODEC_CORS_ORIGINS", "http://localhost:8233,http://127.0.0.1:8233"
+            ).split(",")
+            if origin.strip()
+        )
+    )
 
     @property
     def uses_postgres(self) -> bool:

@@ -11,6 +11,7 @@ from temporalio.envconfig import ClientConfigProfile
 from temporalio.runtime import Runtime
 from temporalio.service import TLSConfig
 
+from aha.adapters.temporal.codec import data_converter_for
 from aha.config import Settings
 
 DATA_CONVERTER = pydantic_data_converter
@@ -54,5 +55,5 @@ async def connect(settings: Settings, *, runtime: Runtime | None = None) -> Clie
         tls=tls_config(profile),
         rpc_metadata=profile.grpc_meta,
         runtime=runtime,
-        data_converter=DATA_CONVERTER,
+        data_converter=data_converter_for(settings),
     )
