@@ -211,6 +211,13 @@ async def run_dev(options: DevOptions) -> None:
                 schedule=SCHEDULE_ID,
                 result=await apply_schedule(client, settings.task_queue),
             )
+            if codec_endpoint:
+                log.info(
+                    "payloads encrypted; the UI decodes them through the codec server",
+                    codec_server=codec_endpoint,
+                    keys=settings.codec_keys_file,
+                    cli=f"temporal workflow show --codec-endpoint {codec_endpoint} -w ID",
+                )
             log.info(
                 "aha dev is up",
                 temporal=settings.temporal_address,
@@ -229,12 +236,6 @@ async def run_dev(options: DevOptions) -> None:
             ]
             if codec_endpoint:
                 tasks.append(asyncio.create_task(_serve_codec(settings, options)))
-                log.info(
-                    "payloads encrypted; the UI decodes them through the codec server",
-                    codec_server=codec_endpoint,
-                    keys=settings.codec_keys_file,
-                    cli=f"temporal workflow show --codec-endpoint {codec_endpoint} -w ID",
-                )
             if options.demo:
                 from aha.demo import run_demo
 
