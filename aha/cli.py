@@ -20,6 +20,7 @@ from temporalio.service import RPCError
 from aha.adapters.sqlite.programme import SqliteProgrammeStore
 from aha.adapters.temporal.connection import connect
 from aha.adapters.temporal.gateway import TemporalCases
+from aha.adapters.temporal.keyring import load_key_ring
 from aha.catalogue_file import load_catalogue
 from aha.config import Settings
 from aha.domain import case_text
@@ -331,6 +332,23 @@ async def cmd_api(args: argparse.Namespace, settings: Settings) -> None:
     await serve(settings, host=host, port=port)
 
 
+async def cmd_codec_keygen(args: argparse.Namespace, settings: Settings) -> None:
+    from aha.adapters.temporal.keyring import add_key
+
+    key_id, ring = await asyncio.to_thread(add_key, args.file)
+    _emit(
+        args,
+        {"key_id": key_id, "file": args.file, "keys": sorted(ring.keys)},
+        f"{key_id} is the current key of {args.file} ({len(ring.keys)} keys in the ring)",
+    )
+
+
+async def cmd_codec_server(args: argparse.Namespace, settings: Settings) -> None:
+    from aha.codec_server import serve_codec
+
+    await serve_codec(settings, host=args.host, port=args.port)
+
+
 async def cmd_dev(args: argparse.Namespace, settings: Settings) -> None:
     from aha.dev import DevOptions, run_dev
 
@@ -345,6 +363,8 @@ async def cmd_dev(args: argparse.Namespace, settings: Settings) -> None:
             smtp_port=args.smtp_port,
             api_port=args.api_port,
             log_format=args.log_format,
+            encrypt=args.encrypt,
+            codec_port=args.codec_port,
         )
     )
 
@@ -404,6 +424,13 @@ def build_parser() -> argparse.ArgumentParser:
     dev.add_argument("--ui-port", type=int, default=8233)
     dev.add_argument("--smtp-port", type=int, default=1025)
     dev.add_argument("--api-port", type=int, default=8000)
+    dev.add_argument(
+        "--encrypt",
+        action="store_true",
+        help="encrypt payloads (AHA_CODEC_KEYS_FILE, else a key ring in the data dir) "
+        "and run the codec server for the UI",
+    )
+    dev.add_argument("--codec-port", type=int, default=8081, help="with --encrypt")
 
     api = command("api", cmd_api, "run the HTTP API and the account-health page", data=False)
     api.add_argument("--host", help="default: AHA_API_HOST, else 127.0.0.1")
@@ -412,6 +439,24 @@ def build_parser() -> argparse.ArgumentParser:
     work = command("worker", cmd_worker, "run the case worker", data=False)
     work.add_argument("--policy", metavar="FILE")
     work.add_argument("--dialer", choices=["manual", "simulated"])
+    codec = commands.add_parser("codec", help="the key ring that encrypts payloads")
+    codec_commands = codec.add_subparsers(dest="codec_command", required=True, metavar="COMMAND")
+    keygen = command(
+        "keygen",
+        cmd_codec_keygen,
+        "create a key ring, or add a new key to it and make that key current",
+        parent=codec_commands,
+    )
+    keygen.add_argument("--file", required=True, metavar="FILE")
+    codec_server = command(
+        "codec-server",
+        cmd_codec_server,
+        "serve /encode and /decode for the Temporal Web UI and CLI (AHA_CODEC_KEYS_FILE)",
+        data=False,
+    )
+    codec_server.add_argument("--host", default="127.0.0.1")
+    codec_server.add_argument("--port", type=int, default=8081)
+
     for server in (dev, work):
         # Accepted after the subcommand too: `aha worker --log-format json`.
         server.add_argument("--log-format", choices=["console", "json"], default=argparse.SUPPRESS)
@@ -578,10 +623,13 @@ def _known_issue_type(parser: argparse.ArgumentParser, args: argparse.Namespace)
 def _run(argv: list[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    serving = args.command in ("dev", "worker", "api")
+    serving = args.command in ("dev", "worker", "api", "codec-server")
     configure(args.log_format, level="INFO" if serving else "WARNING")
     try:
         settings = _settings_for(args)
+        if settings.codec_keys_file and args.command != "codec":
+            # A bad key ring stops every command before it reaches Temporal.
+            load_key_ring(settings.codec_keys_file)
         if args.command == "detect":
             args.catalogue = load_catalogue(settings.issue_catalog)
             _known_issue_type(parser, args)

@@ -99,6 +99,16 @@ class Settings:
     # OpenTelemetry tracing of workflows and activities: "otlp" exports spans to the standard
     # OTEL_EXPORTER_OTLP_* endpoint; unset or "off", no tracing.
     tracing: str | None = field(default_factory=lambda: os.environ.get("AHA_TRACING"))
+    # The Web UI origins the codec server answers from browsers (comma-separated).
+    codec_cors_origins: tuple[str, ...] = field(
+        default_factory=lambda: tuple(
+            origin.strip()
+            for origin in _env(
+                "AHA_CODEC_CORS_ORIGINS", "http://localhost:8233,http://127.0.0.1:8233"
+            ).split(",")
+            if origin.strip()
+        )
+    )
 
     @property
     def uses_postgres(self) -> bool:

@@ -41,6 +41,8 @@ class DevOptions:
     smtp_port: int = 1025
     api_port: int = 8000
     log_format: str = "console"
+    encrypt: bool = False
+    codec_port: int = 8081
 
 
 def temporal_binary() -> str:
@@ -58,7 +60,9 @@ def temporal_binary() -> str:
     return found
 
 
-def dev_server_command(data_dir: Path, port: int, ui_port: int) -> list[str]:
+def dev_server_command(
+    data_dir: Path, port: int, ui_port: int, codec_endpoint: str | None = None
+) -> list[str]:
     command = [
         temporal_binary(),
         "server",
@@ -74,6 +78,8 @@ def dev_server_command(data_dir: Path, port: int, ui_port: int) -> list[str]:
         "--log-level",
         "warn",
     ]
+    if codec_endpoint:
+        command += ["--ui-codec-endpoint", codec_endpoint]
     return command + search_attribute_args()
 
 
@@ -120,6 +126,30 @@ def _log_api(settings: Settings) -> None:
     )
 
 
+def _dev_key_ring(settings: Settings, data_dir: Path) -> str:
+    """AHA_CODEC_KEYS_FILE if set, else the dev stack's own ring, made on first use."""
+    if settings.codec_keys_file:
+        return settings.codec_keys_file
+    from aha.adapters.temporal.keyring import add_key, load_key_ring
+
+    ring = data_dir / "codec-keys.json"
+    if ring.exists():
+        load_key_ring(ring)  # a damaged ring stops here rather than at the first case
+    else:
+        add_key(ring)
+    return str(ring)
+
+
+async def _serve_codec(settings: Settings, options: DevOptions) -> None:
+    from aha.codec_server import serve_codec
+
+    # The UI runs on loopback without sign-in and cannot send a static token: no token here.
+    origins = [f"http://localhost:{options.ui_port}", f"http://127.0.0.1:{options.ui_port}"]
+    await serve_codec(
+        replace(settings, codec_auth_token=None), "127.0.0.1", options.codec_port, origins
+    )
+
+
 def _port_free(port: int) -> bool:
     with socket.socket() as probe:
         return probe.connect_ex(("127.0.0.1", port)) != 0
@@ -134,7 +164,8 @@ async def run_dev(options: DevOptions) -> None:
     data_dir.mkdir(parents=True, exist_ok=True)
     policy = load_policy(options.policy_file)
     load_catalogue(Settings().issue_catalog)  # a bad AHA_ISSUE_CATALOG stops here, too
-    for port in (options.temporal_port, options.ui_port, options.smtp_port, options.api_port):
+    ports = [options.temporal_port, options.ui_port, options.smtp_port, options.api_port]
+    for port in ports + ([options.codec_port] if options.encrypt else []):
         if not _port_free(port):
             raise RuntimeError(f"port {port} on 127.0.0.1 is taken: is another `aha dev` running?")
     settings = replace(
@@ -160,8 +191,13 @@ async def run_dev(options: DevOptions) -> None:
     # Child `aha` commands run from another shell find this stack through the same settings.
     os.environ["AHA_DB"] = settings.db_path
     os.environ["AHA_API_TOKENS"] = str(settings.api_tokens_file)
+    codec_endpoint = None
+    if options.encrypt:
+        settings = replace(settings, codec_keys_file=_dev_key_ring(settings, data_dir))
+        os.environ["AHA_CODEC_KEYS_FILE"] = str(settings.codec_keys_file)
+        codec_endpoint = f"http://127.0.0.1:{options.codec_port}"
     server = subprocess.Popen(
-        dev_server_command(data_dir, options.temporal_port, options.ui_port),
+        dev_server_command(data_dir, options.temporal_port, options.ui_port, codec_endpoint),
         stdout=subprocess.DEVNULL,
         stderr=open(data_dir / "temporal.log", "ab"),  # noqa: SIM115
         start_new_session=True,
@@ -178,6 +214,13 @@ async def run_dev(options: DevOptions) -> None:
                 schedule=SCHEDULE_ID,
                 result=await apply_schedule(client, settings.task_queue),
             )
+            if codec_endpoint:
+                log.info(
+                    "payloads encrypted; the UI decodes them through the codec server",
+                    codec_server=codec_endpoint,
+                    keys=settings.codec_keys_file,
+                    cli=f"temporal workflow show --codec-endpoint {codec_endpoint} -w ID",
+                )
             log.info(
                 "aha dev is up",
                 temporal=settings.temporal_address,
@@ -194,6 +237,8 @@ async def run_dev(options: DevOptions) -> None:
                 asyncio.create_task(worker.run()),
                 asyncio.create_task(serve(settings, client)),
             ]
+            if codec_endpoint:
+                tasks.append(asyncio.create_task(_serve_codec(settings, options)))
             if options.demo:
                 from aha.demo import run_demo
 

@@ -6,15 +6,13 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.envconfig import ClientConfigProfile
 from temporalio.runtime import Runtime
 from temporalio.service import TLSConfig
 
+from aha.adapters.temporal.codec import data_converter_for
 from aha.adapters.temporal.tracing import tracing_interceptors
 from aha.config import Settings
-
-DATA_CONVERTER = pydantic_data_converter
 
 
 class ConnectionTarget(NamedTuple):
@@ -55,7 +53,7 @@ async def connect(settings: Settings, *, runtime: Runtime | None = None) -> Clie
         api_key=profile.api_key,
         tls=tls_config(profile),
         rpc_metadata=profile.grpc_meta,
-        data_converter=DATA_CONVERTER,
+        data_converter=data_converter_for(settings),
         interceptors=tracing_interceptors(settings),
         runtime=runtime,
     )
