@@ -193,7 +193,7 @@ def test_aha_processes_get_the_settings_they_need() -> None:
             "AHA_API_TOKENS",
             "AHA_METRICS_BIND",
         },
-        "codec-server": {"AHA_CODEC_KEYS_FILE", "AHA_CODEC_AUTH_TOKEN"},
+        "codec-server": {"AHA_CODEC_KEYS_FILE", "AHA_CODEC_CORS_ORIGINS"},
     }
     missing = {
         name: sorted(names - effective_env(services()[name]).keys())
