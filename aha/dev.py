@@ -18,6 +18,7 @@ from pathlib import Path
 
 import structlog
 from temporalio.client import Client
+from temporalio.envconfig import ClientConfigProfile
 
 from aha import search_attributes as sa
 from aha.adapters.temporal.connection import connect
@@ -171,6 +172,9 @@ async def run_dev(options: DevOptions) -> None:
     settings = replace(
         Settings(),
         temporal_address=f"127.0.0.1:{options.temporal_port}",
+        namespace="default",
+        # The local dev server, plainly: never a production profile's TLS or API key.
+        temporal_profile=ClientConfigProfile(),
         db_path=str(data_dir / "aha.db"),
         smtp_host="127.0.0.1",
         smtp_port=options.smtp_port,

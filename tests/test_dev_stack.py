@@ -65,7 +65,8 @@ def test_dev_stack_runs_the_demo_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> 
         ],
         stdout=log,
         stderr=subprocess.STDOUT,
-        env=env,
+        # A shell set up for production: the dev stack still talks plainly to its own server.
+        env=env | {"TEMPORAL_API_KEY": "a-production-key", "TEMPORAL_TLS": "true"},
     )
     try:
         _wait(lambda: "aha dev is up" in (tmp_path / "dev.log").read_text(), 90, "the stack")
