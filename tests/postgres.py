@@ -45,7 +45,11 @@ def binaries() -> Path:
     if on_path:
         candidates.append(str(Path(on_path).parent))
     for candidate in reversed(candidates):
-        if candidate and (Path(candidate) / "initdb").exists() and (Path(candidate) / "pg_ctl").exists():
+        if (
+            candidate
+            and (Path(candidate) / "initdb").exists()
+            and (Path(candidate) / "pg_ctl").exists()
+        ):
             return Path(candidate)
     raise PostgresMissing(
         "no PostgreSQL server binaries (initdb, pg_ctl) under /usr/lib/postgresql/*/bin or on "

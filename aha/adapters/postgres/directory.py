@@ -82,8 +82,7 @@ class PostgresDirectory:
         with self.pool.connection() as db, db.transaction():
             while True:
                 row = db.execute(
-                    "SELECT name, phone, account_type FROM sellers WHERE seller_id = %s"
-                    " FOR UPDATE",
+                    "SELECT name, phone, account_type FROM sellers WHERE seller_id = %s FOR UPDATE",
                     (seller_id,),
                 ).fetchone()
                 if row is not None:

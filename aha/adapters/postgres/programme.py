@@ -69,7 +69,8 @@ class PostgresProgrammeStore(PostgresDirectory):
                 good[(seller_id, day)] = score
             with db.cursor() as cursor:
                 cursor.executemany(
-                    UPSERT_READING, [(seller_id, day, score) for (seller_id, day), score in good.items()]
+                    UPSERT_READING,
+                    [(seller_id, day, score) for (seller_id, day), score in good.items()],
                 )
         accepted = len(readings) - len(problems)
         return ImportReport(accepted=accepted, problems=tuple(problems))
@@ -138,7 +139,10 @@ class PostgresProgrammeStore(PostgresDirectory):
                 " VALUES (%s, %s, %s, %s, now()) ON CONFLICT (seller_id) DO UPDATE SET"
                 " state = excluded.state, since = excluded.since, reasons = excluded.reasons,"
                 " evaluated_at = excluded.evaluated_at",
-                [(r.seller_id, str(r.state), r.since, Jsonb(list(r.reasons))) for r in latest.values()],
+                [
+                    (r.seller_id, str(r.state), r.since, Jsonb(list(r.reasons)))
+                    for r in latest.values()
+                ],
             )
 
 

@@ -90,7 +90,9 @@ def upgrade(url: str) -> tuple[str | None, str]:
     try:
         # One transaction: the lock, the check of where the schema is, every migration.
         with engine.begin() as connection:
-            connection.execute(sqlalchemy.text("SELECT pg_advisory_xact_lock(:key)"), {"key": UPGRADE_LOCK})
+            connection.execute(
+                sqlalchemy.text("SELECT pg_advisory_xact_lock(:key)"), {"key": UPGRADE_LOCK}
+            )
             before = MigrationContext.configure(connection).get_current_revision()
             config = _config()
             config.attributes["connection"] = connection
