@@ -91,7 +91,12 @@ class PostgresServer:
             str(self.bin / "pg_ctl"), "-D", str(self.data), "-o", options,
             "-l", str(self.root / "server.log"), "-w", "-t", "60", "start",
         )  # fmt: skip
-        self.admin(f"CREATE DATABASE {TEMPLATE}")
+        # A natural-language collation by default, as most production databases have: the
+        # schema must not depend on byte order being the database's own.
+        self.admin(
+            f"CREATE DATABASE {TEMPLATE} TEMPLATE template0"
+            " LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C.UTF-8'"
+        )
         upgrade(self.url(TEMPLATE))
 
     def stop(self) -> None:

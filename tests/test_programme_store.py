@@ -46,9 +46,7 @@ def test_bad_readings_are_refused_with_the_reason(
     assert store.readings("acme") == {}
 
 
-def test_csv_import_keeps_good_rows_and_names_bad_lines(
-    store: AppStore, tmp_path: Path
-) -> None:
+def test_csv_import_keeps_good_rows_and_names_bad_lines(store: AppStore, tmp_path: Path) -> None:
     csv = tmp_path / "ahr.csv"
     csv.write_text(
         "seller_id,date,score\n"
@@ -66,9 +64,7 @@ def test_csv_import_keeps_good_rows_and_names_bad_lines(
     assert store.readings("acme") == {date(2026, 11, 1): 300, date(2026, 11, 5): 280}
 
 
-def test_a_csv_without_the_header_is_refused_whole(
-    store: AppStore, tmp_path: Path
-) -> None:
+def test_a_csv_without_the_header_is_refused_whole(store: AppStore, tmp_path: Path) -> None:
     csv = tmp_path / "ahr.csv"
     csv.write_text("acme,2026-11-01,300\n")
     with pytest.raises(InvalidReading, match="header must be seller_id,date,score"):
