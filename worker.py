@@ -21,7 +21,7 @@ from activities.email import EmailActivities
 from activities.enrollment import EnrollmentActivities
 from aha.adapters.dialers import ManualDialer, SimulatedDialer
 from aha.adapters.smtp import SmtpMailer, SmtpSettings
-from aha.adapters.stores import AppStore, open_programme_store
+from aha.adapters.stores import check_database, open_programme_store
 from aha.adapters.temporal.calls import SignalAnnouncer, UpdateOutcomes
 from aha.adapters.temporal.connection import connect
 from aha.catalogue_file import load_catalogue
@@ -53,12 +53,11 @@ def build_worker(
     *,
     dialer: Dialer | None = None,
     executor: ThreadPoolExecutor | None = None,
-    store: AppStore | None = None,
 ) -> Worker:
     # Every worker reads time zones from the pinned tzdata package, not the host's copy, so
     # replays on any machine make the same calling-hours decisions.
     zoneinfo.reset_tzpath(to=[])
-    store = store or open_programme_store(settings)
+    store = open_programme_store(settings)
     mailer = SmtpMailer(
         SmtpSettings(host=settings.smtp_host, port=settings.smtp_port, sender=settings.email_from)
     )
@@ -110,10 +109,9 @@ def settle_garbage_collector() -> None:
 async def run_worker(settings: Settings) -> None:
     # The policy is read once, at start-up: a broken file fails here, before any case uses it.
     policy = load_policy(settings.policy_file)
-    # And the database: a schema behind this aha stops it here, before Temporal is asked.
-    store = open_programme_store(settings)
+    check_database(settings)  # and a database not at this aha's schema, before Temporal
     client = await connect(settings)
-    worker = build_worker(client, settings, policy, store=store)
+    worker = build_worker(client, settings, policy)
     settle_garbage_collector()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

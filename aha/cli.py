@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from temporalio.service import RPCError
 
-from aha.adapters.stores import AppStore, open_programme_store
+from aha.adapters.stores import AppStore, check_database, open_programme_store
 from aha.adapters.temporal.connection import connect
 from aha.adapters.temporal.gateway import TemporalCases
 from aha.catalogue_file import load_catalogue
@@ -63,6 +63,7 @@ def _emit(args: argparse.Namespace, value: Any, text: str) -> None:
 
 
 async def _service(settings: Settings, catalogue: Catalogue | None = None) -> CaseService:
+    check_database(settings)  # a database not ready stops the command before Temporal does
     try:
         client = await connect(settings)
     except RuntimeError as err:

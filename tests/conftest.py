@@ -1,6 +1,7 @@
 """Shared test parts: a real Temporal dev server with per-workflow time skipping, a real SMTP
-server, a real SQLite directory (or a real PostgreSQL database), and the real worker. Only the phone network is faked: tests
-play the specialist or the telephony provider who reports each call's outcome.
+server, a real SQLite directory (or a real PostgreSQL database), and the real worker. Only
+the phone network is faked: tests play the specialist or the telephony provider who reports
+each call's outcome.
 """
 
 from __future__ import annotations

@@ -8,10 +8,9 @@ import multiprocessing
 import sqlite3
 import threading
 import time
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
-
-from dataclasses import replace
 
 import psycopg
 import pytest

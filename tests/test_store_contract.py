@@ -211,7 +211,7 @@ def test_rating_summaries_count_the_windows_good_days_up_to_the_day_asked(
         _add(store, seller_id)
     start = date(2026, 5, 1)
     steady = [("steady", start + timedelta(days=n), 250 + n % 3 * 10) for n in range(200)]
-    store.record_readings(steady + [("new", date(2026, 11, 20), 400)], today=TODAY)
+    store.record_readings([*steady, ("new", date(2026, 11, 20), 400)], today=TODAY)
     window, as_of = date(2026, 6, 1), date(2026, 11, 1)
     summaries = store.rating_summaries(["steady", "new", "silent"], window, as_of, 260)
     expected_good = sum(1 for _, day, score in steady if window <= day <= as_of and score >= 260)

@@ -37,6 +37,15 @@ def open_programme_store(settings: Settings) -> AppStore:
     return SqliteProgrammeStore(settings.db_path)
 
 
+def check_database(settings: Settings) -> None:
+    """For PostgreSQL, SchemaNotReady or DatabaseUnavailable unless the database is ready
+    for this aha (an SQLite file is made ready when a store opens it)."""
+    if settings.uses_postgres:
+        from aha.adapters.postgres.schema import check_schema
+
+        check_schema(settings.db_path)
+
+
 def open_signed_out(settings: Settings) -> SignedOutSessions:
     if settings.uses_postgres:
         from aha.adapters.postgres.sessions import PostgresSignedOut
