@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test test-faults lint install browser clean
+.PHONY: run test test-faults lint install browser postgres clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,8 +21,12 @@ run: $(STAMP)
 browser:
 	bash scripts/install-browser
 
+# The store tests start a real PostgreSQL: as root, installed with apt-get when missing.
+postgres:
+	bash scripts/install-postgres
+
 # pytest exits 5 when it collected no tests; make treats that, like any non-zero code, as failure.
-test: $(STAMP) lint browser
+test: $(STAMP) lint browser postgres
 	$(BIN)/pytest -n 3 --dist loadfile
 
 # The fault tests alone (they also run in `make test`): real processes killed and cut off.

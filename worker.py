@@ -21,7 +21,7 @@ from activities.email import EmailActivities
 from activities.enrollment import EnrollmentActivities
 from aha.adapters.dialers import ManualDialer, SimulatedDialer
 from aha.adapters.smtp import SmtpMailer, SmtpSettings
-from aha.adapters.sqlite.programme import SqliteProgrammeStore
+from aha.adapters.stores import check_database, open_programme_store
 from aha.adapters.temporal.calls import SignalAnnouncer, UpdateOutcomes
 from aha.adapters.temporal.connection import connect, connection_target
 from aha.adapters.temporal.metrics import metrics_runtime
@@ -60,7 +60,7 @@ def build_worker(
     # Every worker reads time zones from the pinned tzdata package, not the host's copy, so
     # replays on any machine make the same calling-hours decisions.
     zoneinfo.reset_tzpath(to=[])
-    store = SqliteProgrammeStore(settings.db_path)
+    store = open_programme_store(settings)
     mailer = SmtpMailer(
         SmtpSettings(host=settings.smtp_host, port=settings.smtp_port, sender=settings.email_from)
     )
@@ -112,6 +112,7 @@ def settle_garbage_collector() -> None:
 async def run_worker(settings: Settings) -> None:
     # The policy is read once, at start-up: a broken file fails here, before any case uses it.
     policy = load_policy(settings.policy_file)
+    check_database(settings)  # and a database not at this aha's schema, before Temporal
     # Logged before connecting, so a worker that cannot connect still says where it tried.
     log.info("Temporal connection", process="worker", **connection_target(settings)._asdict())
     # Per process, and before the client: the SDK's metrics and the cases' business metrics.

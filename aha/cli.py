@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from temporalio.service import RPCError
 
-from aha.adapters.sqlite.programme import SqliteProgrammeStore
+from aha.adapters.stores import AppStore, check_database, open_programme_store
 from aha.adapters.temporal.connection import connect
 from aha.adapters.temporal.gateway import TemporalCases
 from aha.adapters.temporal.keyring import load_key_ring
@@ -64,25 +64,26 @@ def _emit(args: argparse.Namespace, value: Any, text: str) -> None:
 
 
 async def _service(settings: Settings, catalogue: Catalogue | None = None) -> CaseService:
+    check_database(settings)  # a database not ready stops the command before Temporal does
     try:
         client = await connect(settings)
     except RuntimeError as err:
         raise CaseError(f"cannot reach Temporal at {settings.temporal_address}: {err}") from err
-    store = SqliteProgrammeStore(settings.db_path)
+    store = open_programme_store(settings)
     return CaseService(TemporalCases(client), store, settings.task_queue, catalogue)
 
 
 # ---- commands ----------------------------------------------------------------------------
 
 
-def _existing_store(settings: Settings) -> SqliteProgrammeStore:
+def _existing_store(settings: Settings) -> AppStore:
     """The directory for commands that only read it: a missing file is a wrong AHA_DB."""
-    if not Path(settings.db_path).exists():
+    if not settings.uses_postgres and not Path(settings.db_path).exists():
         raise CaseError(
             f"no seller directory at {settings.db_path}: set AHA_DB "
             "(the stack from `aha dev` prints it), or add a seller with `aha seller upsert`"
         )
-    return SqliteProgrammeStore(settings.db_path)
+    return open_programme_store(settings)
 
 
 async def cmd_detect(args: argparse.Namespace, settings: Settings) -> None:
@@ -195,7 +196,7 @@ def _seller_json(contact: Any) -> dict[str, Any]:
 
 
 async def cmd_seller_upsert(args: argparse.Namespace, settings: Settings) -> None:
-    store = SqliteProgrammeStore(settings.db_path)
+    store = open_programme_store(settings)
     if store.get(args.seller) is None:
         # A new seller has no case and no enrolment yet: nothing in Temporal to tell.
         contact, _ = store.upsert(
@@ -301,6 +302,23 @@ async def cmd_schedule_apply(args: argparse.Namespace, settings: Settings) -> No
     _emit(args, {"schedule_id": SCHEDULE_ID, "result": done}, f"schedule {SCHEDULE_ID} {done}")
 
 
+async def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> None:
+    from aha.adapters.stores import upgrade_schema
+
+    print(upgrade_schema(settings))
+
+
+async def cmd_db_current(args: argparse.Namespace, settings: Settings) -> None:
+    from aha.adapters.stores import schema_revisions
+
+    current, head = schema_revisions(settings)
+    if head is None:
+        text = f"SQLite file {settings.db_path}: no revisions (its schema is made when it opens)"
+    else:
+        text = f"current: {current or 'none'}\nhead: {head}"
+    _emit(args, {"current": current, "head": head}, text)
+
+
 async def cmd_worker(args: argparse.Namespace, settings: Settings) -> None:
     from worker import run_worker
 
@@ -310,6 +328,9 @@ async def cmd_worker(args: argparse.Namespace, settings: Settings) -> None:
 async def cmd_api(args: argparse.Namespace, settings: Settings) -> None:
     from api.app import serve
     from api.auth import load_tokens
+    from api.state import require_session_secret
+
+    require_session_secret(settings)  # before anything else: replicas must share sessions
 
     book = load_tokens(settings.api_tokens_file)  # a bad file stops here, with its reason
     load_catalogue(settings.issue_catalog)  # and so does a bad AHA_ISSUE_CATALOG
@@ -546,6 +567,18 @@ def build_parser() -> argparse.ArgumentParser:
         cmd_schedule_apply,
         "create or update aha-enrollment-daily",
         parent=schedule_commands,
+    )
+    db = commands.add_parser("db", help="the database's schema (AHA_DB)")
+    db_commands = db.add_subparsers(dest="db_command", required=True, metavar="COMMAND")
+    command(
+        "upgrade",
+        cmd_db_upgrade,
+        "apply the schema migrations AHA_DB lacks (safe to run twice, or twice at once)",
+        data=False,
+        parent=db_commands,
+    )
+    command(
+        "current", cmd_db_current, "show the schema's current and head revision", parent=db_commands
     )
     ahr = command("ahr", cmd_seller_ahr, "record one day's AHR reading", parent=seller_commands)
     ahr.add_argument("seller")

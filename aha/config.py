@@ -18,6 +18,13 @@ def _env(name: str, default: str) -> str:
     return os.environ.get(name) or default
 
 
+def _positive_int(name: str, default: str) -> int:
+    text = _env(name, default)
+    if not text.strip().isdigit() or int(text) < 1:
+        raise ValueError(f"{name}: {text!r} is not a positive whole number")
+    return int(text)
+
+
 def _seconds(name: str, default: str) -> float:
     """A duration setting: bare seconds ("30") or a duration ("30s", "2m")."""
     text = _env(name, default)
@@ -89,6 +96,8 @@ class Settings:
     codec_auth_token: str | None = field(
         default_factory=lambda: os.environ.get("AHA_CODEC_AUTH_TOKEN")
     )
+    # How many connections each process may hold to a PostgreSQL AHA_DB (one pool per process).
+    db_pool_size: int = field(default_factory=lambda: _positive_int("AHA_DB_POOL_SIZE", "10"))
     # How to reach Temporal beyond the address and namespace above: TLS, certificates, API key,
     # from TEMPORAL_PROFILE's profile in the TOML profile file and the TEMPORAL_* variables.
     # Out of repr: it holds the API key and the client key. Out of the hash: its gRPC headers

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 import structlog
 from temporalio.client import Client
 
-from aha.adapters.sqlite.programme import SqliteProgrammeStore
+from aha.adapters.stores import open_programme_store
 from aha.adapters.temporal.gateway import TemporalCases
 from aha.catalogue_file import load_catalogue
 from aha.config import Settings
@@ -26,6 +26,7 @@ from aha.domain.models import DetectionEvent, PlanSubmission, Resolution, Review
 from aha.domain.policy import Policy
 from aha.domain.vocabulary import AccountStatus
 from aha.policy_file import load_policy
+from aha.ports import ProgrammeStore
 from aha.service import CaseService
 
 log = structlog.get_logger(__name__)
@@ -49,7 +50,7 @@ SCRIPTS = [
 ]  # fmt: skip
 
 
-def seed_sellers(store: SqliteProgrammeStore) -> list[str]:
+def seed_sellers(store: ProgrammeStore) -> list[str]:
     """Demo sellers with contact data and daily AHR readings up to today."""
     today = datetime.now(UTC).date()
     sellers = [(*seller, 200) for seller in DEMO_SELLERS] + UNPROTECTED_SELLERS
@@ -115,7 +116,7 @@ def routine_issue_types(catalogue: Catalogue, policy: Policy) -> list[str]:
 
 
 async def run_demo(client: Client, settings: Settings, interval: float = 20.0) -> None:
-    store = SqliteProgrammeStore(settings.db_path)
+    store = open_programme_store(settings)
     catalogue = load_catalogue(settings.issue_catalog)
     policy = load_policy(settings.policy_file)
     routine = routine_issue_types(catalogue, policy)

@@ -12,8 +12,7 @@ from typing import TypeVar
 from fastapi import Request
 from temporalio.client import Client
 
-from aha.adapters.sqlite.programme import SqliteProgrammeStore
-from aha.adapters.sqlite.sessions import SqliteSignedOut
+from aha.adapters.stores import open_programme_store, open_signed_out
 from aha.adapters.temporal.connection import connect
 from aha.adapters.temporal.gateway import TemporalCases
 from aha.catalogue_file import load_catalogue, shipped_catalogue
@@ -27,6 +26,16 @@ from api.auth import TokenBook, TokenSource
 from api.errors import TemporalUnavailable
 
 ResultT = TypeVar("ResultT")
+
+
+def require_session_secret(settings: Settings) -> None:
+    """On PostgreSQL the API runs as replicas: each must sign and read the same sessions."""
+    if settings.uses_postgres and not settings.session_secret:
+        raise ValueError(
+            "AHA_SESSION_SECRET is required when AHA_DB is PostgreSQL: API replicas share the "
+            "database, so page sessions, CSRF and page tokens signed by one must be valid on "
+            "every other; set the same long random secret on each replica"
+        )
 
 
 class TemporalLink:
@@ -69,15 +78,16 @@ class ApiState:
     signed_out: SignedOutSessions = field(init=False)
 
     def __post_init__(self) -> None:
-        self.signed_out = SqliteSignedOut(self.settings.db_path)
+        self.signed_out = open_signed_out(self.settings)
 
     @classmethod
     def from_settings(cls, settings: Settings, client: Client | None = None) -> ApiState:
+        require_session_secret(settings)
         state = cls(
             settings=settings,
             token_source=TokenSource(settings.api_tokens_file),
             temporal=TemporalLink(settings, client),
-            store=SqliteProgrammeStore(settings.db_path),
+            store=open_programme_store(settings),
             catalogue=load_catalogue(settings.issue_catalog),
             policy=load_policy(settings.policy_file),
         )

@@ -1,6 +1,7 @@
 """Shared test parts: a real Temporal dev server with per-workflow time skipping, a real SMTP
-server, a real SQLite directory, and the real worker. Only the phone network is faked: tests
-play the specialist or the telephony provider who reports each call's outcome.
+server, a real SQLite directory (or a real PostgreSQL database), and the real worker. Only
+the phone network is faked: tests play the specialist or the telephony provider who reports
+each call's outcome.
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from aha.adapters.postgres.pool import close_pools
 from aha.adapters.sqlite.programme import SqliteProgrammeStore
+from aha.adapters.stores import AppStore, open_programme_store
 from aha.adapters.temporal.gateway import TemporalCases
 from aha.config import Settings
 from aha.dev import free_port, search_attribute_args, temporal_binary
@@ -33,6 +36,7 @@ from aha.domain.policy import Policy, parse_policy
 from aha.domain.programme import Enrollment
 from aha.mailcatcher import MailCatcher
 from aha.service import CaseService, case_id_for
+from tests.postgres import PostgresServer, running_postgres
 from worker import build_worker
 
 # Every hour callable and generous report timeouts: tests that are not about calling hours
@@ -69,6 +73,29 @@ async def env() -> AsyncIterator[WorkflowEnvironment]:
 
 
 @pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """This test process's own PostgreSQL server (each xdist worker starts its own)."""
+    with running_postgres() as server:
+        yield server
+
+
+@pytest.fixture
+def postgres_url(postgres: PostgresServer) -> Iterator[str]:
+    """A fresh database at the head revision, for one test: its URL (for AHA_DB)."""
+    yield postgres.migrated_database()
+    close_pools()  # the test's pools: connections must not pile up over the session
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def aha_db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """AHA_DB for a test that runs against both stores: an SQLite path or a PostgreSQL URL."""
+    if request.param == "sqlite":
+        return str(tmp_path / "aha.db")
+    url: str = request.getfixturevalue("postgres_url")
+    return url
+
+
+@pytest.fixture(scope="session")
 def mail_outbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, int]]:
     outbox = tmp_path_factory.mktemp("outbox")
     port = free_port()
@@ -94,9 +121,10 @@ class Cases:
 
     env: WorkflowEnvironment
     service: CaseService
-    store: SqliteProgrammeStore
+    store: AppStore
     outbox: Path
     mail: Any = None  # a StoppableMail, when the caller runs one it can take down
+    db: str = ""  # AHA_DB: the SQLite path or the PostgreSQL URL the store and worker use
 
     @property
     def client(self) -> Client:
@@ -202,22 +230,28 @@ CasesFactory = Callable[..., Awaitable[Cases]]
 
 @asynccontextmanager
 async def running_cases(
-    env: WorkflowEnvironment, tmp_path: Path, mail: tuple[Path, int], policy: Policy
+    env: WorkflowEnvironment,
+    tmp_path: Path,
+    mail: tuple[Path, int],
+    policy: Policy,
+    db: str | None = None,
 ) -> AsyncIterator[Cases]:
+    """The worker and the service over one store: by default an SQLite file in `tmp_path`;
+    `db` names another AHA_DB (a PostgreSQL URL from `postgres_url`)."""
     outbox, port = mail
     settings = replace(
         Settings(),
         task_queue=f"cases-{uuid.uuid4()}",
-        db_path=str(tmp_path / "aha.db"),
+        db_path=db or str(tmp_path / "aha.db"),
         smtp_host="127.0.0.1",
         smtp_port=port,
         dialer="manual",
     )
-    store = SqliteProgrammeStore(settings.db_path)
+    store = open_programme_store(settings) if db else SqliteProgrammeStore(settings.db_path)
     worker = build_worker(env.client, settings, policy)
     async with worker:
         service = CaseService(TemporalCases(env.client), store, settings.task_queue)
-        yield Cases(env, service, store, outbox)
+        yield Cases(env, service, store, outbox, db=settings.db_path)
 
 
 @pytest.fixture
@@ -319,10 +353,12 @@ async def running_api(cases: Cases, tmp_path: Path) -> AsyncIterator[Api]:
         Settings(),
         temporal_address=cases.client.service_client.config.target_host,
         task_queue=cases.service.task_queue,
-        db_path=str(cases.store.path),
+        db_path=cases.db,
         api_tokens_file=str(tokens_file),
         api_timeout_seconds=20,
     )
+    if settings.uses_postgres and not settings.session_secret:
+        settings = replace(settings, session_secret=f"test-{uuid.uuid4().hex}")
     config = uvicorn.Config(
         create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="off"
     )

@@ -1,6 +1,6 @@
-"""The delivery ledger on a real SQLite file: one claimant per step, across threads and
-processes; a dead claimant's step is free again after its hold; a sealed run refuses fenced
-steps."""
+"""The delivery ledger on a real SQLite file and a real PostgreSQL database (every test runs
+against both): one claimant per step, across threads and processes; a dead claimant's step is
+free again after its hold; a sealed run refuses fenced steps."""
 
 from __future__ import annotations
 
@@ -8,25 +8,43 @@ import multiprocessing
 import sqlite3
 import threading
 import time
+from dataclasses import replace
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 
-from aha.adapters.sqlite.directory import SqliteDirectory
-from aha.adapters.sqlite.ledger import SqliteDeliveries
+from aha.adapters.stores import AppStore, open_programme_store
+from aha.config import Settings
+from aha.ports import DeliveryLedger
 
 HOLD = timedelta(seconds=60)
 
 
+def _store(aha_db: str) -> AppStore:
+    return open_programme_store(replace(Settings(), db_path=aha_db))
+
+
+def _rows(aha_db: str, sql: str) -> list[tuple[Any, ...]]:
+    """What the database itself holds, read past the store."""
+    if aha_db.startswith("postgresql://"):
+        with psycopg.connect(aha_db) as pg:
+            return pg.execute(sql).fetchall()  # type: ignore[arg-type]
+    db = sqlite3.connect(aha_db)
+    try:
+        return db.execute(sql).fetchall()
+    finally:
+        db.close()
+
+
 @pytest.fixture
-def deliveries(tmp_path: Path) -> SqliteDeliveries:
-    return SqliteDirectory(tmp_path / "aha.db").deliveries
+def deliveries(aha_db: str) -> DeliveryLedger:
+    return _store(aha_db).deliveries
 
 
 def test_a_claimed_step_is_busy_for_everyone_else_until_marked(
-    deliveries: SqliteDeliveries,
+    deliveries: DeliveryLedger,
 ) -> None:
     with deliveries.claim("case/run/email/a", "email", HOLD) as first:
         assert first.outcome == "claimed"
@@ -37,7 +55,7 @@ def test_a_claimed_step_is_busy_for_everyone_else_until_marked(
         assert later.outcome == "already_sent"
 
 
-def test_a_claim_left_unmarked_is_released_for_the_retry(deliveries: SqliteDeliveries) -> None:
+def test_a_claim_left_unmarked_is_released_for_the_retry(deliveries: DeliveryLedger) -> None:
     with pytest.raises(ConnectionRefusedError), deliveries.claim("k", "email", HOLD) as claim:
         assert claim.outcome == "claimed"
         raise ConnectionRefusedError("mail server down")
@@ -46,7 +64,7 @@ def test_a_claim_left_unmarked_is_released_for_the_retry(deliveries: SqliteDeliv
 
 
 def test_the_claim_of_a_dead_sender_is_taken_again_once_its_hold_passed(
-    tmp_path: Path, deliveries: SqliteDeliveries
+    aha_db: str, deliveries: Any
 ) -> None:
     # A process that dies inside the block never releases: simulate by leaving the row.
     with deliveries.claim("k", "call", timedelta(milliseconds=200)) as claim:
@@ -58,15 +76,11 @@ def test_the_claim_of_a_dead_sender_is_taken_again_once_its_hold_passed(
     with deliveries.claim("k", "call", HOLD) as retry:
         assert retry.outcome == "claimed"
         retry.mark_sent()
-    db = sqlite3.connect(tmp_path / "aha.db")
-    assert db.execute("SELECT state, claims FROM deliveries WHERE key = 'k'").fetchone() == (
-        "sent",
-        2,
-    )
+    assert _rows(aha_db, "SELECT state, claims FROM deliveries WHERE key = 'k'") == [("sent", 2)]
 
 
 def test_a_holder_whose_claim_expired_cannot_release_or_mark_the_new_one(
-    tmp_path: Path, deliveries: SqliteDeliveries
+    deliveries: Any,
 ) -> None:
     with deliveries.claim("k", "email", timedelta(milliseconds=100)) as slow:
         time.sleep(0.15)
@@ -81,7 +95,7 @@ def test_a_holder_whose_claim_expired_cannot_release_or_mark_the_new_one(
 
 
 def test_a_retry_of_a_fenced_step_still_sending_is_busy_not_sealed(
-    deliveries: SqliteDeliveries,
+    deliveries: DeliveryLedger,
 ) -> None:
     with deliveries.claim("run/email/reminder", "email", HOLD, fence="run") as sending:
         deliveries.seal("run")
@@ -90,7 +104,7 @@ def test_a_retry_of_a_fenced_step_still_sending_is_busy_not_sealed(
         sending.mark_sent()
 
 
-def test_a_sealed_run_refuses_fenced_steps_only(deliveries: SqliteDeliveries) -> None:
+def test_a_sealed_run_refuses_fenced_steps_only(deliveries: DeliveryLedger) -> None:
     deliveries.seal("case/run-1")
     deliveries.seal("case/run-1")  # sealing twice changes nothing
     assert deliveries.is_sealed("case/run-1")
@@ -103,7 +117,7 @@ def test_a_sealed_run_refuses_fenced_steps_only(deliveries: SqliteDeliveries) ->
         assert other.outcome == "claimed"
 
 
-def test_a_step_sent_before_the_seal_still_reads_as_sent(deliveries: SqliteDeliveries) -> None:
+def test_a_step_sent_before_the_seal_still_reads_as_sent(deliveries: DeliveryLedger) -> None:
     with deliveries.claim("case/run/email/reminder", "email", HOLD, fence="case/run") as c:
         c.mark_sent()
     deliveries.seal("case/run")
@@ -111,16 +125,14 @@ def test_a_step_sent_before_the_seal_still_reads_as_sent(deliveries: SqliteDeliv
         assert again.outcome == "already_sent"
 
 
-def test_keys_recorded_by_the_older_ledger_count_as_sent(tmp_path: Path) -> None:
-    store = SqliteDirectory(tmp_path / "aha.db")
+def test_keys_recorded_by_the_older_ledger_count_as_sent(aha_db: str) -> None:
+    store = _store(aha_db)
     store.record_sent("case/run/email/issue-opened/I1", "email")
     with store.deliveries.claim("case/run/email/issue-opened/I1", "email", HOLD) as claim:
         assert claim.outcome == "already_sent"
 
 
-def _claim_in_thread(
-    deliveries: SqliteDeliveries, start: threading.Barrier, won: list[str]
-) -> None:
+def _claim_in_thread(deliveries: DeliveryLedger, start: threading.Barrier, won: list[str]) -> None:
     start.wait()
     with deliveries.claim("race", "email", HOLD) as claim:
         if claim.outcome == "claimed":
@@ -130,7 +142,7 @@ def _claim_in_thread(
 
 
 def test_of_many_threads_racing_for_one_step_exactly_one_sends(
-    deliveries: SqliteDeliveries,
+    deliveries: DeliveryLedger,
 ) -> None:
     start = threading.Barrier(8)
     outcomes: list[str] = []
@@ -147,7 +159,7 @@ def test_of_many_threads_racing_for_one_step_exactly_one_sends(
 
 
 def _claim_in_process(path: str, key: str, start: Any, results: multiprocessing.Queue[str]) -> None:
-    deliveries = SqliteDeliveries(path)
+    deliveries = _store(path).deliveries
     start.wait()  # all four import and connect first, then race
     with deliveries.claim(key, "email", HOLD) as claim:
         if claim.outcome == "claimed":
@@ -155,9 +167,9 @@ def _claim_in_process(path: str, key: str, start: Any, results: multiprocessing.
         results.put(claim.outcome)
 
 
-def test_of_several_worker_processes_exactly_one_claims_each_step(tmp_path: Path) -> None:
-    path = str(tmp_path / "aha.db")
-    SqliteDirectory(path)
+def test_of_several_worker_processes_exactly_one_claims_each_step(aha_db: str) -> None:
+    path = aha_db
+    _store(path)
     context = multiprocessing.get_context("spawn")
     results: multiprocessing.Queue[str] = context.Queue()
     for key in ("a", "b", "c"):
@@ -172,5 +184,4 @@ def test_of_several_worker_processes_exactly_one_claims_each_step(tmp_path: Path
             process.join(timeout=30)
     outcomes = [results.get(timeout=5) for _ in range(12)]
     assert outcomes.count("claimed") == 3
-    db = sqlite3.connect(path)
-    assert db.execute("SELECT count(*) FROM deliveries WHERE state = 'sent'").fetchone() == (3,)
+    assert _rows(path, "SELECT count(*) FROM deliveries WHERE state = 'sent'") == [(3,)]

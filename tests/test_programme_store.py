@@ -1,26 +1,29 @@
-"""AHR readings: one at a time or by CSV, refused with a reason, replaced when re-sent."""
+"""AHR readings: one at a time or by CSV, refused with a reason, replaced when re-sent (in an
+SQLite file and in a PostgreSQL database alike)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
 import pytest
 
-from aha.adapters.sqlite.programme import SqliteProgrammeStore
+from aha.adapters.stores import AppStore, open_programme_store
+from aha.config import Settings
 from aha.domain.programme import InvalidReading
 
 TODAY = date(2026, 11, 27)
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> SqliteProgrammeStore:
-    store = SqliteProgrammeStore(tmp_path / "aha.db")
+def store(aha_db: str) -> AppStore:
+    store = open_programme_store(replace(Settings(), db_path=aha_db))
     store.upsert("acme", email="ops@acme.example", phone=None, timezone="America/New_York")
     return store
 
 
-def test_a_resent_reading_replaces_the_old_one(store: SqliteProgrammeStore) -> None:
+def test_a_resent_reading_replaces_the_old_one(store: AppStore) -> None:
     store.record_reading("acme", date(2026, 11, 1), 240, today=TODAY)
     store.record_reading("acme", date(2026, 11, 1), 310, today=TODAY)
     assert store.readings("acme") == {date(2026, 11, 1): 310}
@@ -36,16 +39,14 @@ def test_a_resent_reading_replaces_the_old_one(store: SqliteProgrammeStore) -> N
     ],
 )
 def test_bad_readings_are_refused_with_the_reason(
-    store: SqliteProgrammeStore, seller: str, day: date, score: int, reason: str
+    store: AppStore, seller: str, day: date, score: int, reason: str
 ) -> None:
     with pytest.raises(InvalidReading, match=reason):
         store.record_reading(seller, day, score, today=TODAY)
     assert store.readings("acme") == {}
 
 
-def test_csv_import_keeps_good_rows_and_names_bad_lines(
-    store: SqliteProgrammeStore, tmp_path: Path
-) -> None:
+def test_csv_import_keeps_good_rows_and_names_bad_lines(store: AppStore, tmp_path: Path) -> None:
     csv = tmp_path / "ahr.csv"
     csv.write_text(
         "seller_id,date,score\n"
@@ -63,9 +64,7 @@ def test_csv_import_keeps_good_rows_and_names_bad_lines(
     assert store.readings("acme") == {date(2026, 11, 1): 300, date(2026, 11, 5): 280}
 
 
-def test_a_csv_without_the_header_is_refused_whole(
-    store: SqliteProgrammeStore, tmp_path: Path
-) -> None:
+def test_a_csv_without_the_header_is_refused_whole(store: AppStore, tmp_path: Path) -> None:
     csv = tmp_path / "ahr.csv"
     csv.write_text("acme,2026-11-01,300\n")
     with pytest.raises(InvalidReading, match="header must be seller_id,date,score"):

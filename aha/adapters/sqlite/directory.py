@@ -80,6 +80,8 @@ class SqliteDirectory:
         phone = checked or None
         now = datetime.now(UTC).isoformat()
         with self._connect() as db:
+            # The write lock before the read: two processes changing one seller take turns.
+            db.execute("BEGIN IMMEDIATE")
             row = db.execute("SELECT * FROM sellers WHERE seller_id = ?", (seller_id,)).fetchone()
             if row is None:
                 db.execute(

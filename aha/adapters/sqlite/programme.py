@@ -3,21 +3,14 @@ daily AHR readings and each seller's enrolment state (`aha.ports.ProgrammeStore`
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+from aha.adapters.readings_csv import import_readings
 from aha.adapters.sqlite.directory import SqliteDirectory
-from aha.domain.programme import (
-    READINGS_HEADER,
-    Enrollment,
-    ImportReport,
-    InvalidReading,
-    check_reading,
-    parse_reading_row,
-)
+from aha.domain.programme import Enrollment, ImportReport, InvalidReading, check_reading
 from aha.domain.vocabulary import EnrollmentState
 
 
@@ -82,24 +75,7 @@ class SqliteProgrammeStore(SqliteDirectory):
 
     def import_readings(self, path: Path, today: date | None = None) -> ImportReport:
         """Load `seller_id,date,score` rows; good rows land, bad rows are reported by line."""
-        unparsed: list[tuple[int, str]] = []
-        rows: list[tuple[str, date, int]] = []
-        lines: list[int] = []
-        with path.open(newline="", encoding="utf-8") as file:
-            reader = csv.reader(file)
-            header = next(reader, None)
-            if header is None or [h.strip() for h in header] != READINGS_HEADER:
-                raise InvalidReading(f"{path}: the header must be seller_id,date,score")
-            for row in reader:
-                try:
-                    rows.append(parse_reading_row(row))
-                except InvalidReading as err:
-                    unparsed.append((reader.line_num, str(err)))
-                    continue
-                lines.append(reader.line_num)
-        report = self.record_readings(rows, today, positions=lines)
-        problems = tuple(sorted(unparsed + list(report.problems)))
-        return ImportReport(accepted=report.accepted, problems=problems)
+        return import_readings(self, path, today)
 
     def readings(self, seller_id: str) -> dict[date, int]:
         with self._connect() as db:
