@@ -8,6 +8,7 @@ from pathlib import Path
 
 import psycopg
 import sqlalchemy
+import structlog
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
@@ -20,6 +21,8 @@ from aha.adapters.postgres.pool import connect_once
 MIGRATIONS = Path(__file__).parent / "migrations"
 # Any fixed number: every `aha db upgrade` on one database waits for the one before it.
 UPGRADE_LOCK = 0x61_68_61_64_62  # "ahadb"
+
+log = structlog.get_logger(__name__)
 
 
 class SchemaNotReady(RuntimeError):
@@ -61,18 +64,25 @@ _checked: set[str] = set()
 
 
 def check_schema(url: str) -> None:
-    """SchemaNotReady unless the database is at this aha's head revision (checked once per
-    process: a running process never sees its schema change under it)."""
+    """SchemaNotReady when the database is behind this aha's head revision (checked once per
+    process: a running process never sees its schema change under it). A revision this aha
+    does not know is a later release's, and accepted with a warning."""
     if url in _checked:
         return
     head = head_revision()
     current = current_revision(url)
     if current != head:
         if current is not None and current not in {s.revision for s in _scripts().walk_revisions()}:
-            raise SchemaNotReady(
-                f"AHA_DB: the database schema is at {current}, newer than this aha knows "
-                f"(it needs {head}): run the aha that migrated it, or restore the backup"
+            # A release's migrations only add, so the release before still runs on them: in a
+            # rolling deploy an old replica that restarts after `aha db upgrade` must come back.
+            log.warning(
+                "the database schema is newer than this aha knows; running on it, as "
+                "migrations stay compatible with the release before",
+                schema=current,
+                needs=head,
             )
+            _checked.add(url)
+            return
         raise SchemaNotReady(
             f"AHA_DB: the database schema is at {current or 'none'}, this aha needs {head}: "
             "run `aha db upgrade`"
