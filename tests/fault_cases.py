@@ -18,15 +18,18 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
+import psycopg
+from psycopg.rows import dict_row
 from temporalio.client import Client
 
-from aha.adapters.sqlite.programme import SqliteProgrammeStore
+from aha.adapters.stores import AppStore, open_programme_store
 from aha.adapters.temporal.gateway import TemporalCases
+from aha.config import Settings
 from aha.domain.models import (
     CallOutcome,
     CallReport,
@@ -84,7 +87,10 @@ class FaultStack:
     workers: list[WorkerProcess]
     client: Client
     service: CaseService
-    store: SqliteProgrammeStore
+    store: AppStore
+    db: str  # AHA_DB: the SQLite file or the PostgreSQL URL every worker shares
+    # Called with each new seller's id (a test over the HTTP API gives each a token).
+    on_new_seller: Callable[[str], None] | None = None
 
     def new_seller(self, kind: str) -> str:
         seller_id = f"{kind.replace('_', '-')}-{uuid.uuid4().hex[:8]}"
@@ -97,6 +103,8 @@ class FaultStack:
         )
         today = datetime.now(UTC).date()
         self.store.save_enrollments([Enrollment(seller_id, "enrolled", today, ())])
+        if self.on_new_seller is not None:
+            self.on_new_seller(seller_id)
         return seller_id
 
     def worker_logs(self) -> str:
@@ -112,20 +120,23 @@ async def fault_stack(
     give_up: str = "30m",
     workers: int = 2,
     worker_env: dict[str, str] | None = None,
+    db: str | None = None,
 ) -> AsyncIterator[FaultStack]:
+    """Real processes over one store: the SQLite file `work/aha.db`, or `db` (a PostgreSQL
+    URL, already migrated)."""
     policy = work / "policy.toml"
     policy.write_text(
         POLICY.format(deadline=deadline, reminder=reminder, give_up=give_up), encoding="utf-8"
     )
-    db_path = work / "aha.db"
-    store = SqliteProgrammeStore(db_path)
+    db = db or str(work / "aha.db")
+    store = open_programme_store(replace(Settings(), db_path=db))
     async with TemporalServer(work / "temporal") as server:
         with StoppableMail() as mail:
             env = {
                 "TEMPORAL_ADDRESS": server.address,
                 "TEMPORAL_NAMESPACE": "default",
                 "AHA_TASK_QUEUE": f"faults-{uuid.uuid4().hex[:8]}",
-                "AHA_DB": str(db_path),
+                "AHA_DB": db,
                 "AHA_SMTP_HOST": "127.0.0.1",
                 "AHA_SMTP_PORT": str(mail.port),
                 "AHA_DIALER": "manual",
@@ -138,7 +149,7 @@ async def fault_stack(
                     process.wait_ready()
                 client = await server.connect()
                 service = CaseService(TemporalCases(client), store, env["AHA_TASK_QUEUE"])
-                yield FaultStack(work, server, mail, processes, client, service, store)
+                yield FaultStack(work, server, mail, processes, client, service, store, db)
             finally:
                 for process in processes:
                     process.kill()
@@ -313,18 +324,30 @@ def _message_id(key: str) -> str:
     return f"<{key.replace('/', '.')}@aha.local>"
 
 
-def _ledger(db_path: Path) -> tuple[dict[str, sqlite3.Row], dict[str, datetime]]:
-    db = sqlite3.connect(db_path)
-    db.row_factory = sqlite3.Row
-    try:
-        rows = {row["key"]: row for row in db.execute("SELECT * FROM deliveries")}
-        seals = {
-            row["run_key"]: datetime.fromisoformat(row["sealed_at"])
-            for row in db.execute("SELECT * FROM sealed_runs")
-        }
-    finally:
-        db.close()
-    return rows, seals
+def _ledger(db: str) -> tuple[dict[str, dict[str, Any]], dict[str, datetime]]:
+    """The ledger's rows by key, times as datetimes, and when each run was sealed."""
+    if Settings(db_path=db).uses_postgres:
+        with psycopg.connect(db, row_factory=dict_row) as pg:
+            deliveries = pg.execute("SELECT * FROM deliveries").fetchall()
+            sealed = pg.execute("SELECT * FROM sealed_runs").fetchall()
+    else:
+        lite = sqlite3.connect(db)
+        lite.row_factory = sqlite3.Row
+        try:
+            deliveries = [dict(row) for row in lite.execute("SELECT * FROM deliveries")]
+            sealed = [dict(row) for row in lite.execute("SELECT * FROM sealed_runs")]
+        finally:
+            lite.close()
+
+    def moment(value: Any) -> datetime | None:
+        return datetime.fromisoformat(value) if isinstance(value, str) else value
+
+    rows = {
+        row["key"]: row | {f: moment(row[f]) for f in ("claimed_at", "sent_at")}
+        for row in deliveries
+    }
+    seals = {row["run_key"]: moment(row["sealed_at"]) for row in sealed}
+    return rows, seals  # type: ignore[return-value]
 
 
 def check_cases(
@@ -332,7 +355,7 @@ def check_cases(
 ) -> Findings:
     """Every case run: its end state, its deadline, its emails and its calls."""
     found = Findings(cases=len(cases))
-    rows, seals = _ledger(stack.store.path)
+    rows, seals = _ledger(stack.db)
     mails = stack.mail.messages()
     dialled: dict[tuple[str, str, int], int] = {}
     for match in DIALLED.finditer(stack.worker_logs()):
@@ -400,17 +423,17 @@ def check_cases(
         for key, row in rows.items():
             if not key.startswith(f"{run_key}/") or row["channel"] != "call":
                 continue
-            dialled_at = datetime.fromisoformat(row["sent_at"]) if row["sent_at"] else None
+            dialled_at = row["sent_at"]
             if dialled_at and dialled_at > view.closed_at:
                 found.calls_after_closure += 1
                 problems.append(f"{key} dialled after the case closed")
-            if datetime.fromisoformat(row["claimed_at"]) > sealed_at and row["state"] == "sent":
+            if row["claimed_at"] > sealed_at and row["state"] == "sent":
                 found.calls_after_closure += 1
                 problems.append(f"{key} claimed after the run was sealed")
             number = int(key.rsplit("/", 1)[1])
             attempt = view.call_attempts[number - 1] if number <= len(view.call_attempts) else None
             if row["state"] == "sent" and attempt and attempt.placed_at and row["sent_at"]:
-                lag = (attempt.placed_at - datetime.fromisoformat(row["sent_at"])).total_seconds()
+                lag = (attempt.placed_at - row["sent_at"]).total_seconds()
                 found.placement_lag.append(lag)
                 # At worst the signal was lost with its worker and the retried dial confirms.
                 if lag > PLACEMENT_LAG_LIMIT:
