@@ -44,7 +44,7 @@ def create_codec_app(
                 )
         try:
             payloads = json_format.Parse(await request.body(), Payloads())
-        except json_format.ParseError as err:
+        except (json_format.ParseError, UnicodeDecodeError) as err:
             return JSONResponse(
                 {"detail": f'expected {{"payloads": [...]}} in protobuf JSON: {err}'},
                 status_code=400,

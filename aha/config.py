@@ -48,7 +48,8 @@ class Settings:
         default_factory=lambda: load_temporal_profile().namespace or DEFAULT_NAMESPACE
     )
     task_queue: str = field(default_factory=lambda: _env("AHA_TASK_QUEUE", TASK_QUEUE))
-    db_path: str = field(default_factory=lambda: _env("AHA_DB", ".aha/aha.db"))
+    # Out of repr, as the secrets below: a PostgreSQL URL may carry its password.
+    db_path: str = field(default_factory=lambda: _env("AHA_DB", ".aha/aha.db"), repr=False)
     policy_file: str | None = field(default_factory=lambda: os.environ.get("AHA_POLICY_FILE"))
     # The operator's issue types on top of the shipped catalogue (aha/issue_catalog.toml).
     issue_catalog: str | None = field(default_factory=lambda: os.environ.get("AHA_ISSUE_CATALOG"))
@@ -84,7 +85,9 @@ class Settings:
         default_factory=lambda: _seconds("AHA_WORKER_SHUTDOWN_GRACE", "30")
     )
     # Signs page sessions and CSRF tokens; unset, each API process picks its own at start.
-    session_secret: str | None = field(default_factory=lambda: os.environ.get("AHA_SESSION_SECRET"))
+    session_secret: str | None = field(
+        default_factory=lambda: os.environ.get("AHA_SESSION_SECRET"), repr=False
+    )
     # Where the worker (and, separately, the API) serves Prometheus metrics, e.g. 0.0.0.0:9464;
     # unset, no metrics endpoint.
     metrics_bind: str | None = field(default_factory=lambda: os.environ.get("AHA_METRICS_BIND"))
@@ -94,7 +97,7 @@ class Settings:
     )
     # The bearer token the codec server requires; unset, it requires none.
     codec_auth_token: str | None = field(
-        default_factory=lambda: os.environ.get("AHA_CODEC_AUTH_TOKEN")
+        default_factory=lambda: os.environ.get("AHA_CODEC_AUTH_TOKEN"), repr=False
     )
     # How many connections each process may hold to a PostgreSQL AHA_DB (one pool per process).
     db_pool_size: int = field(default_factory=lambda: _positive_int("AHA_DB_POOL_SIZE", "10"))

@@ -365,6 +365,15 @@ async def test_codec_server_decodes_the_history_for_the_token_holder(stack: Encr
             assert wrong.status_code == 401 and "payloads" not in wrong.text
         bad = server.post("/decode", {"payload": "nonsense"})
         assert bad.status_code == 400 and "payloads" in bad.json()["detail"]
+        not_text = httpx.post(
+            f"{server.url}/decode",
+            content=b"\xff\xfe{",
+            headers={"Authorization": f"Bearer {server.token}"},
+        )
+        assert not_text.status_code == 400 and "payloads" in not_text.json()["detail"]
+        cut_short = dict(encrypted[0], data=base64.b64encode(b"short").decode())
+        refused = server.post("/decode", {"payloads": [cut_short]})
+        assert refused.status_code == 400 and "too few" in refused.text, refused.text
 
         # The Web UI's preflight: its origin, its method and headers, and no token.
         for origin in ("http://localhost:8233", "http://127.0.0.1:8233"):
@@ -538,6 +547,17 @@ def test_keygen_creates_then_adds_and_keeps_the_file_private(tmp_path: Path) -> 
     assert stat.S_IMODE(keys.stat().st_mode) == 0o600
     for key in again.keys.values():
         assert base64.b64encode(key).decode() not in first.stdout + second.stdout
+
+
+def test_keygen_keeps_the_mode_a_deployment_gave_the_ring(tmp_path: Path) -> None:
+    # A ring mounted into containers whose user must read it: a rotation must not lock it.
+    keys = tmp_path / "ring.json"
+    assert aha("codec", "keygen", "--file", str(keys)).returncode == 0
+    keys.chmod(0o644)
+    rotated = aha("codec", "keygen", "--file", str(keys))
+    assert rotated.returncode == 0, rotated.stderr
+    assert stat.S_IMODE(keys.stat().st_mode) == 0o644
+    assert len(load_key_ring(keys).keys) == 2
 
 
 # Each long-running process and one short command; "PORT" becomes a free port.

@@ -152,6 +152,17 @@ def test_an_unreachable_database_is_named_without_its_password() -> None:
     assert "s3cret-pw" not in done.stderr
 
 
+def test_settings_never_show_the_database_password_or_secrets(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("AHA_DB", "postgresql://aha:s3cret-pw@db.internal:5432/aha")
+    monkeypatch.setenv("AHA_SESSION_SECRET", "session-s3cret")
+    monkeypatch.setenv("AHA_CODEC_AUTH_TOKEN", "codec-s3cret")
+    shown = repr(Settings())
+    for secret in ("s3cret-pw", "session-s3cret", "codec-s3cret"):
+        assert secret not in shown
+
+
 # ---- AHA_SESSION_SECRET ----------------------------------------------------------------------
 
 

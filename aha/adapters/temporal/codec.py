@@ -67,6 +67,11 @@ class EncryptionCodec(PayloadCodec):
                 f"({SETTING}={self.ring.source}) does not hold; it holds "
                 f"{', '.join(sorted(self._ciphers))}: put that key back in the ring"
             )
+        if len(payload.data) <= NONCE_BYTES:
+            raise PayloadDecryptionError(
+                f"a payload marked encrypted with key {key_id!r} holds {len(payload.data)} "
+                f"bytes, too few for a nonce and a tag: it was cut short or altered"
+            )
         try:
             clear = cipher.decrypt(payload.data[:NONCE_BYTES], payload.data[NONCE_BYTES:], None)
         except InvalidTag:

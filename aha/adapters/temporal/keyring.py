@@ -14,6 +14,7 @@ import json
 import os
 import re
 import secrets
+import stat
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -121,6 +122,11 @@ def _write(target: Path, ring: KeyRing) -> None:
     temporary = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
     descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
+        # A ring that exists keeps its mode and owner's group access: the deployment chose
+        # them (a secret mounted into containers whose user must read it), and a rotation
+        # that made it unreadable would stop every process at its next start.
+        if target.exists():
+            os.chmod(descriptor, stat.S_IMODE(target.stat().st_mode))
         with os.fdopen(descriptor, "w", encoding="utf-8") as file:
             json.dump(document, file, indent=2)
             file.write("\n")
