@@ -249,6 +249,16 @@ def test_published_ports_bind_loopback_only() -> None:
             assert str(port).startswith("127.0.0.1:"), f"{name} publishes {port} beyond loopback"
 
 
+def test_no_other_container_can_reach_the_codec_server() -> None:
+    # Whoever reaches it can have any payload decrypted: only the browser, through the port.
+    every = services()
+    codec_networks = set(every["codec-server"]["networks"])
+    assert codec_networks and "default" not in codec_networks
+    for name, service in every.items():
+        if name != "codec-server":
+            assert not codec_networks & set(service.get("networks", ["default"])), name
+
+
 def test_no_password_or_secret_is_written_in_the_file() -> None:
     text = COMPOSE.read_text()
     assert not re.search(r"://[^/\s:@]+:[^/\s@]+@", text), "a URL with a password"
