@@ -6,8 +6,12 @@ to a specialist or a telephony provider, and the outcome comes back through the 
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import Any, Literal, TypeVar
 
 import structlog
 from temporalio import activity
@@ -22,6 +26,7 @@ log = structlog.get_logger(__name__)
 CLAIM_HOLD = timedelta(seconds=30)
 
 Placement = Literal["placed", "already_placed", "sealed"]
+T = TypeVar("T")
 
 
 class CallActivities:
@@ -47,23 +52,42 @@ class CallActivities:
         return await self._place(task, announce=True)
 
     async def _place(self, task: CallTask, announce: bool) -> Placement:
-        with self.deliveries.claim(task.key, "call", CLAIM_HOLD, task.fence) as claim:
-            if claim.outcome == "busy":
-                raise ApplicationError("another worker is placing this call", type="DeliveryBusy")
-            if claim.outcome == "sealed":
-                log.info("call not placed: its case closed", seller_id=task.seller_id,
-                         workflow_id=task.case_id, attempt=task.attempt)  # fmt: skip
-                return "sealed"
-            if claim.outcome == "already_sent":
-                return "already_placed"
-            contact = self.directory.get(task.seller_id)
-            if contact is None:
-                raise ApplicationError(
-                    f"unknown seller {task.seller_id!r}", type="UnknownSeller", non_retryable=True
-                )
-            await self.dialer.dial(task, contact.phone)
-            placed_at = datetime.now(UTC)
-            claim.mark_sent()
+        # The ledger and the directory block (a database round trip, a lock wait): they run
+        # off the event loop, so one slow claim never stalls the worker's other activities.
+        # One thread for the whole claim, since an SQLite connection stays in its thread.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="dial") as own_thread:
+            loop = asyncio.get_running_loop()
+
+            def blocking(work: Callable[..., T], *args: Any) -> asyncio.Future[T]:
+                return loop.run_in_executor(own_thread, work, *args)
+
+            held = ExitStack()
+            claim = await blocking(
+                held.enter_context, self.deliveries.claim(task.key, "call", CLAIM_HOLD, task.fence)
+            )
+            try:
+                if claim.outcome == "busy":
+                    raise ApplicationError(
+                        "another worker is placing this call", type="DeliveryBusy"
+                    )
+                if claim.outcome == "sealed":
+                    log.info("call not placed: its case closed", seller_id=task.seller_id,
+                             workflow_id=task.case_id, attempt=task.attempt)  # fmt: skip
+                    return "sealed"
+                if claim.outcome == "already_sent":
+                    return "already_placed"
+                contact = await blocking(self.directory.get, task.seller_id)
+                if contact is None:
+                    raise ApplicationError(
+                        f"unknown seller {task.seller_id!r}",
+                        type="UnknownSeller",
+                        non_retryable=True,
+                    )
+                await self.dialer.dial(task, contact.phone)
+                placed_at = datetime.now(UTC)
+                await blocking(claim.mark_sent)
+            finally:
+                await blocking(held.close)
         if announce and self.announcer is not None:
             await self.announcer.call_placed(task, placed_at)
         log.info("call placed", seller_id=task.seller_id, workflow_id=task.case_id,
