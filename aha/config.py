@@ -100,7 +100,7 @@ class Settings:
         default_factory=lambda: os.environ.get("AHA_CODEC_AUTH_TOKEN"), repr=False
     )
     # How many connections each process may hold to a PostgreSQL AHA_DB (one pool per process).
-    db_pool_size: int = field(default_factory=lambda: _positive_int("AHA_DB_POOL_SIZE", "10"))
+    db_pool_size: int = field(default_factory=lambda: _positive_int("AHA_DB_POOL_SIZE", "20"))
     # How to reach Temporal beyond the address and namespace above: TLS, certificates, API key,
     # from TEMPORAL_PROFILE's profile in the TOML profile file and the TEMPORAL_* variables.
     # Out of repr: it holds the API key and the client key. Out of the hash: its gRPC headers
