@@ -21,7 +21,7 @@ from tests.postgres import PostgresServer
 ROOT = Path(__file__).resolve().parent.parent
 TABLES = {
     "sellers", "sent_notifications", "deliveries", "sealed_runs", "ahr_readings",
-    "enrollments", "signed_out_sessions", "alembic_version",
+    "enrollments", "signed_out_sessions", "aha_schema_version",
 }  # fmt: skip
 
 
@@ -115,7 +115,7 @@ def test_a_schema_newer_than_this_aha_is_used_with_a_warning(postgres_url: str) 
     # What an old replica meets when it restarts after the next release's `aha db upgrade`:
     # migrations only add, so it must come back up rather than stop the rollout.
     with psycopg.connect(postgres_url) as db:
-        db.execute("UPDATE alembic_version SET version_num = 'f00d'")
+        db.execute("UPDATE aha_schema_version SET version_num = 'f00d'")
     run(postgres_url, "seller", "upsert", "acme", "--email", "ops@acme.example",
         "--timezone", "America/New_York")  # fmt: skip
     done = run(postgres_url, "seller", "show", "acme")
@@ -124,6 +124,19 @@ def test_a_schema_newer_than_this_aha_is_used_with_a_warning(postgres_url: str) 
     assert "the database schema is newer than this aha knows" in done.stderr
     current = run(postgres_url, "db", "current")
     assert current.stdout == f"current: f00d\nhead: {head_revision()}\n"
+
+
+def test_another_alembic_app_s_database_is_no_aha_schema(empty_db: str) -> None:
+    with psycopg.connect(empty_db) as db:
+        db.execute("CREATE TABLE alembic_version (version_num VARCHAR(32) PRIMARY KEY)")
+        db.execute("INSERT INTO alembic_version VALUES ('3f2a9c')")
+    done = run(empty_db, "seller", "show", "acme")
+    assert done.returncode == 1
+    assert "the database schema is at none, this aha needs" in done.stderr
+    upgraded = run(empty_db, "db", "upgrade")
+    assert upgraded.returncode == 0, upgraded.stderr
+    with psycopg.connect(empty_db) as db:
+        assert db.execute("SELECT version_num FROM alembic_version").fetchall() == [("3f2a9c",)]
 
 
 def test_two_upgrades_at_once_take_turns_and_both_succeed(empty_db: str) -> None:
@@ -140,7 +153,7 @@ def test_two_upgrades_at_once_take_turns_and_both_succeed(empty_db: str) -> None
     head = head_revision()
     assert f"already at revision {head}" in said[0] and f"from none to {head}" in said[1]
     with psycopg.connect(empty_db) as db:
-        assert db.execute("SELECT version_num FROM alembic_version").fetchall() == [(head,)]
+        assert db.execute("SELECT version_num FROM aha_schema_version").fetchall() == [(head,)]
     assert tables(empty_db) == TABLES
 
 

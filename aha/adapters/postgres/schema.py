@@ -21,6 +21,7 @@ from aha.adapters.postgres.pool import connect_once
 MIGRATIONS = Path(__file__).parent / "migrations"
 # Any fixed number: every `aha db upgrade` on one database waits for the one before it.
 UPGRADE_LOCK = 0x61_68_61_64_62  # "ahadb"
+VERSION_TABLE = "aha_schema_version"
 
 log = structlog.get_logger(__name__)
 
@@ -47,10 +48,10 @@ def head_revision() -> str:
 
 
 def _revision(db: psycopg.Connection[DictRow]) -> str | None:
-    table = db.execute("SELECT to_regclass('alembic_version') AS name").fetchone()
+    table = db.execute("SELECT to_regclass(%s) AS name", (VERSION_TABLE,)).fetchone()
     if table is None or table["name"] is None:
         return None
-    row = db.execute("SELECT version_num FROM alembic_version").fetchone()
+    row = db.execute(f"SELECT version_num FROM {VERSION_TABLE}").fetchone()
     return str(row["version_num"]) if row else None
 
 
@@ -90,6 +91,10 @@ def check_schema(url: str) -> None:
     _checked.add(url)
 
 
+def _context(connection: sqlalchemy.Connection) -> MigrationContext:
+    return MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
+
+
 def upgrade(url: str) -> tuple[str | None, str]:
     """Apply every migration not yet applied, under an advisory lock so two upgrades at once
     run one after the other (the second finds nothing to do). Returns (before, after)."""
@@ -103,11 +108,11 @@ def upgrade(url: str) -> tuple[str | None, str]:
             connection.execute(
                 sqlalchemy.text("SELECT pg_advisory_xact_lock(:key)"), {"key": UPGRADE_LOCK}
             )
-            before = MigrationContext.configure(connection).get_current_revision()
+            before = _context(connection).get_current_revision()
             config = _config()
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
-            after = MigrationContext.configure(connection).get_current_revision()
+            after = _context(connection).get_current_revision()
     finally:
         engine.dispose()
     assert after is not None
