@@ -65,6 +65,7 @@ from aha.mailcatcher import MailCatcher
 from aha.policy_file import load_policy
 from bench.case_bench import start_server
 from bench.postgres import (
+    STORE_NAMES,
     STORES,
     BenchSetupError,
     PostgresDatabases,
@@ -419,9 +420,6 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 # ---- reporting ---------------------------------------------------------------------------
-
-
-STORE_NAMES = {"sqlite": "SQLite", "postgres": "PostgreSQL"}
 
 
 def render(result: dict[str, Any]) -> str:

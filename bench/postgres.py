@@ -23,6 +23,7 @@ from aha.config import Settings
 from tests.postgres import running_postgres
 
 STORES = ("sqlite", "postgres")
+STORE_NAMES = {"sqlite": "SQLite", "postgres": "PostgreSQL"}
 
 # What the report says about the server, so a number always comes with its durability.
 SHOWN_SETTINGS = (
