@@ -67,7 +67,6 @@ async def test_crossing_into_eligibility_sends_one_enrolment_email(
     assert enrollment_emails(cases, seller) == ["enrollment_enrolled"]
 
 
-
 async def test_a_page_retried_after_its_emails_went_sends_none_again(
     cases: Cases, tmp_path: Path
 ) -> None:

@@ -265,7 +265,6 @@ def test_the_older_ledger_records_each_key_once_on_either_path(store: AppStore) 
         assert c.outcome == "already_sent"
 
 
-
 def test_the_older_ledger_says_which_of_a_batch_of_keys_were_sent(store: AppStore) -> None:
     keys = [f"enrollment/s{n:05d}/enrolled/2026-11-01" for n in range(2500)]
     sent_before = set(keys[::7])
