@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import date
+from time import monotonic
 
 import structlog
 from pydantic import BaseModel
@@ -30,6 +31,10 @@ from aha.ports import (
 
 log = structlog.get_logger(__name__)
 
+
+# The sweep's heartbeat timeout is minutes. A heartbeat crosses to the worker's event loop and
+# is encoded there, which costs more than the email's ledger record: one a second is plenty.
+HEARTBEAT_EVERY_S = 1.0
 
 # Keys looked up in the ledger at once. Small, so that an attempt that resumes after a stall
 # sees what a retry sent meanwhile about as soon as a look-up per key would have.
@@ -154,6 +159,7 @@ class EnrollmentActivities:
         with ExitStack() as stack:
             ledger = stack.enter_context(self.store.ledger())
             mail: MailConnection | None = None
+            last_beat = monotonic()
             for start in range(0, len(transitions), LEDGER_BATCH):
                 batch = transitions[start : start + LEDGER_BATCH]
                 keys = [t.key(as_of) for t in batch]
@@ -192,7 +198,9 @@ class EnrollmentActivities:
                     changed.append(transition.record)
                     result.changes += 1
                     result.emails += 1
-                    activity.heartbeat(contact.seller_id)
+                    if monotonic() - last_beat >= HEARTBEAT_EVERY_S:
+                        activity.heartbeat(contact.seller_id)
+                        last_beat = monotonic()
 
     @contextmanager
     def _connect(self) -> Iterator[MailConnection]:
