@@ -7,9 +7,10 @@
 For each size N and each store: N sellers with about six months (190 days) of daily AHR
 readings each, written straight into the tables of a fresh store (one transaction; its time
 is reported apart and is not part of the sweep). SQLite: a fresh temporary file. PostgreSQL:
-a fresh database, migrated as `aha db upgrade` does, filled with COPY, then vacuumed and
-analysed as autovacuum would leave it; on a server started for the run from the machine's
-binaries with PostgreSQL's durability defaults (bench/postgres.py), or on `--postgres-url`.
+a fresh database, migrated as `aha db upgrade` does, filled with COPY, then vacuumed,
+analysed and checkpointed, as a database loaded well before its sweep would be; on a server
+started for the run from the machine's binaries with PostgreSQL's durability defaults
+(bench/postgres.py), or on `--postgres-url`.
 Then `EnrollmentSweep` runs through the real worker (`worker.build_worker`) on one real-time
 dev server started once for the whole run, with the SMTP server in its own process, so every
 transition email really goes out. The first sweep enrols most sellers (many emails); the
@@ -186,8 +187,12 @@ def create_sellers_postgres(url: str, size: int, today: date) -> tuple[float, in
                 copy.write_row(row)
     with psycopg.connect(url, autocommit=True) as db:
         # A settled database: planner statistics and a visibility map, as autovacuum leaves
-        # them some minutes after a load like this one.
+        # them some minutes after a load like this one; and the load's pages written out, as
+        # the SQLite file's WAL is checkpointed, so the sweep does not pay for the load's I/O.
         db.execute("VACUUM (ANALYZE) sellers, ahr_readings")
+        # (A role on --postgres-url may lack the right: then the sweep pays for that I/O.)
+        with contextlib.suppress(psycopg.errors.InsufficientPrivilege):
+            db.execute("CHECKPOINT")
         counted = db.execute("SELECT count(*) FROM ahr_readings").fetchone()
     assert counted is not None
     return perf_counter() - started, int(counted[0])
