@@ -107,6 +107,10 @@ class NotificationLedger(Protocol):
 
     def was_sent(self, key: str) -> bool: ...
 
+    def sent_among(self, keys: Sequence[str]) -> set[str]:
+        """Which of `keys` were sent: one look-up for a batch of keys about to be sent."""
+        ...
+
     def record_sent(self, key: str, channel: str) -> None: ...
 
 

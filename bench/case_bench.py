@@ -1,13 +1,16 @@
 """Case throughput and latency against the engine's floor, measured in one run.
 
     .venv/bin/python -m bench.case_bench [--cases N] [--concurrency C] [--open-cases N]
-        [--py-spy DIR] [--json-out FILE]
+        [--stores sqlite,postgres] [--postgres-url URL] [--py-spy DIR] [--json-out FILE]
 
 One real-time Temporal dev server (in memory), one in-process SMTP server, one temporary
-SQLite directory. On that server, in turn: floor workflows that do nothing (bare, signal then
-complete, update-with-start then two updates, and the shape of a resolved case: update-with-
-start, two updates and three no-op activities), then N cases through `CaseService`, the code
-the CLI uses, with the real worker, then the resolved-case floor and the bare floor again.
+directory, and for `--stores` with postgres a PostgreSQL server with its durability defaults
+(bench/postgres.py; or `--postgres-url`). On the dev server, in turn: floor workflows that do
+nothing (bare, signal then complete, update-with-start then two updates, and the shape of a
+resolved case: update-with-start, two updates and three no-op activities), then rounds of N
+cases through `CaseService`, the code the CLI uses, with the real worker: each round on one
+store (a fresh SQLite file or a fresh migrated PostgreSQL database), the stores taking turns,
+with the resolved-case floor before and after every round; then the bare floor again.
 Each case is detected, its first call attempt is answered, its issue is resolved, and it
 closes `resolved`. Results are ratios against the floor: absolute numbers say more about this
 machine than about the project. CPU per item is read from /proc for each thread of this
@@ -53,7 +56,7 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from aha.adapters.sqlite.programme import SqliteProgrammeStore
+from aha.adapters.stores import open_programme_store
 from aha.adapters.temporal.gateway import TemporalCases
 from aha.config import Settings
 from aha.dev import free_port, search_attribute_args, temporal_binary
@@ -86,6 +89,14 @@ from bench.floor import (
 from bench.load import Item, Sample, drive
 from bench.open_cases import render as render_open_cases
 from bench.open_cases import run_open_cases
+from bench.postgres import (
+    STORE_NAMES,
+    STORES,
+    BenchSetupError,
+    PostgresDatabases,
+    parse_stores,
+    postgres_databases,
+)
 from bench.profile import PySpy, summarise
 from bench.profile import render as render_profile
 from bench.stats import latency_summary
@@ -122,6 +133,7 @@ class Phase:
     history_events: list[int] = field(default_factory=list)
     history_payloads: list[int] = field(default_factory=list)
     cpu_s: dict[str, float] | None = None  # CPU seconds spent during the counted items
+    store: str | None = None  # the store of a round of cases
 
     @property
     def per_second(self) -> float:
@@ -186,6 +198,7 @@ class Bench:
     meter: Meter
     workdir: Path
     smtp_port: int
+    databases: PostgresDatabases | None = None
     profiles: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def profiler(self, name: str) -> PySpy | None:
@@ -402,6 +415,7 @@ class CaseRun:
     service: CaseService
     sellers: list[str]
     poll_interval: float
+    store: str = "sqlite"
     queries: int = 0
     seed_s: float = 0.0
 
@@ -460,48 +474,66 @@ class CaseRun:
         }
 
 
+@contextlib.contextmanager
+def fresh_db(b: Bench, store: str) -> Iterator[str]:
+    """AHA_DB of an empty store of this kind, at this aha's schema."""
+    if store == "sqlite":
+        yield str(b.workdir / "aha.db")
+        return
+    assert b.databases is not None
+    url = b.databases.fresh()
+    try:
+        yield url
+    finally:
+        b.databases.drop(url)
+
+
 @contextlib.asynccontextmanager
-async def case_worker(b: Bench) -> AsyncIterator[CaseRun]:
-    """Sellers for every round, and the real worker, running until the block ends."""
+async def case_worker(b: Bench, store: str = "sqlite") -> AsyncIterator[CaseRun]:
+    """Sellers for every round on `store`, and the real worker on it, until the block ends."""
     client, args, tag = b.client, b.args, b.tag
-    settings = replace(
-        Settings(),
-        task_queue=f"bench-cases-{uuid.uuid4()}",
-        db_path=str(b.workdir / "aha.db"),
-        smtp_host="127.0.0.1",
-        smtp_port=b.smtp_port,
-        dialer="manual",
-    )
-    store = SqliteProgrammeStore(settings.db_path)
-    sellers = [f"bench-{tag}-{i:05d}" for i in range(args.warmup + args.rounds * args.cases)]
-    seeded = perf_counter()
-    for seller_id in sellers:
-        store.upsert(
-            seller_id,
-            email=f"{seller_id}@sellers.example",
-            phone="+12125550123",
-            timezone="America/New_York",
-            marketplace="US",
+    with contextlib.ExitStack() as stack:
+        settings = replace(
+            Settings(),
+            task_queue=f"bench-cases-{store}-{uuid.uuid4()}",
+            db_path=stack.enter_context(fresh_db(b, store)),
+            smtp_host="127.0.0.1",
+            smtp_port=b.smtp_port,
+            dialer="manual",
         )
-    # Enrolled directly: this benchmark measures cases, not the enrolment sweep.
-    today = datetime.now(UTC).date()
-    enrolled = EnrollmentState.ENROLLED
-    store.save_enrollments(Enrollment(seller, enrolled, today, ()) for seller in sellers)
-    service = CaseService(TemporalCases(client), store, settings.task_queue)
-    run = CaseRun(client, service, sellers, args.poll)
-    run.seed_s = perf_counter() - seeded
-    with ThreadPoolExecutor(max_workers=16) as executor:
-        async with build_worker(client, settings, ALWAYS_CALLABLE, executor=executor):
-            yield run
+        programme = open_programme_store(settings)
+        count = args.warmup + args.rounds * args.cases
+        sellers = [f"bench-{tag}-{store}-{i:05d}" for i in range(count)]
+        seeded = perf_counter()
+        for seller_id in sellers:
+            programme.upsert(
+                seller_id,
+                email=f"{seller_id}@sellers.example",
+                phone="+12125550123",
+                timezone="America/New_York",
+                marketplace="US",
+            )
+        # Enrolled directly: this benchmark measures cases, not the enrolment sweep.
+        today = datetime.now(UTC).date()
+        enrolled = EnrollmentState.ENROLLED
+        programme.save_enrollments(Enrollment(seller, enrolled, today, ()) for seller in sellers)
+        service = CaseService(TemporalCases(client), programme, settings.task_queue)
+        run = CaseRun(client, service, sellers, args.poll, store)
+        run.seed_s = perf_counter() - seeded
+        with ThreadPoolExecutor(max_workers=16) as executor:
+            async with build_worker(client, settings, ALWAYS_CALLABLE, executor=executor):
+                yield run
 
 
-async def measure_case_round(b: Bench, run: CaseRun, round_: int) -> Phase:
-    """Round `round_` (from 1) of the cases on the running worker; only the first warms up."""
+async def measure_case_round(b: Bench, run: CaseRun, round_: int, store_round: int) -> Phase:
+    """Round `round_` (from 1) of the cases, the `store_round`th on its store's running
+    worker; only a store's first round warms up."""
     args = b.args
-    phase = Phase(f"cases_{round_}", f"aha case (CaseService), round {round_}", f"case {round_}")
-    start = args.warmup + (round_ - 1) * args.cases
-    warmup = args.warmup if round_ == 1 else 0
-    profile = "cases" if round_ == 1 else None  # py-spy: the first round
+    label = f"aha case ({run.store}), round {round_}"
+    phase = Phase(f"cases_{round_}", label, f"case {round_} {run.store}", store=run.store)
+    start = args.warmup + (store_round - 1) * args.cases
+    warmup = args.warmup if store_round == 1 else 0
+    profile = f"cases-{run.store}" if store_round == 1 else None  # py-spy: each store's first
     return await measure(b, phase, run, run.workflow_id, profile, start=start, warmup=warmup)
 
 
@@ -586,6 +618,12 @@ def render(result: dict[str, Any]) -> str:
             for flag, value in itertools.pairwise(config["server_args"])
             if flag == "--dynamic-config-value"
         ),
+    ]
+    postgres = config.get("postgres")
+    if postgres:
+        shown = ", ".join(f"{k} {v}" for k, v in postgres["settings"].items())
+        lines.append(f"PostgreSQL server {postgres['server']}, on this machine: {shown}")
+    lines += [
         "",
         f"{'phase':<32}{'done':>6}{'errors':>8}{'wall s':>9}{'per s':>9}   history per run: "
         "events mean (min-max), payloads mean",
@@ -602,31 +640,59 @@ def render(result: dict[str, Any]) -> str:
             f"{phase['label']:<32}{phase['completed']:>6}{phase['errors']:>8}"
             f"{phase['wall_s']:>9.2f}{phase['per_s']:>9.2f}   {history}"
         )
-    lines += [
-        "",
-        "cases/s (all rounds) divided by the floor's workflows/s (same server, same run)",
-    ]
-    for key, ratio in result["ratios"].items():
-        shown = f"{ratio:.3f}" if ratio is not None else "n/a"
-        label = phases[key]["label"] if key in phases else key
-        lines.append(f"  / {label:<52}{shown:>8}")
+    stores: dict[str, dict[str, Any]] = result["stores"]
     resolved = result["resolved_ratio"]
-    for one in resolved["rounds"]:
-        floors = " and ".join(f"{rate:.2f}/s" for rate in one["floor_per_s"])
-        model = f"{one['cpu_bound']:.3f}" if one["cpu_bound"] is not None else "n/a"
-        lines.append(
-            f"  / resolved-case shape, round {one['round']}: {one['ratio']:.3f} "
-            f"({one['cases_per_s']:.2f} cases/s against the floor's {floors} before and "
-            f"after); CPU-bound model {model}"
-        )
-    if resolved["median"] is not None:
-        model = resolved["cpu_bound_median"]
-        lines.append(
-            f"  resolved case / its floor, median of {len(resolved['rounds'])} rounds: "
-            f"{resolved['median']:.3f}; goal >= {resolved['goal']:.2f}: "
-            f"{'met' if resolved['met'] else 'MISSED'}"
-            + (f"; CPU-bound model {model:.3f} (a model, not a measurement)" if model else "")
-        )
+    for store, one in stores.items():
+        lines += [
+            "",
+            f"{STORE_NAMES[store]}: {one['cases']} cases in {one['rounds']} rounds, "
+            f"{one['cases_per_s']:.2f} cases/s, divided by the floor's workflows/s "
+            "(same server, same run)",
+        ]
+        for key, ratio in one["ratios"].items():
+            shown = f"{ratio:.3f}" if ratio is not None else "n/a"
+            label = phases[key]["label"] if key in phases else key
+            lines.append(f"  / {label:<52}{shown:>8}")
+        for number in one["resolved_ratio"]["rounds"]:
+            round_ = resolved["rounds"][number - 1]
+            floors = " and ".join(f"{rate:.2f}/s" for rate in round_["floor_per_s"])
+            model = f"{round_['cpu_bound']:.3f}" if round_["cpu_bound"] is not None else "n/a"
+            lines.append(
+                f"  / resolved-case shape, round {number}: {round_['ratio']:.3f} "
+                f"({round_['cases_per_s']:.2f} cases/s against the floor's {floors} before and "
+                f"after); CPU-bound model {model}"
+            )
+        mine = one["resolved_ratio"]
+        if mine["median"] is not None:
+            model = mine["cpu_bound_median"]
+            lines.append(
+                f"  resolved case / its floor, median of {len(mine['rounds'])} rounds: "
+                f"{mine['median']:.3f}; goal >= {resolved['goal']:.2f}: "
+                f"{'met' if mine['met'] else 'MISSED'}"
+                + (f"; CPU-bound model {model:.3f} (a model, not a measurement)" if model else "")
+            )
+        events = one["history_events"]
+        if events:
+            lines.append(
+                f"  history events per case: {events['mean']:.1f} ({events['min']}-"
+                f"{events['max']}, {events['sampled']} sampled)"
+            )
+    between = result["postgres_over_sqlite"]
+    if between:
+        lines += ["", "PostgreSQL / SQLite, same run (cases/s: above 1.00 is faster)"]
+        for key in ("cases_per_s", "resolved_ratio"):
+            value = between[key]
+            name = "cases/s" if key == "cases_per_s" else "resolved case / its floor (median)"
+            lines.append(f"  {name:<56}{value:>8.3f}" if value else f"  {name:<56}     n/a")
+        lines.append(f"  {'latency (ratio of percentiles)':<40}{'p50':>8}{'p95':>8}{'p99':>8}")
+        for op, marks in between["latency_ms"].items():
+            lines.append(
+                f"  {op:<40}"
+                + "".join(
+                    f"{marks[m]:>8.2f}" if marks[m] is not None else f"{'n/a':>8}"
+                    for m in ("p50", "p95", "p99")
+                )
+            )
     drift = result["bare_drift"]
     if drift is not None:
         lines.append(f"  (bare no-op/s after the cases vs before: {drift:+.1%}, a noise check)")
@@ -660,13 +726,29 @@ def render(result: dict[str, Any]) -> str:
                 f"{name:<40}{stats['n']:>5}{stats['mean']:>8.1f}{stats['p50']:>8.1f}"
                 f"{stats['p95']:>8.1f}{stats['p99']:>8.1f}{stats['max']:>8.1f}"
             )
+    if len(stores) > 1:
+        lines += [
+            "",
+            f"{'latency (ms), all rounds of a store':<40}{'n':>5}{'mean':>8}{'p50':>8}{'p95':>8}"
+            f"{'p99':>8}{'max':>8}",
+        ]
+        for store, one in stores.items():
+            for op, stats in one["latency_ms"].items():
+                name = f"{store}: {op}"
+                lines.append(
+                    f"{name:<40}{stats['n']:>5}{stats['mean']:>8.1f}{stats['p50']:>8.1f}"
+                    f"{stats['p95']:>8.1f}{stats['p99']:>8.1f}{stats['max']:>8.1f}"
+                )
     extra = result["cases_extra"]
-    lines += [
-        "",
-        f"cases: {extra['get_case_queries_per_case']:.1f} get_case queries per case while "
-        f"waiting for call attempt 1 (polled every {config['poll_s'] * 1000:.0f} ms); "
+    lines.append("")
+    for store, one in stores.items():
+        lines.append(
+            f"cases on {store}: {one['get_case_queries_per_case']:.1f} get_case queries per case "
+            f"while waiting for call attempt 1 (polled every {config['poll_s'] * 1000:.0f} ms)"
+        )
+    lines.append(
         f"{extra['emails']} emails in the outbox, {extra['emails_expected']} expected",
-    ]
+    )
     for name, profile in result["profiles"].items():
         top = ", ".join(f"{c['name']} {c['share']:.0%}" for c in profile["categories"][:5])
         lines.append(
@@ -691,7 +773,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--rounds",
         type=int,
         default=3,
-        help="rounds of cases, each between two rounds of the resolved-case floor (3)",
+        help="rounds of cases on each store, each between two rounds of the resolved-case "
+        "floor (3)",
     )
     parser.add_argument("--concurrency", type=int, default=20, help="items in flight (20)")
     parser.add_argument("--warmup", type=int, default=20, help="uncounted items per phase (20)")
@@ -702,6 +785,19 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--poll", type=float, default=0.05, help="seconds between get_case polls (0.05)"
     )
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds per item (60)")
+    parser.add_argument(
+        "--stores",
+        type=parse_stores,
+        default=list(STORES),
+        help="stores the cases run on, comma-separated; --rounds rounds on each, taking "
+        "turns (sqlite,postgres)",
+    )
+    parser.add_argument(
+        "--postgres-url",
+        metavar="URL",
+        help="an existing PostgreSQL server to use (a postgresql:// URL of a role that may "
+        "create databases; default: start one from the machine's binaries)",
+    )
     parser.add_argument("--json-out", type=Path, help="also write the numbers as JSON here")
     parser.add_argument(
         "--open-cases",
@@ -837,15 +933,73 @@ def resolved_ratios(floors: Sequence[Phase], cases: Sequence[Phase]) -> dict[str
                 ),
             }
         )
+    by_store: dict[str, dict[str, Any]] = {}
+    for store in dict.fromkeys(case.store or "sqlite" for case in cases):
+        mine = [r for r, case in zip(rounds, cases, strict=True) if case.store == store]
+        by_store[store] = median_of(mine)
+    return {"goal": RESOLVED_RATIO_GOAL, "rounds": rounds, "stores": by_store}
+
+
+def median_of(rounds: Sequence[dict[str, Any]]) -> dict[str, Any]:
     ratios: list[float] = [r["ratio"] for r in rounds if r["ratio"] is not None]
     models: list[float] = [r["cpu_bound"] for r in rounds if r["cpu_bound"] is not None]
     median = statistics.median(ratios) if ratios else None
     return {
-        "goal": RESOLVED_RATIO_GOAL,
-        "rounds": rounds,
+        "rounds": [r["round"] for r in rounds],
         "median": median,
         "cpu_bound_median": statistics.median(models) if models else None,
         "met": median is not None and median >= RESOLVED_RATIO_GOAL,
+    }
+
+
+def store_summary(cases: Sequence[Phase], run: CaseRun, floors: Sequence[Phase]) -> dict[str, Any]:
+    """A store's rounds together: cases/s against the floors measured once, history events
+    per case, latencies of every counted case."""
+    errors = sum(len(p.errors) for p in cases)
+    wall = sum(p.wall_s for p in cases)
+    rate = sum(p.count for p in cases) / wall if wall else 0.0
+    operations = dict.fromkeys(op for p in cases for op in p.latencies)
+    return {
+        "rounds": len(cases),
+        "cases": sum(p.count for p in cases),
+        "errors": errors,
+        "cases_per_s": rate,
+        # cases/s divided by each floor's workflows/s.
+        "ratios": {f.key: rate / f.per_second if f.per_second else None for f in floors},
+        "history_events": events_summary([n for p in cases for n in p.history_events]),
+        "latency_ms": {
+            op: latency_summary([v for p in cases for v in p.latencies.get(op, [])])
+            for op in operations
+        },
+        "sellers_seeded": len(run.sellers),
+        "seed_s": run.seed_s,
+        "get_case_queries_per_case": run.queries / len(run.sellers),
+        "emails_expected": EMAILS_PER_CASE * (len(run.sellers) - errors),
+    }
+
+
+def between_stores(stores: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
+    """PostgreSQL over SQLite: cases/s, the resolved-case ratio, latency percentiles."""
+    postgres, sqlite = stores.get("postgres"), stores.get("sqlite")
+    if postgres is None or sqlite is None:
+        return None
+
+    def over(a: float | None, b: float | None) -> float | None:
+        return a / b if a is not None and b else None
+
+    return {
+        "cases_per_s": over(postgres["cases_per_s"], sqlite["cases_per_s"]),
+        "resolved_ratio": over(
+            postgres["resolved_ratio"]["median"], sqlite["resolved_ratio"]["median"]
+        ),
+        "latency_ms": {
+            op: {
+                mark: over(stats[mark], sqlite["latency_ms"][op][mark])
+                for mark in ("p50", "p95", "p99")
+            }
+            for op, stats in postgres["latency_ms"].items()
+            if op in sqlite["latency_ms"]
+        },
     }
 
 
@@ -867,8 +1021,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     load_at_start = round(os.getloadavg()[0], 2)  # other work on the machine skews every phase
     settle_garbage_collector()  # as `aha worker` does at start-up
     open_cases: dict[str, Any] | None = None
-    with tempfile.TemporaryDirectory(prefix="aha-bench-") as tmp:
-        workdir = Path(tmp)
+    postgres_settings: dict[str, str] | None = None
+    with contextlib.ExitStack() as stack:
+        databases = None
+        if "postgres" in args.stores:
+            databases = stack.enter_context(postgres_databases(args.postgres_url))
+            postgres_settings = databases.settings()
+        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="aha-bench-")))
         if not args.no_bytecode_cache:
             use_bytecode_cache(workdir / "pycache")
         smtp_port = free_port()
@@ -880,7 +1039,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             async with env:
                 client = env.client
                 meter = Meter(smtp_native_id=getattr(smtp_thread, "native_id", None))
-                b = Bench(client, args, tag, meter, workdir, smtp_port)
+                b = Bench(client, args, tag, meter, workdir, smtp_port, databases)
                 bare = await measure_bare(b, Phase("bare", "bare no-op", "bare"))
                 signal = await measure_signal(b)
                 updates = await measure_updates(b)
@@ -888,10 +1047,18 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 # cases has a floor measured just before it and just after it.
                 resolved = [await measure_resolved_shape(b, floor_phase(1))]
                 cases: list[Phase] = []
-                async with case_worker(b) as case_run:
-                    for round_ in range(1, args.rounds + 1):
-                        cases.append(await measure_case_round(b, case_run, round_))
-                        resolved.append(await measure_resolved_shape(b, floor_phase(round_ + 1)))
+                runs: dict[str, CaseRun] = {}
+                async with contextlib.AsyncExitStack() as workers:
+                    for store in args.stores:
+                        runs[store] = await workers.enter_async_context(case_worker(b, store))
+                    number = 0
+                    for store_round in range(1, args.rounds + 1):
+                        for store in args.stores:
+                            number += 1
+                            phase = await measure_case_round(b, runs[store], number, store_round)
+                            cases.append(phase)
+                            floor = floor_phase(number + 1)
+                            resolved.append(await measure_resolved_shape(b, floor))
                 bare_after = await measure_bare(
                     b, Phase("bare_after", "bare no-op, after the cases", "bare 2")
                 )
@@ -900,27 +1067,33 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 if args.open_cases:
                     target = client.service_client.config.target_host
                     open_cases = await run_open_cases(b, target)
-    errors = sum(len(p.errors) for p in cases)
+    floors = (bare, signal, updates)
+    stores = {
+        store: store_summary([p for p in cases if p.store == store], run_, floors)
+        for store, run_ in runs.items()
+    }
     cases_extra = {
-        "sellers_seeded": len(case_run.sellers),
-        "seed_s": case_run.seed_s,
-        "get_case_queries_per_case": case_run.queries / len(case_run.sellers),
         "emails": emails,
-        "emails_expected": EMAILS_PER_CASE * (len(case_run.sellers) - errors),
+        "emails_expected": sum(one["emails_expected"] for one in stores.values()),
         "server_start_s": server_start_s,
     }
-    # All the rounds of cases together, against the floors measured once.
-    cases_rate = sum(p.count for p in cases) / sum(p.wall_s for p in cases)
-
-    def over(rate: float) -> float | None:
-        return cases_rate / rate if rate else None
-
     resolved_ratio = resolved_ratios(resolved, cases)
+    for store, one in stores.items():
+        one["resolved_ratio"] = resolved_ratio["stores"][store]
     phases = (bare, signal, updates, *interleave(resolved, cases), bare_after)
     return {
         "config": {
             "cases": args.cases,
             "rounds": args.rounds,
+            "stores": args.stores,
+            "postgres": (
+                None
+                if postgres_settings is None
+                else {
+                    "server": "existing (--postgres-url)" if args.postgres_url else "started here",
+                    "settings": postgres_settings,
+                }
+            ),
             "concurrency": args.concurrency,
             "warmup": args.warmup,
             "history_sample": args.history_sample,
@@ -940,9 +1113,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "command": shlex.join(sys.orig_argv),
         },
         "phases": {p.key: phase_json(p) for p in phases},
-        # cases/s divided by each floor's workflows/s.
-        "ratios": {floor.key: over(floor.per_second) for floor in (bare, signal, updates)},
         "resolved_ratio": resolved_ratio,
+        "stores": stores,
+        "postgres_over_sqlite": between_stores(stores),
         "bare_drift": bare_after.per_second / bare.per_second - 1 if bare.per_second else None,
         "cases_extra": cases_extra,
         "profiles": b.profiles,
@@ -953,7 +1126,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     configure(level="WARNING")  # the worker's INFO lines would drown the table
-    result = asyncio.run(run(args))
+    try:
+        result = asyncio.run(run(args))
+    except BenchSetupError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     print(render(result))
     if args.json_out is not None:
         args.json_out.write_text(json.dumps(result, indent=2) + "\n")

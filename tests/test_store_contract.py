@@ -265,6 +265,20 @@ def test_the_older_ledger_records_each_key_once_on_either_path(store: AppStore) 
         assert c.outcome == "already_sent"
 
 
+def test_the_older_ledger_says_which_of_a_batch_of_keys_were_sent(store: AppStore) -> None:
+    keys = [f"enrollment/s{n:05d}/enrolled/2026-11-01" for n in range(2500)]
+    sent_before = set(keys[::7])
+    for key in sent_before:
+        store.record_sent(key, "email")
+    with store.ledger() as ledger:
+        assert ledger.sent_among([]) == set()
+        assert ledger.sent_among(keys) == sent_before  # more than a page of keys
+        assert ledger.sent_among(["enrollment/nobody/enrolled/2026-11-01"]) == set()
+        ledger.record_sent(keys[1], "email")
+        # A record made inside the block counts at once, on the same connection.
+        assert ledger.sent_among(keys[:3]) == {keys[0], keys[1]}
+
+
 # ---- page sessions ---------------------------------------------------------------------------
 
 

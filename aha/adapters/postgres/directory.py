@@ -32,6 +32,12 @@ class ConnectionLedger:
         row = self._db.execute("SELECT 1 FROM sent_notifications WHERE key = %s", (key,))
         return row.fetchone() is not None
 
+    def sent_among(self, keys: Sequence[str]) -> set[str]:
+        rows = self._db.execute(
+            "SELECT key FROM sent_notifications WHERE key = ANY(%s)", (list(keys),)
+        ).fetchall()
+        return {row["key"] for row in rows}
+
     def record_sent(self, key: str, channel: str) -> None:
         self._db.execute(
             "INSERT INTO sent_notifications (key, channel, sent_at) VALUES (%s, %s, now())"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -26,6 +27,14 @@ class ConnectionLedger:
     def was_sent(self, key: str) -> bool:
         row = self._db.execute("SELECT 1 FROM sent_notifications WHERE key = ?", (key,)).fetchone()
         return row is not None
+
+    def sent_among(self, keys: Sequence[str]) -> set[str]:
+        # One JSON parameter: no limit on how many keys, unlike one `?` per key.
+        rows = self._db.execute(
+            "SELECT key FROM sent_notifications WHERE key IN (SELECT value FROM json_each(?))",
+            (json.dumps(list(keys)),),
+        )
+        return {row[0] for row in rows}
 
     def record_sent(self, key: str, channel: str) -> None:
         with self._db:
