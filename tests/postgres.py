@@ -113,7 +113,7 @@ class PostgresServer:
 
     def admin(self, sql: str) -> None:
         with psycopg.connect(self.url("postgres"), autocommit=True) as db:
-            db.execute(sql)  # type: ignore[arg-type]
+            db.execute(sql)
 
     def empty_database(self) -> str:
         """A new database with no schema at all: its URL."""
