@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Literal
 
@@ -138,6 +139,13 @@ class EmailActivities:
 
 
 def _count_email(request: EmailRequest, result: str) -> None:
-    activity.metric_meter().create_counter(
+    count_emails({(str(request.kind), result): 1})
+
+
+def count_emails(tally: Mapping[tuple[str, str], int]) -> None:
+    """Add delivery attempts to `aha_emails`, by (kind, result)."""
+    counter = activity.metric_meter().create_counter(
         EMAILS, "Email delivery attempts, by kind and result"
-    ).add(1, {"kind": str(request.kind), "result": result})
+    )
+    for (kind, result), attempts in tally.items():
+        counter.add(attempts, {"kind": kind, "result": result})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -12,7 +13,7 @@ import structlog
 from pydantic import BaseModel
 from temporalio import activity
 
-from activities.email import unavailable
+from activities.email import count_emails, unavailable
 from aha.domain.contact import SellerContact
 from aha.domain.eligibility import MIN_SCORE, RatingSummary, evaluate, window_start
 from aha.domain.enrollment import email_for_change, render_enrollment_email
@@ -158,6 +159,9 @@ class EnrollmentActivities:
         """
         with ExitStack() as stack:
             ledger = stack.enter_context(self.store.ledger())
+            # Counted in aha_emails once per page, even when the page fails part-way.
+            tally: Counter[tuple[str, str]] = Counter()
+            stack.callback(count_emails, tally)
             mail: MailConnection | None = None
             last_beat = monotonic()
             for start in range(0, len(transitions), LEDGER_BATCH):
@@ -165,7 +169,9 @@ class EnrollmentActivities:
                 keys = [t.key(as_of) for t in batch]
                 sent = ledger.sent_among(keys)
                 for transition, key in zip(batch, keys, strict=True):
+                    kind = f"enrollment_{transition.kind}"
                     if key in sent:
+                        tally[kind, "already_sent"] += 1
                         changed.append(transition.record)
                         result.changes += 1
                         continue
@@ -184,16 +190,19 @@ class EnrollmentActivities:
                         subject=subject,
                         body=body,
                         key=key,
-                        kind=f"enrollment_{transition.kind}",
+                        kind=kind,
                         seller_id=contact.seller_id,
                     )
                     try:
                         mail.send(email)
                     except MailRejected as err:
+                        tally[kind, "rejected"] += 1
                         result.failures.append(f"{contact.seller_id}: {err}")
                         continue  # this seller's state is not saved, so the next sweep retries
                     except MailUnavailable as err:
+                        tally[kind, "unavailable"] += 1
                         raise unavailable(err) from None
+                    tally[kind, "sent"] += 1
                     ledger.record_sent(key, "email")
                     changed.append(transition.record)
                     result.changes += 1

@@ -36,6 +36,7 @@ from aha.domain.models import CallReport, CaseView, Resolution
 from aha.domain.policy import parse_policy
 from aha.service import CaseService, case_id_for
 from tests.conftest import ALWAYS_CALLABLE, Cases, read_emails
+from tests.test_programme import evaluate, give_history
 from worker import build_worker
 
 REPO = Path(__file__).resolve().parents[1]
@@ -173,9 +174,14 @@ async def worker_run(
             "deadline": await _deadline_case(cases),
             "not_enrolled": await _not_enrolled_case(cases),
         }
+        # And an enrolment sweep that enrols one seller, with its email.
+        newcomer = cases.new_seller(enrolled=False)
+        give_history(cases, work, newcomer)
+        swept = await evaluate(cases, newcomer)
+        assert (swept.enrolled, swept.emails) == (1, 1)
         emails: Counter[str] = Counter()
-        for view in views.values():
-            emails.update(m["X-Aha-Kind"] for m in read_emails(outbox, view.seller_id))
+        for seller_id in [view.seller_id for view in views.values()] + [newcomer]:
+            emails.update(m["X-Aha-Kind"] for m in read_emails(outbox, seller_id))
 
         async def settled() -> bool:
             # Metrics lag the views by the end of a workflow task at most.
@@ -292,6 +298,7 @@ def test_emails_are_counted_by_kind_and_result(worker_run: WorkerRun) -> None:
     assert sent == dict(worker_run.emails), "every email that arrived is counted once as sent"
     assert {"issue_opened", "resolved", "deactivated"} <= set(sent)
     assert sent["deactivated"] == 2
+    assert sent["enrollment_enrolled"] == 1, "enrolment emails are counted too"
     results = {s.labels["result"] for s in found if s.name == "aha_emails"}
     assert results <= {"sent", "already_sent", "dropped", "busy", "rejected", "unavailable"}
 
