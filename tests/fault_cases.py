@@ -351,7 +351,10 @@ def _ledger(db: str) -> tuple[dict[str, dict[str, Any]], dict[str, datetime]]:
 
 
 def check_cases(
-    stack: FaultStack, cases: list[tuple[Kind, CaseView]], late_by: timedelta
+    stack: FaultStack,
+    cases: list[tuple[Kind, CaseView]],
+    late_by: timedelta,
+    placement_lag_limit: float = PLACEMENT_LAG_LIMIT,
 ) -> Findings:
     """Every case run: its end state, its deadline, its emails and its calls."""
     found = Findings(cases=len(cases))
@@ -436,7 +439,7 @@ def check_cases(
                 lag = (attempt.placed_at - row["sent_at"]).total_seconds()
                 found.placement_lag.append(lag)
                 # At worst the signal was lost with its worker and the retried dial confirms.
-                if lag > PLACEMENT_LAG_LIMIT:
+                if lag > placement_lag_limit:
                     problems.append(f"attempt {number} shown {lag:.1f}s after its dial")
         found.problems += [f"{kind} {seller_id}: {p}" for p in problems]
     return found
