@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -36,6 +37,32 @@ def check_reading(day: date, score: int, today: date) -> None:
 
 
 READINGS_HEADER = ["seller_id", "date", "score"]
+
+
+Reading = tuple[str, date, int]  # seller id, day, score
+
+
+def sort_readings(
+    readings: Sequence[Reading],
+    known_sellers: Collection[str],
+    today: date,
+    positions: Sequence[int] | None = None,
+) -> tuple[list[Reading], list[tuple[int, str]]]:
+    """The readings of a batch that may land, and why each other one may not, by position
+    (by default its 0-based index; `positions` gives each its own, e.g. a CSV line)."""
+    where = list(positions) if positions is not None else list(range(len(readings)))
+    good: list[Reading] = []
+    problems: list[tuple[int, str]] = []
+    for position, (seller_id, day, score) in zip(where, readings, strict=True):
+        try:
+            check_reading(day, score, today)
+            if seller_id not in known_sellers:
+                raise InvalidReading(f"unknown seller {seller_id!r}")
+        except InvalidReading as err:
+            problems.append((position, str(err)))
+            continue
+        good.append((seller_id, day, score))
+    return good, problems
 
 
 def parse_reading_row(row: list[str]) -> tuple[str, date, int]:

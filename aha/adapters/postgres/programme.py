@@ -12,7 +12,13 @@ from psycopg.types.json import Jsonb
 
 from aha.adapters.postgres.directory import PostgresDirectory
 from aha.adapters.readings_csv import import_readings
-from aha.domain.programme import Enrollment, ImportReport, InvalidReading, check_reading
+from aha.domain.programme import (
+    Enrollment,
+    ImportReport,
+    InvalidReading,
+    check_reading,
+    sort_readings,
+)
 from aha.domain.vocabulary import EnrollmentState
 
 UPSERT_READING = (
@@ -47,33 +53,22 @@ class PostgresProgrammeStore(PostgresDirectory):
         position (by default their 0-based index; `positions` gives each its own, e.g. a
         CSV line)."""
         today = today or datetime.now(UTC).date()
-        where = list(positions) if positions is not None else list(range(len(readings)))
-        problems: list[tuple[int, str]] = []
-        good: dict[tuple[str, date], int] = {}
         with self.pool.connection() as db, db.transaction():
             rows = db.execute(
                 "SELECT seller_id FROM sellers WHERE seller_id = ANY(%s)",
                 (list({seller_id for seller_id, _, _ in readings}),),
             )
             known = {row["seller_id"] for row in rows}
-            for position, (seller_id, day, score) in zip(where, readings, strict=True):
-                try:
-                    check_reading(day, score, today)
-                    if seller_id not in known:
-                        raise InvalidReading(f"unknown seller {seller_id!r}")
-                except InvalidReading as err:
-                    problems.append((position, str(err)))
-                    continue
-                # A day sent twice in one batch: the later reading wins, as it would one by
-                # one (and one statement may not change the same row twice).
-                good[(seller_id, day)] = score
+            good, problems = sort_readings(readings, known, today, positions)
+            # A day sent twice in one batch: the later reading wins, as it would one by one
+            # (and one statement may not change the same row twice).
+            latest = {(seller_id, day): score for seller_id, day, score in good}
             with db.cursor() as cursor:
                 cursor.executemany(
                     UPSERT_READING,
-                    [(seller_id, day, score) for (seller_id, day), score in good.items()],
+                    [(seller_id, day, score) for (seller_id, day), score in latest.items()],
                 )
-        accepted = len(readings) - len(problems)
-        return ImportReport(accepted=accepted, problems=tuple(problems))
+        return ImportReport(accepted=len(good), problems=tuple(problems))
 
     def import_readings(self, path: Path, today: date | None = None) -> ImportReport:
         """Load `seller_id,date,score` rows; good rows land, bad rows are reported by line."""

@@ -10,7 +10,13 @@ from pathlib import Path
 
 from aha.adapters.readings_csv import import_readings
 from aha.adapters.sqlite.directory import SqliteDirectory
-from aha.domain.programme import Enrollment, ImportReport, InvalidReading, check_reading
+from aha.domain.programme import (
+    Enrollment,
+    ImportReport,
+    InvalidReading,
+    check_reading,
+    sort_readings,
+)
 from aha.domain.vocabulary import EnrollmentState
 
 
@@ -41,23 +47,12 @@ class SqliteProgrammeStore(SqliteDirectory):
         """Store a batch; good readings land, bad ones are reported by position (by default
         their 0-based index; `positions` gives each its own, e.g. a CSV line)."""
         today = today or datetime.now(UTC).date()
-        where = list(positions) if positions is not None else list(range(len(readings)))
-        problems: list[tuple[int, str]] = []
-        good: list[tuple[str, str, int]] = []
         known = self._known_sellers({seller_id for seller_id, _, _ in readings})
-        for position, (seller_id, day, score) in zip(where, readings, strict=True):
-            try:
-                check_reading(day, score, today)
-                if seller_id not in known:
-                    raise InvalidReading(f"unknown seller {seller_id!r}")
-            except InvalidReading as err:
-                problems.append((position, str(err)))
-                continue
-            good.append((seller_id, day.isoformat(), score))
+        good, problems = sort_readings(readings, known, today, positions)
         with self._connect() as db:
             db.executemany(
                 "INSERT OR REPLACE INTO ahr_readings (seller_id, day, score) VALUES (?, ?, ?)",
-                good,
+                [(seller_id, day.isoformat(), score) for seller_id, day, score in good],
             )
         return ImportReport(accepted=len(good), problems=tuple(problems))
 
