@@ -40,13 +40,10 @@ def _seconds(name: str, default: str) -> float:
 
 @dataclass(frozen=True)
 class Settings:
-    # TEMPORAL_ADDRESS and TEMPORAL_NAMESPACE, else the profile's (see temporal_profile).
-    temporal_address: str = field(
-        default_factory=lambda: load_temporal_profile().address or DEFAULT_ADDRESS
-    )
-    namespace: str = field(
-        default_factory=lambda: load_temporal_profile().namespace or DEFAULT_NAMESPACE
-    )
+    # TEMPORAL_ADDRESS and TEMPORAL_NAMESPACE, else the profile's (see temporal_profile);
+    # left empty, they are filled from the profile, which is read once per Settings.
+    temporal_address: str = ""
+    namespace: str = ""
     task_queue: str = field(default_factory=lambda: _env("AHA_TASK_QUEUE", TASK_QUEUE))
     # Out of repr, as the secrets below: a PostgreSQL URL may carry its password.
     db_path: str = field(default_factory=lambda: _env("AHA_DB", ".aha/aha.db"), repr=False)
@@ -121,6 +118,13 @@ class Settings:
             if origin.strip()
         )
     )
+
+    def __post_init__(self) -> None:
+        profile = self.temporal_profile
+        if not self.temporal_address:
+            object.__setattr__(self, "temporal_address", profile.address or DEFAULT_ADDRESS)
+        if not self.namespace:
+            object.__setattr__(self, "namespace", profile.namespace or DEFAULT_NAMESPACE)
 
     @property
     def uses_postgres(self) -> bool:
