@@ -16,6 +16,14 @@ from typing import Any, Literal, Protocol, TypeVar
 
 from pydantic import BaseModel
 
+from aha.domain.board import (
+    CallCursor,
+    CaseRow,
+    Dashboard,
+    PendingCallItem,
+    QueueCursor,
+    QueueFilter,
+)
 from aha.domain.calls import CallTask
 from aha.domain.contact import SellerContact
 from aha.domain.models import (
@@ -233,6 +241,37 @@ class SignedOutSessions(Protocol):
 # ---- the workflow service --------------------------------------------------------------------
 
 
+class CaseBoard(Protocol):
+    """One row per case run, written by the case, read by the console (`aha.domain.board`)."""
+
+    def record(self, row: CaseRow) -> bool:
+        """Keep `row` unless the board holds this run at the same or a newer version; whether
+        it was kept. A case id's newer run replaces its older one in the queue."""
+        ...
+
+    def row(self, case_id: str) -> CaseRow | None:
+        """The newest run of a case id, open or closed."""
+        ...
+
+    def queue(
+        self,
+        filters: QueueFilter,
+        now: datetime,
+        limit: int,
+        after: QueueCursor | None = None,
+    ) -> tuple[list[CaseRow], int]:
+        """Open cases matching `filters`, by deadline (then case id), `limit` of them after
+        `after`; and how many match in all."""
+        ...
+
+    def pending_calls(self, limit: int, after: CallCursor | None = None) -> list[PendingCallItem]:
+        """Dialled attempts of open cases awaiting an outcome: seller-initiated first, then by
+        when they were scheduled (then case id, attempt), `limit` after `after`."""
+        ...
+
+    def dashboard(self, now: datetime) -> Dashboard: ...
+
+
 class RunStatus(StrEnum):
     RUNNING = "running"
     COMPLETED = "completed"
@@ -251,6 +290,9 @@ class CaseUpdate(StrEnum):
     SUBMIT_PLAN = "submit_plan"
     REVIEW_PLAN = "review_plan"
     RESOLVE_ISSUE = "resolve_issue"
+    CLAIM_CASE = "claim_case"
+    RELEASE_CASE = "release_case"
+    ASSIGN_CASE = "assign_case"
 
 
 class CaseSummary(BaseModel):

@@ -23,6 +23,14 @@ from pydantic import BaseModel
 from aha.catalogue_file import shipped_catalogue
 from aha.domain import case_text
 from aha.domain import catalogue as issue_catalogue
+from aha.domain.board import (
+    CallCursor,
+    Dashboard,
+    QueueCursor,
+    QueueFilter,
+    QueueItem,
+    queue_item,
+)
 from aha.domain.catalogue import Catalogue
 from aha.domain.contact import SellerContact
 from aha.domain.models import (
@@ -36,6 +44,8 @@ from aha.domain.models import (
     DetectionEvent,
     DetectionReceipt,
     Issue,
+    Ownership,
+    OwnershipChange,
     Plan,
     PlanSubmission,
     Resolution,
@@ -46,6 +56,7 @@ from aha.domain.models import (
 from aha.domain.vocabulary import AccountStatus, EnrollmentState, RefusalKind
 from aha.ports import (
     AlreadyStarted,
+    CaseBoard,
     CaseFilter,
     CaseGateway,
     CaseUpdate,
@@ -146,6 +157,19 @@ class PendingCall(BaseModel):
     issue_types: list[str]
     guidance: list[str]
     phone: str | None
+    assigned_to: str | None = None
+
+
+class CallPage(BaseModel):
+    calls: list[PendingCall]
+    next_page_token: str | None = None
+
+
+class QueuePage(BaseModel):
+    at: datetime
+    total: int  # how many open cases match the filters, on every page
+    cases: list[QueueItem]
+    next_page_token: str | None = None
 
 
 @dataclass(frozen=True)
@@ -227,10 +251,13 @@ class CaseService:
         directory: ProgrammeStore,
         task_queue: str,
         catalogue: Catalogue | None = None,
+        board: CaseBoard | None = None,
     ) -> None:
         self.cases = cases
         self.directory = directory
         self.task_queue = task_queue
+        # The console's read model; None where nothing reads it (the case tests' service).
+        self.board = board
         # The issue types detections may carry (AHA_ISSUE_CATALOG on top of the shipped ones).
         self.catalogue = catalogue or shipped_catalogue()
 
@@ -537,45 +564,114 @@ class CaseService:
             next_page_token=base64.urlsafe_b64encode(next_token).decode() if next_token else None,
         )
 
-    async def pending_calls(self, limit: int = 1000) -> list[PendingCall]:
-        """Call attempts waiting for an outcome, across every open case, oldest first.
+    # ---- ownership -------------------------------------------------------------------------
 
-        Only this task queue's cases are asked, a few at a time, each within a few seconds:
-        one case whose worker is gone must not hold up everyone else's work queue.
-        """
-        ids = await self.cases.running_case_ids(self.task_queue, limit)
-        gate = asyncio.Semaphore(16)
+    async def claim(
+        self, seller_id: str, specialist: str, by: str, email: str | None = None
+    ) -> Ownership:
+        """`specialist` takes the case; refused (OwnedByOther) while someone else owns it."""
+        change = OwnershipChange(specialist=specialist, email=email, by=by)
+        return await self._update(seller_id, CaseUpdate.CLAIM_CASE, change, Ownership)
 
-        async def ask(workflow_id: str) -> CaseView | None:
-            async with gate:
-                try:
-                    return await asyncio.wait_for(self.cases.query_case(workflow_id), 5)
-                except (ServiceError, TimeoutError, QueryFailed):
-                    return None  # closed since the listing, or not answering: skip it
+    async def release(
+        self, seller_id: str, specialist: str, by: str, supervisor: bool = False
+    ) -> Ownership:
+        """`specialist` gives the case back (a supervisor may release anyone's)."""
+        change = OwnershipChange(specialist=specialist, by=by, supervisor=supervisor)
+        return await self._update(seller_id, CaseUpdate.RELEASE_CASE, change, Ownership)
 
-        calls = []
-        for view in await asyncio.gather(*(ask(workflow_id) for workflow_id in ids)):
-            if view is None or view.closed:
-                continue  # a closing case's attempts are abandoned: nothing to report
-            contact = self.directory.get(view.seller_id)
-            for attempt in view.pending_calls():
-                if attempt.placed_at is None:
-                    continue  # not dialled yet: nothing for a specialist to report
-                calls.append(
-                    PendingCall(
-                        case_id=view.case_id,
-                        seller_id=view.seller_id,
-                        attempt=attempt.number,
-                        seller_initiated=attempt.seller_initiated,
-                        scheduled_for=attempt.scheduled_for,
-                        placed_at=attempt.placed_at,
-                        deadline=view.deadline,
-                        issue_types=[i.type for i in view.open_issues()],
-                        guidance=attempt.guidance,
-                        phone=contact.phone if contact else None,
-                    )
+    async def assign(
+        self, seller_id: str, specialist: str, by: str, email: str | None = None
+    ) -> Ownership:
+        """A supervisor gives the case to `specialist`, whoever owned it."""
+        change = OwnershipChange(specialist=specialist, email=email, by=by, supervisor=True)
+        return await self._update(seller_id, CaseUpdate.ASSIGN_CASE, change, Ownership)
+
+    # ---- the console's reads: the board, never one query per case --------------------------
+
+    def _board(self) -> CaseBoard:
+        if self.board is None:
+            raise CaseError("this service has no case board (AHA_DB) to read the queue from")
+        return self.board
+
+    async def queue(
+        self,
+        filters: QueueFilter | None = None,
+        page_size: int = 50,
+        page_token: str | None = None,
+        now: datetime | None = None,
+    ) -> QueuePage:
+        """Open cases by time left to the deadline, a page at a time, complete and in order."""
+        board = self._board()
+        now = now or datetime.now(UTC)
+        after = _decode_cursor(page_token, QueueCursor)
+        rows, total = await asyncio.to_thread(
+            board.queue, filters or QueueFilter(), now, page_size, after
+        )
+        next_token = None
+        if len(rows) == page_size:
+            last = rows[-1]
+            next_token = _encode_cursor(QueueCursor(deadline=last.deadline, case_id=last.case_id))
+        return QueuePage(
+            at=now,
+            total=total,
+            cases=[queue_item(row, now) for row in rows],
+            next_page_token=next_token,
+        )
+
+    async def pending_calls(self, page_size: int = 100, page_token: str | None = None) -> CallPage:
+        """Dialled attempts awaiting an outcome across every open case, seller-initiated
+        first, then oldest first; complete, a page at a time."""
+        board = self._board()
+        after = _decode_cursor(page_token, CallCursor)
+        items = await asyncio.to_thread(board.pending_calls, page_size, after)
+        calls = [
+            PendingCall(
+                case_id=item.row.case_id,
+                seller_id=item.row.seller_id,
+                attempt=item.call.attempt,
+                seller_initiated=item.call.seller_initiated,
+                scheduled_for=item.call.scheduled_for,
+                placed_at=item.call.placed_at,
+                deadline=item.row.deadline,
+                issue_types=item.row.issue_types,
+                guidance=item.call.guidance,
+                phone=item.phone,
+                assigned_to=item.row.assigned_to,
+            )
+            for item in items
+        ]
+        next_token = None
+        if len(items) == page_size:
+            last = items[-1]
+            next_token = _encode_cursor(
+                CallCursor(
+                    seller_initiated=last.call.seller_initiated,
+                    scheduled_for=last.call.scheduled_for,
+                    case_id=last.row.case_id,
+                    attempt=last.call.attempt,
                 )
-        return sorted(calls, key=lambda call: (not call.seller_initiated, call.scheduled_for))
+            )
+        return CallPage(calls=calls, next_page_token=next_token)
+
+    async def dashboard(self, now: datetime | None = None) -> Dashboard:
+        return await asyncio.to_thread(self._board().dashboard, now or datetime.now(UTC))
+
+
+CursorT = TypeVar("CursorT", bound=BaseModel)
+
+
+def _encode_cursor(cursor: BaseModel) -> str:
+    return base64.urlsafe_b64encode(cursor.model_dump_json().encode()).decode()
+
+
+def _decode_cursor(token: str | None, shape: type[CursorT]) -> CursorT | None:
+    if not token:
+        return None
+    try:
+        return shape.model_validate_json(base64.urlsafe_b64decode(token.encode()))
+    except (binascii.Error, ValueError) as err:
+        raise InvalidInput(f"page_token {token!r} is not a token we gave", "page_token") from err
 
 
 MARKETPLACE_PATTERN = r"^[A-Za-z]{2,8}$"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from aha.domain.emails import EmailRequest
-from aha.domain.models import CallAttempt
+from aha.domain.models import CallAttempt, StaffAlert
 from aha.domain.vocabulary import ClosureReason
 
 
@@ -31,4 +31,11 @@ class CloseResolved:
     """Every issue is resolved: close the case."""
 
 
-Effect = SendEmail | PlaceCall | Deactivate | CloseResolved
+@dataclass(frozen=True)
+class AlertStaff:
+    """Tell the team about an SLA clock: its owner at a warning, the supervisors at a breach."""
+
+    alert: StaffAlert
+
+
+Effect = SendEmail | PlaceCall | Deactivate | CloseResolved | AlertStaff

@@ -8,6 +8,7 @@ from typing import Annotated
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from aha.domain.policy import Policy
+from aha.domain.sla import SlaClock
 from aha.domain.vocabulary import (
     AccountStatus,
     CallOutcome,
@@ -18,6 +19,9 @@ from aha.domain.vocabulary import (
     ReviewDecision,
     ReviewState,
     Severity,
+    SlaState,
+    SlaTarget,
+    StaffAlertKind,
     TimelineKind,
 )
 
@@ -222,6 +226,13 @@ class CaseView(Strict):
     notices: list[Notice] = []
     # The workflow delivering the notices this case still owed when it closed, if any.
     notices_courier: str | None = None
+    # The specialist who owns the case (claimed, or assigned by a supervisor), if any.
+    assigned_to: str | None = None
+    # Where the owner's SLA warnings go (from the tokens file), if the owner has an address.
+    assigned_email: str | None = None
+    # The case's SLA clocks, oldest first (a new plan starts a new review clock).
+    sla: list[SlaClock] = []
+    sla_state: SlaState | None = None
 
     def issue(self, issue_id: str) -> Issue | None:
         return next((i for i in self.issues if i.id == issue_id), None)
@@ -244,6 +255,41 @@ class CaseView(Strict):
     @property
     def closed(self) -> bool:
         return self.status in CLOSED_STATUSES
+
+
+SPECIALIST_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9 _.@:-]{0,63}$"
+
+
+class OwnershipChange(Strict):
+    """Claim, release or assign a case: who owns it next, and who says so."""
+
+    # The owner after the change; None releases the case.
+    specialist: str | None = Field(default=None, pattern=SPECIALIST_NAME_PATTERN)
+    # Where the new owner's SLA warnings go, if anywhere.
+    email: str | None = Field(default=None, max_length=320)
+    # Who made the change, for the timeline ("specialist:dana", "supervisor:lee").
+    by: str = Field(max_length=200)
+    # A supervisor may take a case from its owner or release it for them.
+    supervisor: bool = False
+
+
+class StaffAlert(Strict):
+    """An email to the team about one SLA clock; `key` makes it at most once."""
+
+    key: str
+    kind: StaffAlertKind
+    target: SlaTarget
+    case_id: str
+    seller_id: str
+    due_at: datetime
+    # The owner when the alert was raised; a warning goes to `owner_email`.
+    owner: str | None = None
+    owner_email: str | None = None
+
+
+class Ownership(Strict):
+    assigned_to: str | None
+    changed: bool
 
 
 SWEEP_PAGE_SIZE = 2000

@@ -6,6 +6,7 @@ import re
 import tomllib
 from datetime import time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     BaseModel,
@@ -106,6 +107,108 @@ class CallRetryAfter(BaseModel):
     _check = field_validator("no_answer", "busy", "voicemail", mode="before")(_duration)
 
 
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_WINDOW = re.compile(r"(\d{2}:\d{2})-(\d{2}:\d{2})")
+
+
+def _windows(value: Any) -> Any:
+    if not isinstance(value, list | tuple):
+        return value
+    windows = []
+    for item in value:
+        match = _WINDOW.fullmatch(item.strip()) if isinstance(item, str) else None
+        if match is None:
+            raise ValueError(f"{item!r} is not a window 'HH:MM-HH:MM'")
+        start, end = _clock(match[1]), _clock(match[2])
+        if start >= end:
+            raise ValueError(f"window {item!r} must start before it ends")
+        windows.append(f"{start}-{end}")
+    return tuple(windows)
+
+
+class SpecialistHours(BaseModel):
+    """When the specialists work: a time zone and each weekday's windows ("09:00-17:00");
+    a day left empty is a day off. Plan reviews are timed in these hours only."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    timezone: str = "UTC"
+    mon: tuple[str, ...] = ("09:00-17:00",)
+    tue: tuple[str, ...] = ("09:00-17:00",)
+    wed: tuple[str, ...] = ("09:00-17:00",)
+    thu: tuple[str, ...] = ("09:00-17:00",)
+    fri: tuple[str, ...] = ("09:00-17:00",)
+    sat: tuple[str, ...] = ()
+    sun: tuple[str, ...] = ()
+
+    _check = field_validator(*WEEKDAYS, mode="before")(_windows)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not an IANA time zone, e.g. Europe/Dublin") from None
+        return value
+
+    @model_validator(mode="after")
+    def _some_hours(self) -> SpecialistHours:
+        if not any(getattr(self, day) for day in WEEKDAYS):
+            raise ValueError("at least one weekday needs working hours")
+        return self
+
+    def windows(self, weekday: int) -> list[tuple[int, int]]:
+        """The day's windows (Monday is 0) as minutes from local midnight."""
+        spans = []
+        for window in getattr(self, WEEKDAYS[weekday]):
+            start, end = window.split("-")
+            spans.append((_minutes(start), _minutes(end)))
+        return spans
+
+
+def _minutes(clock: str) -> int:
+    hours, minutes = clock.split(":")
+    return int(hours) * 60 + int(minutes)
+
+
+class SlaTargets(BaseModel):
+    """Internal service targets (they never move the 72-hour deadline). A target left out is
+    not tracked. `warn_at` is the share of each target's allowed time at which its owner is
+    warned; at the target itself the supervisors are told."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    # From the case's opening to its first dialled call, counted in the seller's calling hours.
+    first_attempt_within: timedelta | None = None
+    # The seller should be reached at least this long before the deactivation deadline.
+    reached_by_before_deadline: timedelta | None = None
+    # From a plan's submission to its review, counted in `[specialist_hours]`.
+    plan_review_within: timedelta | None = None
+    warn_at: float = Field(default=0.5, gt=0, lt=1)
+
+    _check = field_validator(
+        "first_attempt_within", "reached_by_before_deadline", "plan_review_within", mode="before"
+    )(_duration)
+
+    @model_validator(mode="after")
+    def _positive(self) -> SlaTargets:
+        for key in ("first_attempt_within", "reached_by_before_deadline", "plan_review_within"):
+            value = getattr(self, key)
+            if value is not None and value <= timedelta(0):
+                raise ValueError(f"{key} must be longer than zero")
+        return self
+
+    @property
+    def any(self) -> bool:
+        return any(
+            t is not None
+            for t in (
+                self.first_attempt_within,
+                self.reached_by_before_deadline,
+                self.plan_review_within,
+            )
+        )
+
+
 class Policy(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     deadline: timedelta = timedelta(hours=72)
@@ -121,6 +224,8 @@ class Policy(BaseModel):
     call_retry_after: CallRetryAfter = CallRetryAfter()
     # How long a notice that carries consequences keeps being retried through a mail outage.
     notice_give_up: timedelta = timedelta(days=7)
+    sla: SlaTargets = SlaTargets()
+    specialist_hours: SpecialistHours = SpecialistHours()
 
     @field_validator("deadline", "call_report_timeout", "notice_give_up", mode="before")
     @classmethod
@@ -147,6 +252,12 @@ class Policy(BaseModel):
         for key, value in durations.items():
             if value <= timedelta(0):
                 raise ValueError(f"{key} must be longer than zero")
+        reach_by = self.sla.reached_by_before_deadline
+        if reach_by is not None and reach_by >= self.deadline:
+            raise ValueError(
+                "sla.reached_by_before_deadline must be shorter than the deadline "
+                f"({format_duration(self.deadline)})"
+            )
         for reminder in self.reminders_before_deadline:
             if not timedelta(0) < reminder < self.deadline:
                 raise ValueError(

@@ -114,6 +114,14 @@ class TimelineKind(StrEnum):
     EMAIL_DROPPED = "email_dropped"
     EMAIL_FAILED = "email_failed"
     NOTICES_HANDED_OVER = "notices_handed_over"
+    CASE_CLAIMED = "case_claimed"
+    CASE_RELEASED = "case_released"
+    CASE_ASSIGNED = "case_assigned"
+    SLA_WARNING = "sla_warning"
+    SLA_BREACHED = "sla_breached"
+    SLA_MET = "sla_met"
+    STAFF_ALERT_SENT = "staff_alert_sent"
+    STAFF_ALERT_FAILED = "staff_alert_failed"
 
 
 class RefusalKind(StrEnum):
@@ -136,3 +144,38 @@ class RefusalKind(StrEnum):
     INVALID_RESOLUTION = "InvalidResolution"
     DEADLINE_PASSED = "DeadlinePassed"
     NOT_REACHED = "NotReached"
+    OWNED_BY_OTHER = "OwnedByOther"
+    NOT_OWNED = "NotOwned"
+
+
+class SlaTarget(StrEnum):
+    """The internal service targets a case is measured against (policy `[sla]`)."""
+
+    FIRST_ATTEMPT = "first_attempt"
+    REACHED = "reached"
+    PLAN_REVIEW = "plan_review"
+
+
+class ClockState(StrEnum):
+    """Where one SLA clock stands."""
+
+    RUNNING = "running"
+    WARNING = "warning"
+    MET = "met"
+    BREACHED = "breached"
+
+
+class SlaState(StrEnum):
+    """A case's SLA state as the queue and the `SlaState` search attribute show it."""
+
+    OK = "ok"
+    WARNING = "warning"
+    BREACHED = "breached"
+
+
+class StaffAlertKind(StrEnum):
+    """An email to the team, never to the seller: a warning to the owner, a breach to the
+    supervisors."""
+
+    SLA_WARNING = "sla_warning"
+    SLA_BREACHED = "sla_breached"
