@@ -256,6 +256,15 @@ def test_pages_of_the_queue_are_complete_in_order_with_ties_and_missing_deadline
     assert ids(seen) == ids(want) and totals == {len(want)}
 
 
+def test_a_page_of_no_rows_is_refused(board: CaseBoard) -> None:
+    board.record(a_row("acme", pending_calls=[a_call(1)]))
+    for limit in (0, -1):
+        with pytest.raises(ValueError, match="at least 1 row"):
+            board.queue(QueueFilter(), NOW, limit)
+        with pytest.raises(ValueError, match="at least 1 row"):
+            board.pending_calls(limit)
+
+
 # ---- the call list ---------------------------------------------------------------------------
 
 

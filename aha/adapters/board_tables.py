@@ -54,6 +54,13 @@ def _aware(name: str, value: datetime) -> datetime:
     return value
 
 
+def check_limit(limit: int) -> int:
+    # Both stores must refuse alike: SQLite reads a negative LIMIT as none at all.
+    if limit < 1:
+        raise ValueError(f"case board: a page holds at least 1 row, not {limit}")
+    return limit
+
+
 def board_values(row: CaseRow, encode: Encode) -> dict[str, Any]:
     """`row` as the table's columns (named as in BOARD_COLUMNS); times through `encode`.
     ValueError, before anything is written, for a time without a time zone."""

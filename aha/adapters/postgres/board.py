@@ -25,6 +25,7 @@ from aha.adapters.board_tables import (
     SLA_COLUMNS,
     board_values,
     call_values,
+    check_limit,
     dashboard,
     open_counts,
     pending_call,
@@ -143,7 +144,7 @@ class PostgresCaseBoard:
         with self._snapshot() as db:
             records = db.execute(
                 f"{SELECT_ROW} WHERE {page} ORDER BY {SORT_KEY} LIMIT %(limit)s",
-                {**params, "limit": limit},
+                {**params, "limit": check_limit(limit)},
             ).fetchall()
             total = db.execute(f"SELECT count(*) AS n FROM case_board WHERE {where}", params)
             counted = total.fetchone()
@@ -151,7 +152,7 @@ class PostgresCaseBoard:
             return self._with_calls(db, records), int(counted["n"])
 
     def pending_calls(self, limit: int, after: CallCursor | None = None) -> list[PendingCallItem]:
-        params: dict[str, Any] = {"limit": limit}
+        params: dict[str, Any] = {"limit": check_limit(limit)}
         page = ""
         if after is not None:
             params |= {

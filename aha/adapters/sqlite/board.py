@@ -23,6 +23,7 @@ from aha.adapters.board_tables import (
     SLA_COLUMNS,
     board_values,
     call_values,
+    check_limit,
     dashboard,
     open_counts,
     pending_call,
@@ -150,13 +151,13 @@ class SqliteCaseBoard:
         with self._connect() as db:
             records = db.execute(
                 f"{SELECT_ROW} WHERE {page} ORDER BY {SORT_KEY} LIMIT :limit",
-                {**params, "limit": limit},
+                {**params, "limit": check_limit(limit)},
             ).fetchall()
             total = db.execute(f"SELECT count(*) FROM case_board WHERE {where}", params)
             return self._with_calls(db, records), int(total.fetchone()[0])
 
     def pending_calls(self, limit: int, after: CallCursor | None = None) -> list[PendingCallItem]:
-        params: dict[str, Any] = {"limit": limit}
+        params: dict[str, Any] = {"limit": check_limit(limit)}
         page = ""
         if after is not None:
             params |= {
