@@ -432,7 +432,8 @@ async def release_case(
     state: State,
     who: Annotated[Identity, Depends(allow("specialist"))],
 ) -> Ownership:
-    """409 `not_owned` when a specialist releases a case that is not theirs."""
+    """409 `owned_by_other` (naming the owner) when a specialist releases a case that is
+    someone else's; 409 `not_owned` when nobody owns it."""
     service = await state.service()
     return await state.within(
         service.release(seller_id, specialist=who.name, by=who.who, supervisor=who.supervisor)

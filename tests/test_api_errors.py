@@ -41,6 +41,7 @@ REFUSALS = {
     "NotReached": (409, "not_reached"),
     "OwnedByOther": (409, "owned_by_other"),
     "NotOwned": (409, "not_owned"),
+    "InvalidOwner": (422, "invalid_owner"),
 }
 REASON = {"field": "note", "reason": "cannot be empty"}
 

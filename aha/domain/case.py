@@ -825,7 +825,7 @@ class Case:
     def _check_named(change: OwnershipChange) -> None:
         if not change.specialist:
             raise invalid_field(
-                RefusalKind.NOT_OWNED, "specialist", "name the specialist who takes the case"
+                RefusalKind.INVALID_OWNER, "specialist", "name the specialist who takes the case"
             )
 
     def _own(self, change: OwnershipChange, kind: TimelineKind, detail: str, now: datetime) -> None:

@@ -146,6 +146,7 @@ class RefusalKind(StrEnum):
     NOT_REACHED = "NotReached"
     OWNED_BY_OTHER = "OwnedByOther"
     NOT_OWNED = "NotOwned"
+    INVALID_OWNER = "InvalidOwner"
 
 
 class SlaTarget(StrEnum):
