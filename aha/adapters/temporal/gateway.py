@@ -19,6 +19,7 @@ from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import (
     Client,
+    RPCTimeoutOrCancelledError,
     WithStartWorkflowOperation,
     WorkflowExecution,
     WorkflowExecutionStatus,
@@ -99,6 +100,10 @@ def _service_error(err: RPCError) -> RPCError:
 def _translated() -> Iterator[None]:
     try:
         yield
+    except RPCTimeoutOrCancelledError as err:
+        # The update's own RPC gave up (no worker took it in time): a wait, not a refusal;
+        # the callers' time-outs explain it (is a worker polling?).
+        raise TimeoutError(str(err) or "the workflow service gave up waiting") from err
     except RPCError as err:
         if isinstance(err, ServiceError):
             raise
@@ -263,14 +268,6 @@ class TemporalCases:
             await listing.fetch_next_page()
         cases = [_summary(execution) for execution in listing.current_page or []]
         return cases, listing.next_page_token or None
-
-    async def running_case_ids(self, task_queue: str, limit: int) -> list[str]:
-        query = (
-            f"WorkflowType = '{names.CASE_WORKFLOW}' AND ExecutionStatus = 'Running'"
-            f" AND TaskQueue = '{task_queue}'"
-        )
-        with _translated():
-            return [e.id async for e in self.client.list_workflows(query, limit=limit)]
 
     async def workflow_pollers(self, task_queue: str, seen_since: datetime) -> int:
         with _translated():
