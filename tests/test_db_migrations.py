@@ -21,7 +21,7 @@ from tests.postgres import PostgresServer
 ROOT = Path(__file__).resolve().parent.parent
 TABLES = {
     "sellers", "sent_notifications", "deliveries", "sealed_runs", "ahr_readings",
-    "enrollments", "signed_out_sessions", "aha_schema_version",
+    "enrollments", "signed_out_sessions", "case_board", "case_board_calls", "aha_schema_version",
 }  # fmt: skip
 
 

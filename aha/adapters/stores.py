@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from aha.config import Settings
 from aha.domain.programme import ImportReport
-from aha.ports import DeliveryLedger, ProgrammeStore, SignedOutSessions
+from aha.ports import CaseBoard, DeliveryLedger, ProgrammeStore, SignedOutSessions
 
 if TYPE_CHECKING:
     from aha.adapters.postgres.pool import Pool
@@ -54,6 +54,18 @@ def open_signed_out(settings: Settings) -> SignedOutSessions:
     from aha.adapters.sqlite.sessions import SqliteSignedOut
 
     return SqliteSignedOut(settings.db_path)
+
+
+def open_case_board(settings: Settings) -> CaseBoard:
+    """The case board in the database `AHA_DB` names, beside the other stores (for
+    PostgreSQL on the same pool)."""
+    if settings.uses_postgres:
+        from aha.adapters.postgres.board import PostgresCaseBoard
+
+        return PostgresCaseBoard(_postgres_pool(settings))
+    from aha.adapters.sqlite.board import SqliteCaseBoard
+
+    return SqliteCaseBoard(settings.db_path)
 
 
 def _postgres_pool(settings: Settings) -> Pool:

@@ -58,6 +58,57 @@ CREATE TABLE IF NOT EXISTS signed_out_sessions (
     nonce TEXT PRIMARY KEY,
     until REAL NOT NULL
 );
+-- The case board (aha.adapters.sqlite.board): one row per case run. Times are UTC ISO-8601
+-- text of one fixed width, so they sort as text; a missing deadline sorts last as '~'.
+CREATE TABLE IF NOT EXISTS case_board (
+    run_id TEXT PRIMARY KEY,
+    case_id TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    seller_id TEXT NOT NULL,
+    marketplace TEXT NOT NULL,
+    status TEXT NOT NULL,
+    opened_at TEXT NOT NULL,
+    detected_at TEXT,
+    deadline TEXT,
+    closed_at TEXT,
+    closure_reason TEXT,
+    timezone TEXT,
+    calling_start TEXT NOT NULL,
+    calling_end TEXT NOT NULL,
+    calling_stopped TEXT,
+    attempts INTEGER NOT NULL,
+    next_call_at TEXT,
+    first_attempt_at TEXT,
+    reached_at TEXT,
+    assigned_to TEXT,
+    sla_state TEXT NOT NULL,
+    sla_first_attempt TEXT,
+    sla_reached TEXT,
+    sla_plan_review TEXT,
+    issue_types TEXT NOT NULL,
+    superseded INTEGER NOT NULL DEFAULT 0,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS case_board_queue ON case_board (coalesce(deadline, '~'), case_id)
+    WHERE closed_at IS NULL AND superseded = 0;
+CREATE INDEX IF NOT EXISTS case_board_owner ON case_board (assigned_to)
+    WHERE closed_at IS NULL AND superseded = 0;
+CREATE INDEX IF NOT EXISTS case_board_case ON case_board (case_id, opened_at DESC, version DESC);
+CREATE INDEX IF NOT EXISTS case_board_closed ON case_board (closed_at)
+    WHERE closed_at IS NOT NULL;
+CREATE INDEX IF NOT EXISTS case_board_opened ON case_board (opened_at);
+CREATE TABLE IF NOT EXISTS case_board_calls (
+    run_id TEXT NOT NULL REFERENCES case_board (run_id) ON DELETE CASCADE,
+    attempt INTEGER NOT NULL,
+    case_id TEXT NOT NULL,
+    seller_initiated INTEGER NOT NULL,
+    scheduled_for TEXT NOT NULL,
+    placed_at TEXT NOT NULL,
+    guidance TEXT NOT NULL,
+    PRIMARY KEY (run_id, attempt)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS case_board_calls_order
+    ON case_board_calls ((NOT seller_initiated), scheduled_for, case_id, attempt);
 """
 
 
