@@ -148,19 +148,25 @@ async def test_sign_in_goes_back_to_the_console_page_asked_for_and_nowhere_else(
     api: Api,
 ) -> None:
     token = specialist(api)
-    async with api.http() as http:
-        for asked, lands in [
-            ("/console/dashboard", "/console/dashboard"),
-            ("https://evil.example/console", "/console"),
-            ("//evil.example", "/console"),
-            ("/console.evil", "/console"),
-            ("/account-health/x", "/console"),
-        ]:
+    for asked, lands in [
+        ("/console/dashboard", "/console/dashboard"),
+        ("/console?status=engaged", "/console?status=engaged"),
+        ("https://evil.example/console", "/console"),
+        ("//evil.example", "/console"),
+        ("/console.evil", "/console"),
+        ("/console\\..\\x", "/console"),
+        ("/account-health/x", "/console"),
+    ]:
+        async with api.http() as http:
             form = await http.get("/console")
             done = await http.post(
                 "/console/sign-in", data={"token": token, "csrf": csrf_of(form), "next": asked}
             )
+            assert done.status_code == 303
             assert done.headers["location"] == lands, asked
+    async with api.http() as http:
+        form = await http.get("/console/dashboard", params={"x": "1"})
+        assert 'name="next" value="/console/dashboard?x=1"' in form.text
 
 
 async def test_forged_csrf_is_refused_and_changes_nothing(api: Api) -> None:
@@ -264,7 +270,7 @@ async def test_the_queue_shows_the_boards_open_cases_soonest_deadline_first(api:
             now=now,
             status="engaged",
             attempts=3,
-            assigned_to="dana",
+            assigned_to="sam",
             sla_state="breached",
             timezone="Asia/Tokyo",
             calling_start=closed_hours[0],
@@ -288,7 +294,7 @@ async def test_the_queue_shows_the_boards_open_cases_soonest_deadline_first(api:
     assert soon[3] in (f"{tokyo:%a %H:%M}", f"{tokyo + timedelta(minutes=1):%a %H:%M}")
     assert soon[4] == f"No {closed_hours[0]} to {closed_hours[1]}"
     assert soon[5] == "3"
-    assert soon[7] == "dana"
+    assert soon[7] == "sam"
     assert soon[8] == "Breached"
     assert 'href="/console/cases/soon"' in row_html(queue, "soon")
     later = cells(row_html(queue, "later"))
