@@ -14,13 +14,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
 
-WIDTH = 640
-LABEL_WIDTH = 210  # the labels' column, right-aligned against the bars
-VALUE_WIDTH = 110  # room after the longest bar for its value
-ROW = 30
-BAR = 20
-PAD = 8
-MAX_LABEL = 30  # characters shown; the full label is the row's <title>
+# Sized for a chart about 30rem wide: its text then reads at about the page's own size.
+WIDTH = 520
+LABEL_WIDTH = 215  # the labels' column, right-aligned against the bars
+VALUE_WIDTH = 90  # room after the longest bar for its value
+ROW = 34
+BAR = 22
+PAD = 6
+MAX_LABEL = 26  # characters shown; the full label is the row's <title>
 _ID = re.compile(r"^[a-z][a-z0-9-]{0,63}$")
 # Characters XML 1.0 does not allow at all: they would make the page unparseable.
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")

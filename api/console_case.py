@@ -71,7 +71,9 @@ def _case_url(seller_id: str) -> str:
     return f"/console/cases/{seller_id}"
 
 
-def _sections_model(staff: Staff, view: CaseView) -> dict[str, Any]:
+def _sections_model(
+    staff: Staff, view: CaseView, kept: dict[str, str] | None = None
+) -> dict[str, Any]:
     state = staff.state
     now = datetime.now(UTC)
     item = queue_item(case_row(view, 0), now)
@@ -91,6 +93,8 @@ def _sections_model(staff: Staff, view: CaseView) -> dict[str, Any]:
         "text": console_text,
         "local": lambda moment: console_text.local(moment, view.timezone),
         "url": _case_url(view.seller_id),
+        # What a refused form had in it, to show again (a refresh has none).
+        "kept": kept or {},
     }
 
 
@@ -131,7 +135,7 @@ async def case_screen(
             {"title": "Case unavailable", "message": api_error.detail},
             api_error.status,
         )
-    model = _sections_model(staff, view) | {"kept": kept or {}}
+    model = _sections_model(staff, view, kept)
     sections = _render_sections(shared_model(staff) | model)
     notice = NOTICES.get(request.query_params.get("notice", "")) if error is None else None
     return render(

@@ -64,10 +64,10 @@ def figures(board: Dashboard) -> list[Figure]:
     statuses = [*OPEN_STATUSES, *sorted(set(board.open_by_status) - set(OPEN_STATUSES))]
     by_status = [(s, board.open_by_status.get(s, 0)) for s in statuses]
     times = [
-        ("first_attempt_p50", "Detection to first attempt, median", board.first_attempt_p50_s),
-        ("first_attempt_p90", "Detection to first attempt, p90", board.first_attempt_p90_s),
-        ("reached_p50", "Detection to seller reached, median", board.reached_p50_s),
-        ("reached_p90", "Detection to seller reached, p90", board.reached_p90_s),
+        ("first_attempt_p50", "First attempt, median", board.first_attempt_p50_s),
+        ("first_attempt_p90", "First attempt, 90th pct.", board.first_attempt_p90_s),
+        ("reached_p50", "Seller reached, median", board.reached_p50_s),
+        ("reached_p90", "Seller reached, 90th pct.", board.reached_p90_s),
     ]
     reasons = sorted(set(board.deactivations_7d) | set(board.deactivations_30d))
     deactivations = [
@@ -109,7 +109,7 @@ def figures(board: Dashboard) -> list[Figure]:
             ],
             [
                 Bar("Closed", board.closed_30d),
-                Bar("Reached before the deadline", board.reached_before_deadline_30d),
+                Bar("Reached before deadline", board.reached_before_deadline_30d),
             ],
         ),
         Figure(

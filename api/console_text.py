@@ -7,6 +7,7 @@ seconds counter would redraw it on every poll.
 from __future__ import annotations
 
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from aha.domain import case_text
 
@@ -60,3 +61,10 @@ def utc(moment: datetime | None) -> str:
 def local(moment: datetime | None, timezone: str | None) -> str:
     """A moment in the seller's zone, or in UTC when the case does not know the zone."""
     return case_text.page_time(moment, timezone or "UTC")
+
+
+def short_local(moment: datetime | None, timezone: str | None) -> str:
+    """A moment in a queue cell: weekday and time in the seller's zone ("Wed 14:05")."""
+    if moment is None:
+        return "—"
+    return moment.astimezone(ZoneInfo(timezone or "UTC")).strftime("%a %H:%M")

@@ -70,7 +70,7 @@ def test_a_long_label_is_shortened_on_the_bar_and_kept_whole_in_its_title() -> N
     assert row is not None
     assert row.find(f"{SVG}title").text == f"{label}: 2"  # type: ignore[union-attr]
     shown = row.find(f"{SVG}text").text  # type: ignore[union-attr]
-    assert shown is not None and shown.endswith("…") and len(shown) == 30
+    assert shown is not None and shown.endswith("…") and len(shown) == 26
 
 
 @pytest.mark.parametrize("value", [-1.0, float("nan"), float("inf")])

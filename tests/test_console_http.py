@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
+from api.console_case import SECTIONS
 from tests.conftest import Api
 from tests.console_rows import board_of, case_row
 
@@ -287,18 +288,21 @@ async def test_the_queue_shows_the_boards_open_cases_soonest_deadline_first(api:
     assert queue.status_code == 200
     assert queue_sellers(queue) == ["soon", "middle", "later"]
     assert "3 open cases match; 3 shown." in queue.text
-    soon = cells(row_html(queue, "soon"))
-    assert soon[0] == "soon US"
-    assert soon[1] == "Engaged"
-    assert soon[2] in ("2 h 30 min", "2 h 29 min")
-    assert soon[3] in (f"{tokyo:%a %H:%M}", f"{tokyo + timedelta(minutes=1):%a %H:%M}")
-    assert soon[4] == f"No {closed_hours[0]} to {closed_hours[1]}"
-    assert soon[5] == "3"
-    assert soon[7] == "sam"
-    assert soon[8] == "Breached"
+    seller, left, sla, status, owner, attempts, next_call, local, callable_now = cells(
+        row_html(queue, "soon")
+    )
+    assert seller == "soon US"
+    assert left in ("2 h 30 min", "2 h 29 min")
+    assert sla == "Breached"
+    assert status == "Engaged"
+    assert owner == "sam"
+    assert attempts == "3"
+    assert next_call == f"{tokyo + timedelta(hours=1):%a %H:%M}"
+    assert local in (f"{tokyo:%a %H:%M}", f"{tokyo + timedelta(minutes=1):%a %H:%M}")
+    assert callable_now == f"No {closed_hours[0]} to {closed_hours[1]}"
     assert 'href="/console/cases/soon"' in row_html(queue, "soon")
     later = cells(row_html(queue, "later"))
-    assert later[4].startswith("Yes") and later[7] == "Unassigned" and later[8] == "On track"
+    assert later[2] == "On track" and later[4] == "Unassigned" and later[8].startswith("Yes")
 
 
 async def test_the_queue_filters(api: Api) -> None:
@@ -456,6 +460,15 @@ async def test_the_case_screen_shows_the_script_and_reports_an_outcome(api: Api)
         back = await http.get(reported.headers["location"])
         assert "The call&#39;s outcome is recorded." in back.text
         assert re.search(r'data-attempt="1" data-outcome="no_answer"', back.text)
+        assert f'data-live-url="/console/cases/{seller}/live.json"' in back.text
+        live = await http.get(f"/console/cases/{seller}/live.json")
+        assert live.status_code == 200
+        parts = live.json()["sections"]
+        assert set(parts) == {f"case-{name}" for name in SECTIONS}
+        for name, part in parts.items():
+            assert f'id="{name}"' in back.text
+            assert f'data-version="{part["version"]}"' in back.text, name
+        assert 'data-outcome="no_answer"' in parts["case-calls"]["html"]
     view = await api.cases.view(seller)
     assert view.call_attempts[0].outcome == "no_answer"
     assert view.call_attempts[0].reported_by == "specialist:dana"
