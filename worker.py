@@ -16,12 +16,14 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.accounts import AccountActivities
+from activities.board import BoardActivities
 from activities.calls import CallActivities
 from activities.email import EmailActivities
 from activities.enrollment import EnrollmentActivities
+from activities.staff import StaffActivities
 from aha.adapters.dialers import ManualDialer, SimulatedDialer
 from aha.adapters.smtp import SmtpMailer, SmtpSettings
-from aha.adapters.stores import check_database, open_programme_store
+from aha.adapters.stores import check_database, open_case_board, open_programme_store
 from aha.adapters.temporal.calls import SignalAnnouncer, UpdateOutcomes
 from aha.adapters.temporal.connection import connect, connection_target
 from aha.adapters.temporal.metrics import metrics_runtime
@@ -75,6 +77,10 @@ def build_worker(
         SignalAnnouncer(client),
     )
     enrollment = EnrollmentActivities(store, mailer, settings.page_url, lambda: policy)
+    board = BoardActivities(open_case_board(settings))
+    staff = StaffActivities(
+        mailer, store.deliveries, settings.supervisor_emails, settings.console_url
+    )
     return Worker(
         client,
         task_queue=settings.task_queue,
@@ -90,6 +96,8 @@ def build_worker(
             calls.dial,
             enrollment.evaluate_page,
             enrollment.plan_pages,
+            board.record_case_row,
+            staff.alert_staff,
         ],
         activity_executor=executor or ThreadPoolExecutor(max_workers=16),
         graceful_shutdown_timeout=timedelta(seconds=settings.worker_shutdown_grace_seconds),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -36,6 +37,14 @@ def _seconds(name: str, default: str) -> float:
         return parse_duration(text).total_seconds()
     except ValueError:
         raise ValueError(f"{name}: {text!r} is not a duration such as 30, 30s or 2m") from None
+
+
+def _addresses(name: str) -> tuple[str, ...]:
+    addresses = tuple(a.strip() for a in os.environ.get(name, "").split(",") if a.strip())
+    for address in addresses:
+        if not re.fullmatch(r"[^@\s,]+@[^@\s,]+\.[^@\s,]+", address):
+            raise ValueError(f"{name}: {address!r} is not an email address")
+    return addresses
 
 
 @dataclass(frozen=True)
@@ -116,6 +125,17 @@ class Settings:
                 "AHA_CODEC_CORS_ORIGINS", "http://localhost:8233,http://127.0.0.1:8233"
             ).split(",")
             if origin.strip()
+        )
+    )
+
+    # Who hears of SLA breaches: supervisors' addresses, comma-separated.
+    supervisor_emails: tuple[str, ...] = field(
+        default_factory=lambda: _addresses("AHA_SUPERVISOR_EMAIL")
+    )
+    # The specialists' console, for links in staff alerts; {seller_id} names the case screen.
+    console_url: str = field(
+        default_factory=lambda: _env(
+            "AHA_CONSOLE_URL", "http://127.0.0.1:8000/console/cases/{seller_id}"
         )
     )
 

@@ -182,6 +182,9 @@ async def run_dev(options: DevOptions) -> None:
         policy_file=options.policy_file,
         api_port=options.api_port,
         page_url=f"http://127.0.0.1:{options.api_port}/account-health/{{seller_id}}",
+        console_url=f"http://127.0.0.1:{options.api_port}/console/cases/{{seller_id}}",
+        # SLA breaches land in the dev outbox beside the sellers' emails.
+        supervisor_emails=Settings().supervisor_emails or ("supervisors@aha.local",),
         api_tokens_file=os.environ.get("AHA_API_TOKENS") or str(data_dir / "api-tokens.toml"),
         # The worker and the API share this process but would each need an endpoint of their
         # own: the dev stack serves no metrics (run `aha worker` and `aha api` for them).

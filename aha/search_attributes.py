@@ -11,6 +11,9 @@ MARKETPLACE = SearchAttributeKey.for_keyword("Marketplace")
 ISSUE_TYPES = SearchAttributeKey.for_keyword_list("IssueTypes")
 DEACTIVATION_DEADLINE = SearchAttributeKey.for_datetime("DeactivationDeadline")
 CALL_ATTEMPTS = SearchAttributeKey.for_int("CallAttempts")
+# The specialist who owns the case, and its SLA state (ok, warning, breached).
+ASSIGNED_TO = SearchAttributeKey.for_keyword("AssignedTo")
+SLA_STATE = SearchAttributeKey.for_keyword("SlaState")
 # On each enrolment sweep: how many sellers it looked at and how many are protected.
 SELLERS_EVALUATED = SearchAttributeKey.for_int("SellersEvaluated")
 SELLERS_ENROLLED = SearchAttributeKey.for_int("SellersEnrolled")
@@ -23,6 +26,8 @@ DEV_SERVER_DEFINITIONS = {
     "IssueTypes": "KeywordList",
     "DeactivationDeadline": "Datetime",
     "CallAttempts": "Int",
+    "AssignedTo": "Keyword",
+    "SlaState": "Keyword",
     "SellersEvaluated": "Int",
     "SellersEnrolled": "Int",
 }

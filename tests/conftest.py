@@ -27,7 +27,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from aha.adapters.postgres.pool import close_pools
 from aha.adapters.sqlite.programme import SqliteProgrammeStore
-from aha.adapters.stores import AppStore, open_programme_store
+from aha.adapters.stores import AppStore, open_case_board, open_programme_store
 from aha.adapters.temporal.gateway import TemporalCases
 from aha.config import Settings
 from aha.dev import free_port, search_attribute_args, temporal_binary
@@ -54,6 +54,10 @@ no_answer = "3h"
 busy = "20m"
 voicemail = "24h"
 """
+
+
+# Who hears of SLA breaches in the case tests (AHA_SUPERVISOR_EMAIL).
+SUPERVISORS = ("sam@team.example", "lee@team.example")
 
 
 def dev_server_args() -> list[str]:
@@ -246,11 +250,17 @@ async def running_cases(
         smtp_host="127.0.0.1",
         smtp_port=port,
         dialer="manual",
+        supervisor_emails=SUPERVISORS,
     )
     store = open_programme_store(settings) if db else SqliteProgrammeStore(settings.db_path)
     worker = build_worker(env.client, settings, policy)
     async with worker:
-        service = CaseService(TemporalCases(env.client), store, settings.task_queue)
+        service = CaseService(
+            TemporalCases(env.client),
+            store,
+            settings.task_queue,
+            board=open_case_board(settings),
+        )
         yield Cases(env, service, store, outbox, db=settings.db_path)
 
 

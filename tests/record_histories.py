@@ -103,6 +103,41 @@ async def resolved_during_mail_outage(cases: Cases, seller: str) -> None:
     await courier.result()
 
 
+# Internal targets on top: the seller must be reached 24 h before the 72 h deadline.
+SLA_POLICY = (
+    ALWAYS_CALLABLE
+    + """
+[sla]
+first_attempt_within = "15m"
+reached_by_before_deadline = "24h"
+plan_review_within = "8h"
+warn_at = 0.5
+"""
+)
+
+
+async def owned_with_sla_alerts(cases: Cases, seller: str) -> None:
+    """Claimed, warned, reassigned and breached on the reach target, then resolved."""
+    await cases.detect(seller)
+    await cases.wait_for_call(seller, 1)
+    await cases.service.claim(seller, "dana", by="specialist:dana", email="dana@team.example")
+    await cases.service.report_call_outcome(seller, CallReport(attempt=1, outcome="no_answer"))
+    await cases.advance(seller, timedelta(hours=25))
+    await cases.wait_for(seller, lambda v: v.sla_state == "warning")
+    await cases.service.assign(seller, "lee", by="supervisor:sam")
+    await cases.advance(seller, timedelta(hours=24))
+    await cases.wait_for(seller, lambda v: v.sla_state == "breached")
+    receipt = await cases.service.contact_me_now(seller)
+    await cases.wait_for_call(seller, receipt.attempt)
+    await cases.service.report_call_outcome(
+        seller, CallReport(attempt=receipt.attempt, outcome="answered")
+    )
+    await cases.service.release(seller, "lee", by="specialist:lee")
+    await cases.service.submit_plan(seller, PLAN)
+    await cases.service.review_plan(seller, Review(decision="accept"))
+    await cases.wait_for(seller, lambda v: v.status == "resolved")
+
+
 # ---- calling hours, under the shipped policy --------------------------------------------
 
 # The shipped default: proactive calls only from 08:00 to 21:00 seller-local time.
@@ -394,6 +429,7 @@ SCENARIOS: dict[str, Scenario] = {
     "never_reached_deactivated": with_new_seller(never_reached_deactivated),
     "invalid_number_fixed_contact_me_now": with_new_seller(invalid_number_fixed_contact_me_now),
     "resolved_during_mail_outage": with_new_seller(resolved_during_mail_outage),
+    "owned_with_sla_alerts": Scenario(with_new_seller(owned_with_sla_alerts).record, SLA_POLICY),
     "outside_hours_canada": Scenario(partial(outside_hours, region=CANADA), DEFAULT_POLICY),
     "inside_hours_canada": Scenario(partial(inside_hours, region=CANADA), DEFAULT_POLICY),
     "outside_hours_europe": Scenario(partial(outside_hours, region=EUROPE), DEFAULT_POLICY),

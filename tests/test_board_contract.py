@@ -312,10 +312,10 @@ def test_pending_calls_come_seller_initiated_first_then_oldest_with_each_phone(
 def _times(
     opened: timedelta, to_attempt: float | None = None, to_reach: float | None = None, **fields: Any
 ) -> dict[str, Any]:
-    """A row's times: opened `opened` ago, detected an hour before, and the seconds from
+    """A row's times: opened `opened` ago, detected about an hour before, and the seconds from
     detection to its first attempt and to reaching the seller."""
     opened_at = NOW - opened
-    detected = opened_at - HOUR
+    detected = opened_at - HOUR + timedelta(seconds=0.7)
     return {
         "opened_at": opened_at,
         "detected_at": detected,
@@ -337,12 +337,12 @@ def test_the_dashboard_counts_what_the_board_holds(board: CaseBoard) -> None:
                                               sla_first_attempt="breached")),
         a_row("o1", run_id="o1-new", **_times(DAY, 60, deadline=NOW + 2 * HOUR)),
         a_row("o2", **_times(DAY, 120, deadline=NOW + 12 * HOUR, sla_first_attempt="breached")),
-        a_row("o3", status="engaged", **_times(2 * DAY, 300, 1000, deadline=NOW + 48 * HOUR,
+        a_row("o3", status="engaged", **_times(2 * DAY, 300.000001, 1000, deadline=NOW + 48 * HOUR,
                                                sla_plan_review="met")),
         a_row("o4", status="call_required", **_times(HOUR, deadline=None,
                                                      sla_plan_review="breached")),
         # Closed in the last 30 days: c1 reached before its deadline, c4 only after it.
-        closed("c1", "resolved", "resolved", DAY, **_times(4 * DAY, 600, 2000)),
+        closed("c1", "resolved", "resolved", DAY, **_times(4 * DAY, 600, 1999.5)),
         closed("c2", "deactivated", "deadline_passed", 3 * DAY,
                **_times(6 * DAY, 900, sla_first_attempt="breached", sla_reached="breached")),
         closed("c3", "deactivated", "immediate_policy", 10 * DAY, **_times(13 * DAY)),
@@ -366,10 +366,11 @@ def test_the_dashboard_counts_what_the_board_holds(board: CaseBoard) -> None:
         at_risk_24h=2,
         closed_30d=4,
         reached_before_deadline_30d=1,
-        # Nearest rank over [60, 120, 300, 600, 900] and over [1000, 2000, 288000].
-        first_attempt_p50_s=300,
+        # Nearest rank over [60, 120, 300.000001, 600, 900] and over [1000, 1999.5, 288000],
+        # to the microsecond.
+        first_attempt_p50_s=300.000001,
         first_attempt_p90_s=900,
-        reached_p50_s=2000,
+        reached_p50_s=1999.5,
         reached_p90_s=80 * 3600,
         deactivations_7d={"deadline_passed": 1},
         deactivations_30d={"deadline_passed": 2, "immediate_policy": 1},

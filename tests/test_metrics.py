@@ -141,7 +141,7 @@ async def worker_run(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[WorkerRun]:
     work = tmp_path_factory.mktemp("metrics-worker")
-    (work / "policy.toml").write_text(ALWAYS_CALLABLE, encoding="utf-8")
+    (work / "policy.toml").write_text(ALWAYS_CALLABLE + FIRST_ATTEMPT_TARGET, encoding="utf-8")
     outbox, smtp_port = mail_outbox
     metrics_port = free_port()
     task_queue = f"metrics-{uuid.uuid4()}"
@@ -196,6 +196,7 @@ async def worker_run(
 
 
 TWO_HOURS_AGO = timedelta(hours=2)
+FIRST_ATTEMPT_TARGET = '\n[sla]\nfirst_attempt_within = "15m"\n'
 
 
 async def _resolved_case(cases: Cases) -> CaseView:
@@ -317,6 +318,19 @@ def test_detection_to_first_contact_measures_the_reached_case_only(worker_run: W
     # Its buckets are the case's hours, not the SDK's milliseconds: 2 h lands under 4 h.
     assert total(found, f"{name}_bucket", le="3600") == 0
     assert total(found, f"{name}_bucket", le="14400") == 1
+
+
+def test_sla_clocks_are_counted_by_target_and_state(worker_run: WorkerRun) -> None:
+    found = samples(worker_run.text)
+    met = [
+        view
+        for view in worker_run.views.values()
+        for clock in view.sla
+        if clock.target == "first_attempt" and clock.state == "met"
+    ]
+    assert len(met) == 2, "the resolved and the deadline case dialled at once"
+    assert total(found, "aha_sla_clocks", target="first_attempt", state="met") == len(met)
+    assert total(found, "aha_sla_clocks", state="breached") == 0
 
 
 def test_deactivation_lateness_measures_the_deadline_case_only(worker_run: WorkerRun) -> None:

@@ -12,6 +12,7 @@ from aha.domain.policy import (
     CallingHours,
     Policy,
     PolicyError,
+    SlaTargets,
     format_duration,
     parse_duration,
     parse_policy,
@@ -165,10 +166,19 @@ def test_calling_hours_start_must_be_before_end(start: str, end: str) -> None:
 # --- parse_policy / load_policy -----------------------------------------------------------
 
 
-def test_shipped_default_policy_equals_the_model_defaults() -> None:
-    assert parse_policy(default_policy_text(), "default policy") == Policy()
-    assert load_policy(None) == Policy()
-    assert load_policy("") == Policy()
+def test_shipped_default_policy_is_the_model_defaults_with_the_example_targets() -> None:
+    # A policy without [sla] tracks no target; the shipped file tracks the examples.
+    targets = SlaTargets(
+        first_attempt_within=timedelta(minutes=15),
+        reached_by_before_deadline=timedelta(hours=24),
+        plan_review_within=timedelta(hours=8),
+        warn_at=0.5,
+    )
+    shipped = Policy(sla=targets)
+    assert parse_policy(default_policy_text(), "default policy") == shipped
+    assert load_policy(None) == shipped
+    assert load_policy("") == shipped
+    assert Policy().sla.any is False
 
 
 def test_parse_policy_fills_missing_keys_with_defaults() -> None:

@@ -16,6 +16,7 @@ interceptor here captures them. Nor are current details, which history does not 
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import zoneinfo
 from collections.abc import Iterator, Sequence
@@ -459,3 +460,39 @@ async def test_replay_upserts_the_recorded_search_attributes(path: Path) -> None
     )
     for index, (before, after) in enumerate(zip(recorded, replay, strict=True)):
         assert after == before, f"the search attributes after upsert {index}"
+
+
+# ---- the console edition ---------------------------------------------------------------------
+
+CONSOLE_HISTORIES = [p for p in CASE_HISTORIES if p.stem.startswith("v5-")]
+
+
+def local_activities(path: Path) -> list[str]:
+    """The activity type of each local activity marker in the history."""
+    names = []
+    for marker in events(path, "MARKER_RECORDED"):
+        data = marker.get("details", {}).get("data", {}).get("payloads", [])
+        for payload in data:
+            names.append(json.loads(base64.b64decode(payload["data"]))["activity_type"])
+    return names
+
+
+@pytest.mark.parametrize("path", CONSOLE_HISTORIES, ids=ids(CONSOLE_HISTORIES))
+def test_console_histories_keep_their_row_on_the_board(path: Path) -> None:
+    assert local_activities(path).count("record_case_row") >= 2  # opened, and closed
+
+
+def value_of(upserted: dict[str, Attribute | None], name: str) -> Any:
+    found = upserted.get(name)
+    return found[1] if found else None
+
+
+def test_an_owned_case_publishes_its_owner_and_sla_state() -> None:
+    path = next(p for p in CONSOLE_HISTORIES if "owned_with_sla_alerts" in p.stem)
+    upserts = merged(recorded_upserts(path))
+    owners = [key for key, _ in itertools.groupby(value_of(u, "AssignedTo") for u in upserts)]
+    states = [key for key, _ in itertools.groupby(value_of(u, "SlaState") for u in upserts)]
+    assert owners == [None, "dana", "lee", None]
+    assert states == ["ok", "warning", "breached"]
+    scheduled = [e["activityType"]["name"] for e in events(path, "ACTIVITY_TASK_SCHEDULED")]
+    assert scheduled.count("alert_staff") == 2  # dana's warning, the supervisors' breach

@@ -33,6 +33,8 @@ with workflow.unsafe.imports_passed_through():
         DetectionEvent,
         DetectionReceipt,
         Issue,
+        Ownership,
+        OwnershipChange,
         Plan,
         PlanSubmission,
         Resolution,
@@ -43,6 +45,7 @@ with workflow.unsafe.imports_passed_through():
     from aha.domain.policy import Policy
     from aha.domain.refusals import Refusal
     from aha.domain.vocabulary import ClosureReason
+    from workflows.case_board import BoardWriter
     from workflows.case_effects import ACTIVITY_TIMEOUT, RETRY, CaseEffects
     from workflows.case_metrics import CaseMetrics
     from workflows.case_publisher import CasePublisher
@@ -60,6 +63,9 @@ BACKGROUND_EFFECTS = "background-effects-v2"
 # shows as placed as soon as the dialer has it; and notices still owed at the end go on in
 # their own workflow, so the seller's next case never waits for them.
 ORDERED_NOTICES = "ordered-notices-v3"
+# v4: SLA clocks that warn the owner and tell supervisors of breaches, and the case's row on
+# the console's board, written at every change.
+CONSOLE = "console-v4"
 
 LOCAL_READ_TIMEOUT = timedelta(seconds=10)
 # Sealing and deactivating are quick database writes: a short timeout keeps a crash from
@@ -94,6 +100,8 @@ class CaseWorkflow:
         self._profile_changed_by = "system"
         self._effects = CaseEffects(self.case, self._request_wake)
         self._publisher = CasePublisher()
+        self._board = BoardWriter()
+        self._board_writing: asyncio.Task[None] | None = None
 
     # ---- the main loop -------------------------------------------------------------------
 
@@ -108,12 +116,16 @@ class CaseWorkflow:
             profile = await self._load_profile()
         if self.case.edition >= Edition.ORDERED:
             self._effects.start_courier(policy.notice_give_up)
+        if self.case.edition >= Edition.CONSOLE:
+            self._board_writing = asyncio.create_task(self._board.run())
         self.case.begin(policy, profile, workflow.now())
         await workflow.wait_condition(lambda: bool(self.case.view.issues))
         while not self.case.view.closed:
             await self._step()
         await workflow.wait_condition(lambda: self._effects.settled)
         await workflow.wait_condition(workflow.all_handlers_finished)
+        if self.case.edition >= Edition.CONSOLE:
+            await self._board.flush()
         return self.case.view
 
     @staticmethod
@@ -123,7 +135,9 @@ class CaseWorkflow:
             return Edition.SEQUENTIAL
         if not workflow.patched(ORDERED_NOTICES):
             return Edition.BACKGROUND
-        return Edition.ORDERED
+        if not workflow.patched(CONSOLE):
+            return Edition.ORDERED
+        return Edition.CONSOLE
 
     async def _step(self) -> None:
         if self._profile_stale:
@@ -173,6 +187,8 @@ class CaseWorkflow:
     def _publish(self) -> None:
         self.case.refresh_status()
         self._publisher.publish(self.case.view)
+        if self.case.edition >= Edition.CONSOLE:
+            self._board.offer(self.case.view)
 
     # ---- endings -------------------------------------------------------------------------
 
@@ -334,6 +350,36 @@ class CaseWorkflow:
     @resolve_issue.validator
     def _validate_resolve(self, resolution: Resolution) -> None:
         self._refuse_if(self.case.check_resolution, resolution)
+
+    @workflow.update
+    def claim_case(self, change: OwnershipChange) -> Ownership:
+        ownership = self.case.claim(change, workflow.now())
+        self._wake = True
+        return ownership
+
+    @claim_case.validator
+    def _validate_claim(self, change: OwnershipChange) -> None:
+        self._refuse_if(self.case.check_claim, change)
+
+    @workflow.update
+    def release_case(self, change: OwnershipChange) -> Ownership:
+        ownership = self.case.release(change, workflow.now())
+        self._wake = True
+        return ownership
+
+    @release_case.validator
+    def _validate_release(self, change: OwnershipChange) -> None:
+        self._refuse_if(self.case.check_release, change)
+
+    @workflow.update
+    def assign_case(self, change: OwnershipChange) -> Ownership:
+        ownership = self.case.assign(change, workflow.now())
+        self._wake = True
+        return ownership
+
+    @assign_case.validator
+    def _validate_assign(self, change: OwnershipChange) -> None:
+        self._refuse_if(self.case.check_assign, change)
 
     @workflow.signal(name="call_placed")
     def call_placed(self, placed: CallPlaced) -> None:

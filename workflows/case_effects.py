@@ -21,11 +21,12 @@ from workflows.notices import NoticeCourier, failure_reason, hand_over
 with workflow.unsafe.imports_passed_through():
     from activities.calls import CallActivities
     from activities.email import EmailActivities
+    from activities.staff import StaffActivities
     from aha.domain.calls import CallTask
     from aha.domain.case import Case, Edition, caller
-    from aha.domain.effects import Effect, PlaceCall, SendEmail
+    from aha.domain.effects import AlertStaff, Effect, PlaceCall, SendEmail
     from aha.domain.emails import EmailRequest
-    from aha.domain.models import CallAttempt, Notice
+    from aha.domain.models import CallAttempt, Notice, StaffAlert
     from aha.domain.vocabulary import EmailKind, TimelineKind
 
 ACTIVITY_TIMEOUT = timedelta(seconds=60)
@@ -60,12 +61,16 @@ class CaseEffects:
         self.courier: NoticeCourier | None = None
         self._delivering: asyncio.Task[None] | None = None
         self._requests: dict[str, EmailRequest] = {}
+        self.alerts: list[StaffAlert] = []
+        self.alerting: set[asyncio.Task[None]] = set()
 
     def carry_out(self, effects: list[Effect]) -> None:
         """Queue what the case decided; the main loop starts it (a courier, at once)."""
         for effect in effects:
             if isinstance(effect, PlaceCall):
                 self.to_dial.append(effect.attempt)
+            elif isinstance(effect, AlertStaff):
+                self.alerts.append(effect.alert)
             elif isinstance(effect, SendEmail) and self.courier is not None:
                 request = effect.request
                 notice = Notice(key=request.key, kind=request.kind, queued_at=workflow.now())
@@ -126,9 +131,33 @@ class CaseEffects:
         return not self.running
 
     def cancel_dials(self) -> None:
-        """The case is closing: no call in flight may ring after its end."""
+        """The case is closing: no call in flight may ring after its end, and no SLA alert
+        is still worth sending."""
         for handle in self.dialing.values():
             handle.cancel()
+        for task in self.alerting:
+            task.cancel()
+
+    async def _alert_staff(self, alert: StaffAlert) -> None:
+        what = alert.kind.replace("_", " ")
+        try:
+            told = await workflow.execute_activity_method(
+                StaffActivities.alert_staff,
+                alert,
+                start_to_close_timeout=ACTIVITY_TIMEOUT,
+                schedule_to_close_timeout=EFFECT_GIVE_UP,
+                retry_policy=EFFECT_RETRY,
+                summary=f"tell the team: {what} ({alert.target})",
+            )
+        except asyncio.CancelledError:
+            if not self.case.closing:
+                raise  # the workflow itself is being cancelled or evicted: let it go
+            return  # the case closed first
+        except ActivityError as err:
+            detail = f"{what} alert not delivered: {failure_reason(err)}"
+            self.case.record(TimelineKind.STAFF_ALERT_FAILED, detail, now=workflow.now())
+            return
+        self.case.record(TimelineKind.STAFF_ALERT_SENT, f"{what} alert: {told}", now=workflow.now())
 
     # ---- edition 1: one after another ----------------------------------------------------
 
@@ -160,6 +189,11 @@ class CaseEffects:
     # ---- later editions: beside the main loop --------------------------------------------
 
     def start(self) -> None:
+        while self.alerts:
+            # Beside the other effects, and never waited for: a case's end cancels them.
+            task = asyncio.create_task(self._alert_staff(self.alerts.pop(0)))
+            self.alerting.add(task)
+            task.add_done_callback(self.alerting.discard)
         while self.outbox:
             self._spawn(self._send_email(self.outbox.pop(0)), wake=False)
         while self.to_dial:

@@ -20,6 +20,7 @@ CASES_CLOSED = "aha_cases_closed"
 CALL_ATTEMPTS = "aha_call_attempts"
 DETECTION_TO_FIRST_CONTACT = "aha_detection_to_first_contact_seconds"
 DEACTIVATION_LATENESS = "aha_deactivation_lateness_seconds"
+SLA_CLOCKS = "aha_sla_clocks"
 
 MINUTE, HOUR, DAY = 60.0, 3600.0, 86400.0
 # Business time runs in hours and days, far beyond the SDK's millisecond latency buckets.
@@ -41,6 +42,8 @@ class CaseMetrics:
         # The outcome last counted per attempt: a person's late report may replace the
         # system's "no report in time", and then counts as an outcome of its own.
         self._counted: dict[int, CallOutcome] = {}
+        # The state last counted per SLA clock (by its place in the case's list).
+        self._clocks: dict[int, str] = {}
 
     def recorded(self, entry: TimelineEntry, view: CaseView) -> None:
         if entry.kind == TimelineKind.CASE_OPENED:
@@ -61,6 +64,12 @@ class CaseMetrics:
                 entry.at,
                 detected,
             )
+        elif entry.kind in (
+            TimelineKind.SLA_WARNING,
+            TimelineKind.SLA_BREACHED,
+            TimelineKind.SLA_MET,
+        ):
+            self._sla_clocks(view)
         elif entry.kind == TimelineKind.CASE_RESOLVED:
             self._closed(ClosureReason.RESOLVED)
         elif entry.kind == TimelineKind.ACCOUNT_DEACTIVATED:
@@ -85,6 +94,17 @@ class CaseMetrics:
                 "Call attempts by outcome, including the system's no_answer for a call "
                 "nobody reported in time or the dialer gave up on",
                 {"outcome": str(attempt.outcome)},
+            )
+
+    def _sla_clocks(self, view: CaseView) -> None:
+        for index, clock in enumerate(view.sla):
+            if self._clocks.get(index) == clock.state or clock.state == "running":
+                continue
+            self._clocks[index] = clock.state
+            self._count(
+                SLA_CLOCKS,
+                "SLA clocks that warned, breached or were met, by target and state",
+                {"target": str(clock.target), "state": str(clock.state)},
             )
 
     def _closed(self, reason: ClosureReason) -> None:

@@ -26,6 +26,9 @@ class CasePublisher:
             "types": issue_types,
             "deadline": view.deadline,
             "attempts": len(view.call_attempts),
+            # None until a case is claimed or has SLA clocks: older cases publish neither.
+            "owner": view.assigned_to,
+            "sla": view.sla_state,
         }
         changed = {key for key, value in current.items() if self._published.get(key) != value}
         if changed:
@@ -37,6 +40,14 @@ class CasePublisher:
                 updates.append(sa.ISSUE_TYPES.value_set(issue_types))
             if "attempts" in changed:
                 updates.append(sa.CALL_ATTEMPTS.value_set(len(view.call_attempts)))
+            if "owner" in changed:
+                updates.append(
+                    sa.ASSIGNED_TO.value_set(view.assigned_to)
+                    if view.assigned_to
+                    else sa.ASSIGNED_TO.value_unset()
+                )
+            if "sla" in changed and view.sla_state is not None:
+                updates.append(sa.SLA_STATE.value_set(view.sla_state))
             if not self._published:
                 updates += [
                     sa.SELLER_ID.value_set(view.seller_id),

@@ -167,10 +167,6 @@ def open_counts(counts: Iterable[tuple[str, int]]) -> dict[str, int]:
     return by_status
 
 
-def seconds(start: datetime | str, end: datetime | str) -> float:
-    return float((_utc(end) - _utc(start)).total_seconds())
-
-
 def dashboard(
     now: datetime,
     *,

@@ -12,8 +12,15 @@ from collections.abc import Callable
 from datetime import datetime
 from enum import IntEnum
 
-from aha.domain import calling, deadlines
-from aha.domain.effects import CloseResolved, Deactivate, Effect, PlaceCall, SendEmail
+from aha.domain import calling, deadlines, sla
+from aha.domain.effects import (
+    AlertStaff,
+    CloseResolved,
+    Deactivate,
+    Effect,
+    PlaceCall,
+    SendEmail,
+)
 from aha.domain.emails import EmailRequest
 from aha.domain.models import (
     CallAttempt,
@@ -24,24 +31,31 @@ from aha.domain.models import (
     DetectionEvent,
     DetectionReceipt,
     Issue,
+    Ownership,
+    OwnershipChange,
     Plan,
     PlanSubmission,
     Resolution,
     Review,
     SellerProfile,
+    StaffAlert,
     TimelineEntry,
 )
-from aha.domain.policy import Policy
+from aha.domain.policy import Policy, format_duration
 from aha.domain.refusals import FieldReason, Refusal, invalid_field
 from aha.domain.vocabulary import (
     CallOutcome,
     CaseStatus,
+    ClockState,
     ClosureReason,
     EmailKind,
     IssueStatus,
     RefusalKind,
     ReviewDecision,
     ReviewState,
+    SlaState,
+    SlaTarget,
+    StaffAlertKind,
     TimelineKind,
 )
 
@@ -55,6 +69,8 @@ class Edition(IntEnum):
     BACKGROUND = 2
     # Emails in order and fenced by the run; closing seals the run; placement is signalled.
     ORDERED = 3
+    # SLA clocks with staff alerts; the case keeps its row on the console's board.
+    CONSOLE = 4
 
 
 # Closure reasons that do not wait for a deadline, and what the seller is told.
@@ -129,6 +145,8 @@ class Case:
         self.view.timezone = profile.timezone
         self.view.opened_at = now
         self._call_not_before = now
+        if self.edition >= Edition.CONSOLE:
+            self.view.sla_state = SlaState.OK
 
     @property
     def run_key(self) -> str:
@@ -149,6 +167,7 @@ class Case:
         if case_deadline is not None and now >= case_deadline:
             return self._take([Deactivate(ClosureReason.DEADLINE_PASSED)])
         self._queue_due_reminders(now)
+        self._sla_points_due(now)
         return self._take()
 
     def next_due(self) -> tuple[datetime, str] | None:
@@ -167,6 +186,9 @@ class Case:
             if attempt.placed_at is not None:
                 expiry = attempt.placed_at + self.policy.call_report_timeout
                 candidates.append((expiry, f"outcome of call attempt {attempt.number}"))
+        sla_point = sla.next_point(self.view.sla)
+        if sla_point is not None:
+            candidates.append((sla_point, "SLA warning or breach"))
         return min(candidates, default=None)
 
     # ---- endings -------------------------------------------------------------------------
@@ -358,6 +380,7 @@ class Case:
             f"attempt {attempt.number} placed ({caller(attempt)})",
             now=now,
         )
+        self._sla_met(SlaTarget.FIRST_ATTEMPT, now)
 
     def dial_failed(self, attempt: CallAttempt, reason: str, now: datetime) -> None:
         """The dialer gave up on the attempt: it counts as unanswered (which emails no one)."""
@@ -391,6 +414,7 @@ class Case:
                     now=now,
                 )
             self.view.reached = True
+            self._sla_met(SlaTarget.REACHED, now)
             if plan and plan.review_state == ReviewState.INFO_REQUESTED:
                 plan.review_state = ReviewState.UNDER_REVIEW
                 self.record(
@@ -545,6 +569,8 @@ class Case:
             )
         else:
             self._email(EmailKind.ISSUE_OPENED, f"issue-opened/{issue.id}", now, issues=[issue])
+            if created:
+                self._start_contact_clocks(now)
         self.refresh_status()
         receipt = DetectionReceipt(case_id=self.view.case_id, created=created, issue_id=issue.id)
         return receipt, self._take()
@@ -575,6 +601,7 @@ class Case:
                 TimelineKind.SELLER_REACHED, "the seller pressed contact me now", who, now=now
             )
         self.view.reached = True
+        self._sla_met(SlaTarget.REACHED, now)
         self.refresh_status()
         return ContactReceipt(attempt=attempt.number, created=True), [PlaceCall(attempt)]
 
@@ -654,6 +681,7 @@ class Case:
             submission.submitted_by,
             now=now,
         )
+        self._start_review_clock(now)
         self.refresh_status()
         return self.view.plan
 
@@ -681,6 +709,7 @@ class Case:
         assert plan is not None
         plan.reviewed_at = now
         plan.reviewed_by = review.reviewer
+        self._sla_met(SlaTarget.PLAN_REVIEW, now)
         if review.decision == ReviewDecision.ACCEPT:
             plan.review_state = ReviewState.ACCEPTED
             self.record(
@@ -741,3 +770,166 @@ class Case:
         issue.resolved_by = who
         issue.resolution = note
         self.record(TimelineKind.ISSUE_RESOLVED, f"{issue.id}: {note}", who, now=now)
+
+    # ---- ownership -----------------------------------------------------------------------
+
+    def check_claim(self, change: OwnershipChange, now: datetime) -> None:
+        self.check_open(now)
+        self._check_named(change)
+        owner = self.view.assigned_to
+        if owner is not None and owner != change.specialist and not change.supervisor:
+            raise Refusal(
+                RefusalKind.OWNED_BY_OTHER,
+                f"the case is owned by {owner}; a supervisor can reassign it",
+            )
+
+    def claim(self, change: OwnershipChange, now: datetime) -> Ownership:
+        before = self.view.assigned_to
+        if before == change.specialist:
+            return Ownership(assigned_to=before, changed=False)
+        taken = f" (taken from {before})" if before else ""
+        self._own(change, TimelineKind.CASE_CLAIMED, f"claimed by {change.specialist}{taken}", now)
+        return Ownership(assigned_to=change.specialist, changed=True)
+
+    def check_release(self, change: OwnershipChange, now: datetime) -> None:
+        self.check_open(now)
+        owner = self.view.assigned_to
+        if owner is None:
+            raise Refusal(RefusalKind.NOT_OWNED, "nobody owns the case")
+        if owner != change.specialist and not change.supervisor:
+            raise Refusal(
+                RefusalKind.OWNED_BY_OTHER,
+                f"the case is owned by {owner}: only {owner} or a supervisor can release it",
+            )
+
+    def release(self, change: OwnershipChange, now: datetime) -> Ownership:
+        before = self.view.assigned_to
+        self.view.assigned_to = None
+        self.view.assigned_email = None
+        self.record(TimelineKind.CASE_RELEASED, f"released (was {before})", change.by, now=now)
+        return Ownership(assigned_to=None, changed=True)
+
+    def check_assign(self, change: OwnershipChange, now: datetime) -> None:
+        self.check_open(now)
+        self._check_named(change)
+
+    def assign(self, change: OwnershipChange, now: datetime) -> Ownership:
+        before = self.view.assigned_to
+        if before == change.specialist:
+            return Ownership(assigned_to=before, changed=False)
+        was = f" (was {before})" if before else ""
+        self._own(change, TimelineKind.CASE_ASSIGNED, f"assigned to {change.specialist}{was}", now)
+        return Ownership(assigned_to=change.specialist, changed=True)
+
+    @staticmethod
+    def _check_named(change: OwnershipChange) -> None:
+        if not change.specialist:
+            raise invalid_field(
+                RefusalKind.NOT_OWNED, "specialist", "name the specialist who takes the case"
+            )
+
+    def _own(self, change: OwnershipChange, kind: TimelineKind, detail: str, now: datetime) -> None:
+        self.view.assigned_to = change.specialist
+        self.view.assigned_email = change.email
+        self.record(kind, detail, change.by, now=now)
+
+    # ---- internal service targets --------------------------------------------------------
+
+    def _start_contact_clocks(self, now: datetime) -> None:
+        if self.edition < Edition.CONSOLE:
+            return
+        assert self.policy is not None and self.profile is not None
+        targets = self.policy.sla
+        if targets.first_attempt_within is not None:
+            self.view.sla.append(
+                sla.working_clock(
+                    SlaTarget.FIRST_ATTEMPT,
+                    now,
+                    targets.first_attempt_within,
+                    targets.warn_at,
+                    self.profile.timezone,
+                    sla.calling_windows(self.policy.calling_hours),
+                )
+            )
+        case_deadline = self.deadline()
+        if targets.reached_by_before_deadline is not None and case_deadline is not None:
+            due = case_deadline - targets.reached_by_before_deadline
+            self.view.sla.append(sla.deadline_clock(SlaTarget.REACHED, now, due, targets.warn_at))
+
+    def _start_review_clock(self, now: datetime) -> None:
+        if self.edition < Edition.CONSOLE:
+            return
+        assert self.policy is not None
+        within = self.policy.sla.plan_review_within
+        if within is None:
+            return
+        hours = self.policy.specialist_hours
+        self.view.sla.append(
+            sla.working_clock(
+                SlaTarget.PLAN_REVIEW,
+                now,
+                within,
+                self.policy.sla.warn_at,
+                hours.timezone,
+                sla.specialist_windows(hours),
+            )
+        )
+        self._refresh_sla()
+
+    def _sla_met(self, target: SlaTarget, now: datetime) -> None:
+        for clock in self.view.sla:
+            if clock.target != target or clock.met_at is not None:
+                continue
+            clock.met_at = now
+            took = format_duration(now - clock.started_at)
+            if clock.state == ClockState.BREACHED:
+                detail = f"{sla.TARGET_TEXT[target]}: met late, after {took}"
+            else:
+                clock.state = ClockState.MET
+                detail = f"{sla.TARGET_TEXT[target]}: met within target, after {took}"
+            self.record(TimelineKind.SLA_MET, detail, now=now)
+        self._refresh_sla()
+
+    def _sla_points_due(self, now: datetime) -> None:
+        if self.closing or self.view.closed:
+            return
+        for index, clock in enumerate(self.view.sla):
+            if clock.state in (ClockState.RUNNING, ClockState.WARNING) and now >= clock.due_at:
+                clock.state = ClockState.BREACHED
+                self.record(
+                    TimelineKind.SLA_BREACHED,
+                    f"{sla.TARGET_TEXT[clock.target]}: target breached "
+                    f"(due {clock.due_at:%Y-%m-%d %H:%M} UTC); supervisors told",
+                    now=now,
+                )
+                self._alert(StaffAlertKind.SLA_BREACHED, clock, index)
+            elif clock.state == ClockState.RUNNING and now >= clock.warn_at:
+                clock.state = ClockState.WARNING
+                owner = self.view.assigned_to
+                told = f"; {owner} told" if owner else "; no owner to tell"
+                self.record(
+                    TimelineKind.SLA_WARNING,
+                    f"{sla.TARGET_TEXT[clock.target]}: due {clock.due_at:%Y-%m-%d %H:%M} UTC"
+                    + told,
+                    now=now,
+                )
+                if owner:
+                    self._alert(StaffAlertKind.SLA_WARNING, clock, index)
+        self._refresh_sla()
+
+    def _alert(self, kind: StaffAlertKind, clock: sla.SlaClock, index: int) -> None:
+        alert = StaffAlert(
+            key=f"{self.run_key}/staff/{clock.target}/{index}/{kind}",
+            kind=kind,
+            target=clock.target,
+            case_id=self.view.case_id,
+            seller_id=self.view.seller_id,
+            due_at=clock.due_at,
+            owner=self.view.assigned_to,
+            owner_email=self.view.assigned_email,
+        )
+        self._effects.append(AlertStaff(alert))
+
+    def _refresh_sla(self) -> None:
+        if self.edition >= Edition.CONSOLE:
+            self.view.sla_state = sla.case_sla_state(self.view.sla)

@@ -20,6 +20,8 @@ Marketplace Keyword
 IssueTypes KeywordList
 DeactivationDeadline Datetime
 CallAttempts Int
+AssignedTo Keyword
+SlaState Keyword
 SellersEvaluated Int
 SellersEnrolled Int
 "

@@ -31,7 +31,6 @@ from aha.adapters.board_tables import (
     pending_call,
     queue_conditions,
     rows_with_calls,
-    seconds,
     windows,
 )
 from aha.adapters.postgres.pool import Pool
@@ -215,7 +214,8 @@ class PostgresCaseBoard:
                 f"SELECT {breaches} FROM case_board WHERE opened_at >= %(month)s", at
             ).fetchone()
             times = db.execute(
-                "SELECT detected_at, first_attempt_at, reached_at FROM case_board"
+                "SELECT extract(epoch FROM first_attempt_at - detected_at) AS to_first_attempt,"
+                " extract(epoch FROM reached_at - detected_at) AS to_reach FROM case_board"
                 " WHERE opened_at >= %(month)s AND detected_at IS NOT NULL"
                 " AND (first_attempt_at IS NOT NULL OR reached_at IS NOT NULL)",
                 at,
@@ -228,16 +228,11 @@ class PostgresCaseBoard:
             at_risk_24h=sum(r["today"] for r in open_rows),
             closed_30d=closed["closed"],
             reached_before_deadline_30d=closed["reached"],
+            # extract() gives exact numerics: as floats, what timedelta.total_seconds() gives.
             to_first_attempt=[
-                seconds(t["detected_at"], t["first_attempt_at"])
-                for t in times
-                if t["first_attempt_at"] is not None
+                float(t["to_first_attempt"]) for t in times if t["to_first_attempt"] is not None
             ],
-            to_reach=[
-                seconds(t["detected_at"], t["reached_at"])
-                for t in times
-                if t["reached_at"] is not None
-            ],
+            to_reach=[float(t["to_reach"]) for t in times if t["to_reach"] is not None],
             deactivations=[(r["closure_reason"], r["week"], r["month"]) for r in deactivations],
             sla_breaches_30d={str(target): breached[target] for target in SLA_COLUMNS},
         )

@@ -29,7 +29,6 @@ from aha.adapters.board_tables import (
     pending_call,
     queue_conditions,
     rows_with_calls,
-    seconds,
     windows,
 )
 from aha.adapters.sqlite.schema import prepare
@@ -51,6 +50,16 @@ CALL_ORDER = "NOT c.seller_initiated, c.scheduled_for, c.case_id, c.attempt"
 def _text(value: datetime) -> str:
     # One width for every time (always microseconds, always +00:00), so text order is time order.
     return value.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _seconds(column: str) -> str:
+    """SQL for the seconds from detection to `column`, exact to the microsecond: whole seconds
+    from strftime, microseconds from their fixed place in the text (characters 21-26), and one
+    division, as Python's timedelta.total_seconds() does. Parsing the times in Python instead
+    took half the dashboard's time."""
+    whole = f"(strftime('%s', {column}) - strftime('%s', detected_at))"
+    micro = f"(substr({column}, 21, 6) - substr(detected_at, 21, 6))"
+    return f"({whole} * 1000000 + {micro}) / 1000000.0"
 
 
 _UPDATES = ", ".join(f"{name} = excluded.{name}" for name in (*BOARD_COLUMNS[1:], "updated_at"))
@@ -214,7 +223,7 @@ class SqliteCaseBoard:
                 f"SELECT {breaches} FROM case_board WHERE opened_at >= :month", at
             ).fetchone()
             times = db.execute(
-                "SELECT detected_at, first_attempt_at, reached_at FROM case_board"
+                f"SELECT {_seconds('first_attempt_at')}, {_seconds('reached_at')} FROM case_board"
                 " WHERE opened_at >= :month AND detected_at IS NOT NULL"
                 " AND (first_attempt_at IS NOT NULL OR reached_at IS NOT NULL)",
                 at,
@@ -226,8 +235,8 @@ class SqliteCaseBoard:
             at_risk_24h=sum(r[3] for r in open_rows),
             closed_30d=closed[0],
             reached_before_deadline_30d=closed[1],
-            to_first_attempt=[seconds(t[0], t[1]) for t in times if t[1] is not None],
-            to_reach=[seconds(t[0], t[2]) for t in times if t[2] is not None],
+            to_first_attempt=[t[0] for t in times if t[0] is not None],
+            to_reach=[t[1] for t in times if t[1] is not None],
             deactivations=[(r[0], r[1], r[2]) for r in deactivations],
             sla_breaches_30d={str(t): n for t, n in zip(SLA_COLUMNS, breached, strict=True)},
         )

@@ -1,0 +1,83 @@
+"""Real cases keep their rows on the board, on SQLite and on PostgreSQL: the queue, the call
+list and the dashboard follow what each case does, and a closed case leaves the queue."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+from aha.domain.board import QueueFilter
+from aha.domain.models import CallReport, Resolution
+from aha.domain.policy import parse_policy
+from aha.service import CaseError, case_id_for
+from tests.conftest import ALWAYS_CALLABLE, Cases, running_cases
+
+POLICY = ALWAYS_CALLABLE + '\n[sla]\nfirst_attempt_within = "15m"\n'
+
+
+@pytest.fixture
+async def board_cases(
+    env: WorkflowEnvironment, tmp_path: Path, mail_outbox: tuple[Path, int], aha_db: str
+) -> AsyncIterator[Cases]:
+    async with running_cases(env, tmp_path, mail_outbox, parse_policy(POLICY), db=aha_db) as c:
+        yield c
+
+
+async def test_the_queue_follows_a_case_from_opening_to_its_end(board_cases: Cases) -> None:
+    cases = board_cases
+    seller = cases.new_seller()
+    await cases.detect(seller)
+    await cases.wait_for_call(seller, 1)
+    service = cases.service
+
+    async def queued() -> list[str]:
+        page = await service.queue(QueueFilter(), page_size=500)
+        return [item.row.seller_id for item in page.cases]
+
+    view = await cases.wait_for(seller, lambda v: v.call_attempts[0].placed_at is not None)
+    page = await service.queue(QueueFilter(), page_size=500)
+    (item,) = [i for i in page.cases if i.row.seller_id == seller]
+    assert item.row.status == "awaiting_contact" and item.row.deadline == view.deadline
+    assert item.row.sla_first_attempt == "met" and item.row.sla_state == "ok"
+
+    calls = (await service.pending_calls(page_size=500)).calls
+    (call,) = [c for c in calls if c.seller_id == seller]
+    assert (call.attempt, call.phone) == (1, "+12125550123")
+
+    await service.claim(seller, "dana", by="specialist:dana")
+    mine = await service.queue(QueueFilter(owner="dana"), page_size=500)
+    assert seller in [i.row.seller_id for i in mine.cases]
+    with pytest.raises(CaseError, match="owned by dana"):
+        await service.claim(seller, "lee", by="specialist:lee")
+
+    await service.report_call_outcome(seller, CallReport(attempt=1, outcome="answered"))
+    await service.resolve(seller, Resolution(issue_id="I1", note="fixed together"))
+    # The closing row is written before the workflow completes.
+    await cases.client.get_workflow_handle(case_id_for(seller)).result()
+    assert seller not in await queued()
+    assert seller not in [c.seller_id for c in (await service.pending_calls(page_size=500)).calls]
+    numbers = await service.dashboard()
+    assert numbers.closed_30d >= 1 and numbers.reached_before_deadline_30d >= 1
+
+
+async def test_a_case_in_flight_is_on_the_board_at_once(board_cases: Cases) -> None:
+    cases = board_cases
+    sellers = [cases.new_seller(phone=None) for _ in range(3)]
+    for seller in sellers:
+        await cases.detect(seller)
+    for seller in sellers:
+        await cases.wait_for(seller, lambda v: v.calling_stopped_reason is not None)
+    page = await cases.service.queue(QueueFilter(unassigned=True), page_size=2)
+    assert page.total >= 3 and len(page.cases) == 2 and page.next_page_token
+    rest = await cases.service.queue(
+        QueueFilter(unassigned=True), page_size=500, page_token=page.next_page_token
+    )
+    seen = [i.row.seller_id for i in page.cases + rest.cases]
+    assert set(sellers) <= set(seen) and len(seen) == len(set(seen))
+    for item in page.cases + rest.cases:
+        if item.row.seller_id in sellers:
+            assert item.row.calling_stopped == "no emergency phone on file"
+            assert not item.callable_now
