@@ -24,6 +24,7 @@ from markupsafe import Markup
 from starlette.datastructures import QueryParams
 
 from aha.domain.board import OPEN_STATUSES, QueueFilter
+from aha.domain.models import SPECIALIST_NAME_PATTERN
 from aha.service import MARKETPLACE_PATTERN, QueuePage
 from api import console_text
 from api.auth import Identity
@@ -260,6 +261,8 @@ def queue_form(params: QueryParams, staff: Staff) -> QueueForm:
     if values["owner"]:
         if not staff.supervisor:
             errors.append("Owner: only supervisors filter by another person's cases.")
+        elif not re.fullmatch(SPECIALIST_NAME_PATTERN, values["owner"]):
+            errors.append("Owner: a name as the tokens file gives it.")
         else:
             owner = values["owner"]
     if mine:

@@ -376,6 +376,8 @@ async def test_a_supervisor_filters_by_owner(api: Api) -> None:
         assert '<option value="dana" >' in queue.text
         both = await http.get("/console", params={"owner": "sam", "mine": "1"})
         assert both.status_code == 422
+        odd = await http.get("/console", params={"owner": "<sam>"})
+        assert odd.status_code == 422 and "Owner: a name" in odd.text
 
 
 async def test_the_queue_pages_through_every_case(api: Api) -> None:
