@@ -7,28 +7,36 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import sys
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 from temporalio.service import RPCError
 
-from aha.adapters.stores import AppStore, check_database, open_programme_store
+from aha.adapters.stores import (
+    AppStore,
+    check_database,
+    open_case_board,
+    open_programme_store,
+)
 from aha.adapters.temporal.connection import connect
 from aha.adapters.temporal.gateway import TemporalCases
 from aha.adapters.temporal.keyring import load_key_ring
 from aha.catalogue_file import load_catalogue
 from aha.config import Settings
 from aha.domain import case_text
+from aha.domain.board import OPEN_STATUSES, QueueFilter, QueueItem
 from aha.domain.catalogue import Catalogue, CatalogueError
 from aha.domain.contact import InvalidContact
 from aha.domain.models import (
     CALL_OUTCOMES,
     CASE_STATUSES,
+    SPECIALIST_NAME_PATTERN,
     CallReport,
     DetectionEvent,
     PlanSubmission,
@@ -36,12 +44,19 @@ from aha.domain.models import (
     Review,
     SweepResult,
 )
-from aha.domain.policy import PolicyError
+from aha.domain.policy import PolicyError, parse_duration
 from aha.domain.programme import InvalidReading
 from aha.logs import configure
 from aha.policy_file import load_policy
-from aha.service import CaseError, CaseService, ContactUpdate, change_contact
-from api.auth import TokenFileError
+from aha.service import (
+    MARKETPLACE_PATTERN,
+    CaseError,
+    CaseService,
+    ContactUpdate,
+    PendingCall,
+    change_contact,
+)
+from api.auth import TokenFileError, load_tokens
 
 
 class UsageError(Exception):
@@ -70,7 +85,8 @@ async def _service(settings: Settings, catalogue: Catalogue | None = None) -> Ca
     except RuntimeError as err:
         raise CaseError(f"cannot reach Temporal at {settings.temporal_address}: {err}") from err
     store = open_programme_store(settings)
-    return CaseService(TemporalCases(client), store, settings.task_queue, catalogue)
+    board = open_case_board(settings)
+    return CaseService(TemporalCases(client), store, settings.task_queue, catalogue, board=board)
 
 
 # ---- commands ----------------------------------------------------------------------------
@@ -129,16 +145,135 @@ async def cmd_contact_me_now(args: argparse.Namespace, settings: Settings) -> No
 
 
 async def cmd_calls_pending(args: argparse.Namespace, settings: Settings) -> None:
-    calls = await (await _service(settings)).pending_calls()
+    service = await _service(settings)
+    calls: list[PendingCall] = []
+    token: str | None = None
+    while True:  # every page: the list is complete, whatever its length
+        page = await service.pending_calls(page_size=args.page_size, page_token=token)
+        calls += page.calls
+        token = page.next_page_token
+        if token is None:
+            break
     lines = []
     for call in calls:
         origin = "seller asked" if call.seller_initiated else "proactive"
+        owner = f" owner {call.assigned_to}" if call.assigned_to else ""
         lines.append(
             f"{call.seller_id} attempt {call.attempt} ({origin}) phone {call.phone}"
-            f" issues {', '.join(call.issue_types)}"
+            f" issues {', '.join(call.issue_types)}{owner}"
         )
         lines += [f"    {step}" for step in call.guidance]
     _emit(args, calls, "\n".join(lines) or "no calls waiting for an outcome")
+
+
+async def cmd_queue(args: argparse.Namespace, settings: Settings) -> None:
+    filters = QueueFilter(
+        owner=args.actor if args.mine else args.owner,
+        unassigned=args.unassigned,
+        status=args.status,
+        marketplace=args.marketplace,
+        at_risk_within=args.at_risk_within,
+        breached=args.breached,
+    )
+    service = await _service(settings)
+    items: list[QueueItem] = []
+    token: str | None = None
+    at, total = datetime.now(UTC), 0
+    # One moment for every page, so that time left is counted alike down the whole list.
+    while args.limit is None or len(items) < args.limit:
+        size = (
+            args.page_size if args.limit is None else min(args.page_size, args.limit - len(items))
+        )
+        page = await service.queue(filters, page_size=size, page_token=token, now=at)
+        items += page.cases
+        total, token = page.total, page.next_page_token
+        if token is None:
+            break
+    data = {
+        "at": at.isoformat(),
+        "total": total,
+        "cases": [item.model_dump(mode="json") for item in items],
+    }
+    _emit(args, data, queue_table(items, total, at))
+
+
+QUEUE_COLUMNS = (
+    "SELLER", "STATUS", "TIME LEFT", "SELLER TIME", "CALLABLE", "ATTEMPTS", "NEXT CALL",
+    "OWNER", "SLA",
+)  # fmt: skip
+
+
+def queue_table(items: list[QueueItem], total: int, at: datetime) -> str:
+    """The queue as `aha queue` prints it, in the service's order: by time left."""
+    if not items:
+        return "no open cases match"
+    rows = [QUEUE_COLUMNS]
+    for item in items:
+        row = item.row
+        next_call = "-"
+        if row.next_call_at is not None:
+            wait = (row.next_call_at - at).total_seconds()
+            next_call = f"in {_span(wait)}" if wait > 0 else "due"
+        rows.append(
+            (
+                row.seller_id,
+                row.status,
+                _span(item.seconds_left) if item.seconds_left is not None else "-",
+                item.seller_local_time or "-",
+                "yes" if item.callable_now else "no",
+                str(row.attempts),
+                next_call,
+                row.assigned_to or "-",
+                row.sla_state,
+            )
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(len(QUEUE_COLUMNS))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+    lines.append(f"{len(items)} of {total} open cases")
+    return "\n".join(lines)
+
+
+def _span(seconds: float) -> str:
+    """A span of time in a queue column: "2d 03h", "5h 07m", "12m", "overdue 4m"."""
+    if seconds < 0:
+        return f"overdue {_span(-seconds)}"
+    minutes = int(seconds // 60)
+    days, hours, minutes = minutes // 1440, minutes // 60 % 24, minutes % 60
+    if days:
+        return f"{days}d {hours:02d}h"
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    return f"{minutes}m"
+
+
+async def cmd_claim(args: argparse.Namespace, settings: Settings) -> None:
+    service = await _service(settings)
+    owned = await service.claim(
+        args.seller, specialist=args.actor, by=f"cli:{args.actor}", email=args.actor_email
+    )
+    text = f"case of {args.seller}: yours ({args.actor})"
+    _emit(args, owned, text if owned.changed else f"{text}, already")
+
+
+async def cmd_release(args: argparse.Namespace, settings: Settings) -> None:
+    service = await _service(settings)
+    owned = await service.release(
+        args.seller,
+        specialist=args.actor,
+        by=f"cli:{args.actor}",
+        supervisor=args.actor_supervisor,
+    )
+    done = "released" if owned.changed else "nobody owned it"
+    _emit(args, owned, f"case of {args.seller}: {done}")
+
+
+async def cmd_assign(args: argparse.Namespace, settings: Settings) -> None:
+    service = await _service(settings)
+    owned = await service.assign(
+        args.seller, specialist=args.to, by=f"cli:{args.actor}", email=args.to_email
+    )
+    text = f"case of {args.seller}: assigned to {owned.assigned_to}"
+    _emit(args, owned, text if owned.changed else f"{text}, already")
 
 
 async def cmd_call_outcome(args: argparse.Namespace, settings: Settings) -> None:
@@ -416,6 +551,53 @@ def _positive_int(text: str) -> int:
     return int(text)
 
 
+def _page_size(text: str) -> int:
+    size = _positive_int(text)
+    if size > 500:
+        raise argparse.ArgumentTypeError(f"{text!r} is more than 500")
+    return size
+
+
+def _duration(text: str) -> timedelta:
+    try:
+        value = parse_duration(text)
+    except (ValueError, OverflowError) as err:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration such as 6h or 90m") from err
+    if value > timedelta(days=3650):
+        raise argparse.ArgumentTypeError(f"{text!r} is more than 3650d")
+    return value
+
+
+def _marketplace(text: str) -> str:
+    if not re.fullmatch(MARKETPLACE_PATTERN, text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a marketplace code, e.g. US")
+    return text
+
+
+def _person(text: str) -> str:
+    if not re.fullmatch(SPECIALIST_NAME_PATTERN, text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a name: 1-64 letters, digits, spaces or _.@:-"
+        )
+    return text
+
+
+def _staff_command(
+    commands: Any, name: str, handler: Callable[..., Awaitable[None]], help: str
+) -> argparse.ArgumentParser:
+    sub: argparse.ArgumentParser = commands.add_parser(name, help=help, description=help)
+    sub.set_defaults(handler=handler, staff=True)
+    sub.add_argument("--json", action="store_true", help="print JSON")
+    sub.add_argument(
+        "--as",
+        dest="as_name",
+        type=_person,
+        metavar="NAME",
+        help="who you are (default: $AHA_SPECIALIST, else $USER)",
+    )
+    return sub
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="aha", description=__doc__)
     parser.add_argument("--log-format", choices=["console", "json"], default="console")
@@ -497,7 +679,40 @@ def build_parser() -> argparse.ArgumentParser:
 
     calls = commands.add_parser("calls", help="the specialists' call work queue")
     calls_commands = calls.add_subparsers(dest="calls_command", required=True, metavar="COMMAND")
-    command("pending", cmd_calls_pending, "calls waiting for an outcome", parent=calls_commands)
+    pending = command(
+        "pending", cmd_calls_pending, "calls waiting for an outcome", parent=calls_commands
+    )
+    pending.add_argument(
+        "--page-size", type=_page_size, default=500, metavar="N", help="read N at a time (1-500)"
+    )
+
+    queue = _staff_command(
+        commands, "queue", cmd_queue, "the work queue: open cases by time left (the case board)"
+    )
+    queue.add_argument("--mine", action="store_true", help="the cases you own")
+    queue.add_argument("--unassigned", action="store_true", help="the cases nobody owns")
+    queue.add_argument("--owner", type=_person, metavar="NAME", help="the cases NAME owns")
+    queue.add_argument("--status", choices=OPEN_STATUSES)
+    queue.add_argument("--marketplace", type=_marketplace, metavar="CODE")
+    queue.add_argument(
+        "--at-risk-within", type=_duration, metavar="DURATION", help="deadline within, e.g. 6h"
+    )
+    queue.add_argument("--breached", action="store_true", help="cases with a breached SLA")
+    queue.add_argument("--page-size", type=_page_size, default=100, metavar="N", help="1-500")
+    queue.add_argument(
+        "--limit", type=_positive_int, metavar="N", help="stop after N cases (default: all)"
+    )
+    claim = _staff_command(commands, "claim", cmd_claim, "take a seller's case: you own it")
+    claim.add_argument("seller")
+    release = _staff_command(
+        commands, "release", cmd_release, "give a case back (yours; a supervisor: anyone's)"
+    )
+    release.add_argument("seller")
+    assign = _staff_command(
+        commands, "assign", cmd_assign, "a supervisor gives a case to a specialist"
+    )
+    assign.add_argument("seller")
+    assign.add_argument("--to", required=True, type=_person, metavar="NAME")
 
     outcome = command("call-outcome", cmd_call_outcome, "report a call attempt's outcome")
     outcome.add_argument("seller")
@@ -653,6 +868,40 @@ def _known_issue_type(parser: argparse.ArgumentParser, args: argparse.Namespace)
         )
 
 
+def _staff_args(
+    parser: argparse.ArgumentParser, args: argparse.Namespace, settings: Settings
+) -> None:
+    """Who acts (`--as`), and what the tokens file (AHA_API_TOKENS), when there is one, knows
+    of them: their email, whether they supervise, whether `--to` names one of the staff.
+    A usage error (exit 2) when something is missing or unknown."""
+    name = args.as_name or os.environ.get("AHA_SPECIALIST") or os.environ.get("USER")
+    args.actor = None
+    if args.command != "queue" or args.mine:  # the queue needs a name only for --mine
+        if not name:
+            parser.error("say who you are: --as NAME, or set AHA_SPECIALIST")
+        try:
+            args.actor = _person(name)
+        except argparse.ArgumentTypeError as err:
+            parser.error(f"argument --as (or AHA_SPECIALIST, USER): {err}")
+    staff = load_tokens(settings.api_tokens_file).staff()  # a bad file stops here
+    me = staff.get(args.actor) if args.actor else None
+    args.actor_email = me.email if me else None
+    args.actor_supervisor = bool(me and me.supervisor)
+    if args.command == "queue":
+        if args.mine and args.owner is not None:
+            parser.error("argument --owner: not with --mine")
+        if args.unassigned and (args.mine or args.owner is not None):
+            parser.error("argument --unassigned: not with --mine or --owner")
+    if args.command == "assign":
+        member = staff.get(args.to)
+        if settings.api_tokens_file and member is None:
+            parser.error(
+                f"argument --to: {args.to!r} is not a specialist or supervisor in "
+                f"{settings.api_tokens_file}; known: {', '.join(sorted(staff)) or 'none'}"
+            )
+        args.to_email = member.email if member else None
+
+
 def _run(argv: list[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -666,6 +915,8 @@ def _run(argv: list[str] | None) -> int:
         if args.command == "detect":
             args.catalogue = load_catalogue(settings.issue_catalog)
             _known_issue_type(parser, args)
+        if getattr(args, "staff", False):
+            _staff_args(parser, args, settings)
         action = args.handler(args, settings)
         asyncio.run(action if serving else _within(action, settings))
     except (

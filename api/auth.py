@@ -1,9 +1,13 @@
 """Who is calling: bearer tokens mapped to roles in a TOML file (`AHA_API_TOKENS`).
 
     [[token]]
-    role = "specialist"          # detector, rating, telephony, specialist or seller:{seller_id}
-    name = "dana"                # who, in the case timeline
+    role = "specialist"          # detector, rating, telephony, specialist, supervisor
+                                 # or seller:{seller_id}
+    name = "dana"                # who, in the case timeline (and whom cases are assigned to)
+    email = "dana@example.com"   # optional: where this person's SLA warnings go
     sha256 = "9f86d0..."         # the token's SHA-256 in hex; or `token = "..."` in clear
+
+A supervisor may do whatever a specialist may, and also assign cases and see everyone's.
 
 Presented tokens are hashed and compared with every entry in constant time, so neither the
 answer nor its timing tells which part of a wrong token was right.
@@ -16,7 +20,7 @@ import hmac
 import re
 import secrets
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import structlog
@@ -25,9 +29,12 @@ from aha.domain.models import SELLER_ID_PATTERN
 
 log = structlog.get_logger(__name__)
 
-SERVICE_ROLES = ("detector", "rating", "telephony", "specialist")
+SERVICE_ROLES = ("detector", "rating", "telephony", "specialist", "supervisor")
+# The people who work cases: they can own one, and SLA warnings go to them.
+STAFF_ROLES = ("specialist", "supervisor")
 _SELLER_ROLE = re.compile(r"^seller:(" + SELLER_ID_PATTERN.strip("^$") + r")$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.@:-]{0,63}$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 class TokenFileError(ValueError):
@@ -38,6 +45,16 @@ class TokenFileError(ValueError):
 class Identity:
     role: str  # as configured: "specialist", "seller:S1", ...
     name: str
+    # Not part of who the caller is: a changed address keeps sessions and tokens valid.
+    email: str | None = field(default=None, compare=False)
+
+    @property
+    def supervisor(self) -> bool:
+        return self.role == "supervisor"
+
+    @property
+    def staff(self) -> bool:
+        return self.role in STAFF_ROLES
 
     @property
     def seller_id(self) -> str | None:
@@ -50,6 +67,15 @@ class Identity:
         if self.seller_id is not None:
             return "seller"
         return f"{self.role}:{self.name}" if self.name != self.role else self.role
+
+
+@dataclass(frozen=True)
+class StaffMember:
+    """A specialist or supervisor, by the name cases are assigned to."""
+
+    name: str
+    email: str | None
+    supervisor: bool
 
 
 @dataclass(frozen=True)
@@ -86,6 +112,21 @@ class TokenBook:
         ]
         return any(matches)
 
+    def staff(self) -> dict[str, StaffMember]:
+        """The specialists and supervisors by name (one person may hold several tokens)."""
+        members: dict[str, StaffMember] = {}
+        for entry in self._entries:
+            identity = entry.identity
+            if not identity.staff:
+                continue
+            known = members.get(identity.name)
+            members[identity.name] = StaffMember(
+                name=identity.name,
+                email=identity.email or (known.email if known else None),
+                supervisor=identity.supervisor or (known.supervisor if known else False),
+            )
+        return members
+
 
 def parse_tokens(text: str, source: str = "tokens file") -> TokenBook:
     try:
@@ -97,11 +138,12 @@ def parse_tokens(text: str, source: str = "tokens file") -> TokenBook:
         raise TokenFileError(f"{source}: `token` must be an array of tables ([[token]])")
     entries = []
     seen: set[bytes] = set()
+    emails: dict[str, tuple[int, str]] = {}  # a person's address, and the entry that gave it
     for number, entry in enumerate(tokens, start=1):
         where = f"{source}: token {number}"
         if not isinstance(entry, dict):
             raise TokenFileError(f"{where}: must be a table")
-        unknown = set(entry) - {"role", "name", "sha256", "token"}
+        unknown = set(entry) - {"role", "name", "email", "sha256", "token"}
         if unknown:
             raise TokenFileError(f"{where}: unknown keys {', '.join(sorted(unknown))}")
         role = entry.get("role")
@@ -113,6 +155,20 @@ def parse_tokens(text: str, source: str = "tokens file") -> TokenBook:
         name = entry.get("name", role)
         if not isinstance(name, str) or not _NAME.match(name):
             raise TokenFileError(f"{where}: name {name!r} must be 1-64 plain characters")
+        email = entry.get("email")
+        if email is not None:
+            if not isinstance(email, str) or len(email) > 254 or not _EMAIL.fullmatch(email):
+                raise TokenFileError(f"{where}: email {email!r} is not an email address")
+            if role not in STAFF_ROLES:
+                raise TokenFileError(
+                    f"{where}: only a {' or '.join(STAFF_ROLES)} has an email (for SLA warnings)"
+                )
+            earlier = emails.setdefault(name, (number, email))
+            if earlier[1] != email:
+                raise TokenFileError(
+                    f"{where}: {name} has email {earlier[1]!r} in token {earlier[0]}; "
+                    "one person, one address"
+                )
         if ("sha256" in entry) == ("token" in entry):
             raise TokenFileError(f"{where}: give exactly one of `sha256` or `token`")
         if "token" in entry:
@@ -128,7 +184,12 @@ def parse_tokens(text: str, source: str = "tokens file") -> TokenBook:
         if token_digest in seen:
             raise TokenFileError(f"{where}: the same token appears twice")
         seen.add(token_digest)
-        entries.append((token_digest, Identity(role=role, name=name)))
+        entries.append((token_digest, Identity(role=role, name=name, email=email)))
+    # A person's address, given on one of their tokens, holds whichever token they present.
+    entries = [
+        (d, replace(i, email=emails[i.name][1]) if i.staff and i.name in emails else i)
+        for d, i in entries
+    ]
     return TokenBook(entries)
 
 
@@ -192,6 +253,9 @@ def write_dev_tokens(path: Path, seller_ids: list[str]) -> None:
     ]
     for role in SERVICE_ROLES:
         lines += ["", "[[token]]", f'role = "{role}"', f'name = "demo-{role}"']
+        if role in STAFF_ROLES:
+            # The dev stack's mail catcher takes any address: SLA warnings land there.
+            lines.append(f'email = "demo-{role}@aha.example"')
         lines.append(f'token = "{role}-{secrets.token_urlsafe(18)}"')
     for seller_id in seller_ids:
         lines += ["", "[[token]]", f'role = "seller:{seller_id}"', f'name = "{seller_id}"']

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
-from aha.domain.models import SELLER_ID_PATTERN
+from aha.domain.models import SELLER_ID_PATTERN, SPECIALIST_NAME_PATTERN
 from aha.domain.vocabulary import CallOutcome
 from aha.service import PendingCall
 
@@ -98,6 +98,15 @@ class AhrReport(BaseModel):
 
 class PendingCalls(BaseModel):
     calls: list[PendingCall]
+    next_page_token: str | None = Field(
+        default=None, description="the next page's token; null on the last page"
+    )
+
+
+class AssignBody(Strict):
+    specialist: str = Field(
+        pattern=SPECIALIST_NAME_PATTERN, description="a specialist's or supervisor's name"
+    )
 
 
 class Health(BaseModel):

@@ -97,6 +97,9 @@ ANSWERS: dict[RefusalKind | type[CaseError], Answer] = {
     RefusalKind.ALREADY_RESOLVED: Answer(409, "already_resolved"),
     RefusalKind.DEADLINE_PASSED: Answer(409, "deadline_passed"),
     RefusalKind.NOT_REACHED: Answer(409, "not_reached"),
+    # Someone else owns the case, or the caller does not own what they give back:
+    RefusalKind.OWNED_BY_OTHER: Answer(409, "owned_by_other"),
+    RefusalKind.NOT_OWNED: Answer(409, "not_owned"),
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Annotated, Any
@@ -11,6 +12,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from itsdangerous import BadSignature, Signer
 
+from aha.domain.board import OPEN_STATUSES, QueueFilter
 from aha.domain.models import (
     CASE_STATUSES,
     CallAttempt,
@@ -20,19 +22,21 @@ from aha.domain.models import (
     DetectionEvent,
     DetectionEventBody,
     Issue,
+    Ownership,
     Plan,
     PlanSubmission,
     Resolution,
     Review,
 )
 from aha.domain.policy import parse_duration
-from aha.service import CasePage
+from aha.service import MARKETPLACE_PATTERN, CasePage, QueuePage
 from api.auth import Identity
 from api.bodies import (
     AhrBatch,
     AhrBody,
     AhrReading,
     AhrReport,
+    AssignBody,
     ContactBody,
     ContactSaved,
     DetectionAccepted,
@@ -72,7 +76,9 @@ State = Annotated[ApiState, Depends(state_of)]
 
 
 def allow(*roles: str, own_seller: bool = False) -> Callable[..., Awaitable[Identity]]:
-    """A dependency admitting `roles`, and, on `/sellers/{seller_id}/...`, that seller."""
+    """A dependency admitting `roles`, and, on `/sellers/{seller_id}/...`, that seller.
+    A supervisor may do all a specialist may: admitting specialists admits supervisors."""
+    admitted = {*roles, "supervisor"} if "specialist" in roles else set(roles)
 
     async def check(
         request: Request,
@@ -90,7 +96,7 @@ def allow(*roles: str, own_seller: bool = False) -> Callable[..., Awaitable[Iden
                 raise unknown_seller(seller_id)
             if not own_seller or seller_id is None:
                 raise ApiError(403, "forbidden", "a seller's token may not do this")
-        elif identity.role not in roles:
+        elif identity.role not in admitted:
             raise ApiError(403, "forbidden", f"role {identity.role} may not do this")
         if seller_id is not None and state.store.get(seller_id) is None:
             raise unknown_seller(seller_id)
@@ -139,7 +145,8 @@ async def post_detection(
     tags=["cases"],
     response_model=CaseView,
     responses=READ,
-    summary="The seller's case, as `aha status --json` shows it (specialist, the seller)",
+    summary="The seller's case, as `aha status --json` shows it "
+    "(specialist, supervisor, the seller)",
 )
 async def get_case(
     seller_id: SellerId,
@@ -189,7 +196,7 @@ async def submit_plan(
     tags=["calls"],
     response_model=CallAttempt,
     responses=SELLER_ACTION,
-    summary="Report a call attempt's outcome (telephony, specialist)",
+    summary="Report a call attempt's outcome (telephony, specialist, supervisor)",
 )
 async def call_outcome(
     seller_id: SellerId,
@@ -207,7 +214,7 @@ async def call_outcome(
     tags=["specialist"],
     response_model=Plan,
     responses=SELLER_ACTION,
-    summary="Review the plan: accept, or ask for more information (specialist)",
+    summary="Review the plan: accept, or ask for more information (specialist, supervisor)",
 )
 async def review_plan(
     seller_id: SellerId,
@@ -229,7 +236,7 @@ async def review_plan(
     tags=["specialist"],
     response_model=Issue,
     responses=SELLER_ACTION,
-    summary="Resolve one issue directly (specialist)",
+    summary="Resolve one issue directly (specialist, supervisor)",
 )
 async def resolve_issue(
     seller_id: SellerId,
@@ -247,7 +254,7 @@ async def resolve_issue(
     tags=["cases"],
     response_model=CasePage,
     responses=_errors(*AUTH, 422, 503),
-    summary="Cases from Temporal visibility, a page at a time (specialist)",
+    summary="Cases from Temporal visibility, a page at a time (specialist, supervisor)",
 )
 async def list_cases(
     state: State,
@@ -298,13 +305,165 @@ async def list_cases(
     "/calls/pending",
     tags=["calls"],
     response_model=PendingCalls,
-    responses=_errors(*AUTH, 503),
-    summary="The call work queue: dialled attempts waiting for an outcome (specialist)",
+    responses=_errors(*AUTH, 422, 503),
+    summary="The call work queue: dialled attempts waiting for an outcome, a page at a time "
+    "(specialist, supervisor)",
 )
 async def pending_calls(
-    state: State, who: Annotated[Identity, Depends(allow("specialist"))]
+    state: State,
+    who: Annotated[Identity, Depends(allow("specialist"))],
+    page_size: Annotated[int, Query(ge=1, le=500)] = 100,
+    page_token: Annotated[str | None, Query(max_length=4096)] = None,
 ) -> PendingCalls:
-    return PendingCalls(calls=await state.within((await state.service()).pending_calls()))
+    """Seller-initiated calls first, then the oldest; every open case's calls, with no cap:
+    follow `next_page_token` until it is null."""
+    service = await state.service()
+    page = await state.within(service.pending_calls(page_size, page_token or None))
+    return PendingCalls(calls=page.calls, next_page_token=page.next_page_token)
+
+
+MAX_AT_RISK_WITHIN = timedelta(days=3650)
+
+
+@router.get(
+    "/queue",
+    tags=["specialist"],
+    response_model=QueuePage,
+    responses=_errors(*AUTH, 422, 503),
+    summary="The work queue: open cases by time left to the deadline (specialist, supervisor)",
+)
+async def queue(
+    state: State,
+    who: Annotated[Identity, Depends(allow("specialist"))],
+    mine: Annotated[bool, Query(description="only the cases the caller owns")] = False,
+    unassigned: Annotated[bool, Query(description="only the cases nobody owns")] = False,
+    owner: Annotated[
+        str | None,
+        Query(
+            max_length=64,
+            description="only this specialist's cases (supervisor; a "
+            "specialist may name only themselves)",
+        ),
+    ] = None,
+    status: Annotated[
+        str | None, Query(max_length=32, description=" | ".join(OPEN_STATUSES))
+    ] = None,
+    marketplace: Annotated[str | None, Query(max_length=8)] = None,
+    at_risk_within: Annotated[
+        str | None,
+        Query(max_length=32, description="only cases whose deadline falls within, e.g. 6h"),
+    ] = None,
+    breached: Annotated[bool, Query(description="only cases with a breached SLA")] = False,
+    page_size: Annotated[int, Query(ge=1, le=500)] = 50,
+    page_token: Annotated[str | None, Query(max_length=4096)] = None,
+) -> QueuePage:
+    """Complete and in order: every open case that matches, `total` of them on every page;
+    follow `next_page_token` until it is null."""
+    # An empty filter (`?status=`) is no filter, as forms and query builders send it.
+    owner, status, marketplace = owner or None, status or None, marketplace or None
+    if owner is not None and owner != who.name and not who.supervisor:
+        raise ApiError(403, "forbidden", "only a supervisor may see another specialist's cases")
+    if mine:
+        if owner is not None and owner != who.name:
+            raise invalid("owner", "give `mine` or another `owner`, not both")
+        owner = who.name
+    if unassigned and owner is not None:
+        raise invalid("unassigned", "a case cannot be unassigned and owned; drop one filter")
+    if status is not None and status not in OPEN_STATUSES:
+        raise invalid(
+            "status", f"{status!r} is not an open status; one of: " + ", ".join(OPEN_STATUSES)
+        )
+    if marketplace is not None and not re.fullmatch(MARKETPLACE_PATTERN, marketplace):
+        raise invalid("marketplace", f"{marketplace!r} is not a marketplace code, e.g. US")
+    within = None
+    if at_risk_within:
+        within = _duration("at_risk_within", at_risk_within, MAX_AT_RISK_WITHIN)
+    filters = QueueFilter(
+        owner=owner,
+        unassigned=unassigned,
+        status=status,
+        marketplace=marketplace,
+        at_risk_within=within,
+        breached=breached,
+    )
+    service = await state.service()
+    return await state.within(service.queue(filters, page_size, page_token or None))
+
+
+def _duration(field: str, text: str, most: timedelta) -> timedelta:
+    try:
+        value = parse_duration(text)
+    except (ValueError, OverflowError) as err:
+        raise invalid(field, f"{text!r} is not a duration such as 6h or 90m") from err
+    if value > most:
+        raise invalid(field, f"at most {most.days}d")
+    return value
+
+
+@router.post(
+    "/sellers/{seller_id}/case/claim",
+    tags=["specialist"],
+    response_model=Ownership,
+    responses=_errors(*AUTH, 404, 409, 503),
+    summary="Take the case: the caller owns it (specialist, supervisor)",
+)
+async def claim_case(
+    seller_id: SellerId,
+    state: State,
+    who: Annotated[Identity, Depends(allow("specialist"))],
+) -> Ownership:
+    """409 `owned_by_other` while someone else owns it; `changed` is false when the caller
+    already did. The caller's SLA warnings go to the tokens file's `email` for them."""
+    service = await state.service()
+    return await state.within(
+        service.claim(seller_id, specialist=who.name, by=who.who, email=who.email)
+    )
+
+
+@router.post(
+    "/sellers/{seller_id}/case/release",
+    tags=["specialist"],
+    response_model=Ownership,
+    responses=_errors(*AUTH, 404, 409, 503),
+    summary="Give the case back: nobody owns it (specialist: their own; supervisor: anyone's)",
+)
+async def release_case(
+    seller_id: SellerId,
+    state: State,
+    who: Annotated[Identity, Depends(allow("specialist"))],
+) -> Ownership:
+    """409 `not_owned` when a specialist releases a case that is not theirs."""
+    service = await state.service()
+    return await state.within(
+        service.release(seller_id, specialist=who.name, by=who.who, supervisor=who.supervisor)
+    )
+
+
+@router.post(
+    "/sellers/{seller_id}/case/assign",
+    tags=["supervisor"],
+    response_model=Ownership,
+    responses=_errors(400, *AUTH, 404, 409, 413, 422, 503),
+    summary="Give the case to a specialist, whoever owns it (supervisor)",
+)
+async def assign_case(
+    seller_id: SellerId,
+    body: AssignBody,
+    state: State,
+    who: Annotated[Identity, Depends(allow("supervisor"))],
+) -> Ownership:
+    """`specialist` must be the name of a specialist or supervisor in the tokens file (422
+    otherwise); their SLA warnings go to that file's `email` for them."""
+    member = state.tokens.staff().get(body.specialist)
+    if member is None:
+        raise invalid(
+            "specialist",
+            f"{body.specialist!r} is not the name of a specialist or supervisor in the tokens file",
+        )
+    service = await state.service()
+    return await state.within(
+        service.assign(seller_id, specialist=member.name, by=who.who, email=member.email)
+    )
 
 
 @router.put(

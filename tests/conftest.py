@@ -300,7 +300,8 @@ def a_plan() -> PlanSubmission:
 
 # ---- the HTTP service ------------------------------------------------------------------------
 
-SERVICE_ROLES = ("detector", "rating", "telephony", "specialist")
+SERVICE_ROLES = ("detector", "rating", "telephony", "specialist", "supervisor")
+STAFF_ROLES = ("specialist", "supervisor")  # their tokens carry an email
 
 
 @dataclass
@@ -320,6 +321,14 @@ class Api:
         token = f"{name}-{uuid.uuid4().hex}"
         with self.tokens_file.open("a", encoding="utf-8") as file:
             file.write(f'\n[[token]]\nrole = "{role}"\nname = "{name}"\ntoken = "{token}"\n')
+        return token
+
+    def staff(self, role: str, name: str, email: str | None = None) -> str:
+        """A token for a specialist or supervisor `name` (with an email for SLA warnings)."""
+        token = f"{name}-{uuid.uuid4().hex}"
+        line = f'email = "{email}"\n' if email else ""
+        with self.tokens_file.open("a", encoding="utf-8") as file:
+            file.write(f'\n[[token]]\nrole = "{role}"\nname = "{name}"\n{line}token = "{token}"\n')
         return token
 
     def seller(self, enrolled: bool = True, **contact: Any) -> tuple[str, str]:
@@ -353,7 +362,9 @@ async def running_api(cases: Cases, tmp_path: Path) -> AsyncIterator[Api]:
     tokens = {role: f"{role}-{uuid.uuid4().hex}" for role in SERVICE_ROLES}
     tokens_file.write_text(
         "".join(
-            f'[[token]]\nrole = "{role}"\nname = "test-{role}"\ntoken = "{token}"\n\n'
+            f'[[token]]\nrole = "{role}"\nname = "test-{role}"\ntoken = "{token}"\n'
+            + (f'email = "test-{role}@aha.example"\n' if role in STAFF_ROLES else "")
+            + "\n"
             for role, token in tokens.items()
         ),
         encoding="utf-8",

@@ -10,6 +10,7 @@ import pytest
 
 from api.auth import (
     Identity,
+    StaffMember,
     TokenFileError,
     TokenSource,
     load_tokens,
@@ -52,6 +53,43 @@ def test_the_timeline_names_callers_by_role_and_name() -> None:
     assert Identity("detector", "detector").who == "detector"
     assert Identity("seller:S1", "S1").who == "seller"
     assert Identity("specialist", "dana").seller_id is None
+    assert Identity("supervisor", "sam").who == "supervisor:sam"
+
+
+def test_staff_carry_an_email_for_their_sla_warnings() -> None:
+    book = parse_tokens(
+        f"""
+        [[token]]
+        role = "specialist"
+        name = "dana"
+        email = "dana@aha.example"
+        token = "{SPECIALIST}"
+
+        [[token]]
+        role = "specialist"
+        name = "dana"
+        token = "dana-second-token-0123"
+
+        [[token]]
+        role = "supervisor"
+        name = "sam"
+        token = "supervisor-token-0123456789"
+
+        [[token]]
+        role = "telephony"
+        token = "telephony-token-0123456789"
+        """
+    )
+    dana = book.identify(SPECIALIST)
+    assert dana is not None and dana.email == "dana@aha.example"
+    second = book.identify("dana-second-token-0123")
+    assert second is not None and second.email == "dana@aha.example", "one person, one address"
+    sam = book.identify("supervisor-token-0123456789")
+    assert sam == Identity("supervisor", "sam") and sam.email is None and sam.supervisor
+    assert book.staff() == {
+        "dana": StaffMember("dana", "dana@aha.example", supervisor=False),
+        "sam": StaffMember("sam", None, supervisor=True),
+    }
 
 
 @pytest.mark.parametrize(
@@ -64,6 +102,18 @@ def test_the_timeline_names_callers_by_role_and_name() -> None:
         ('role = "rating"\nsha256 = "abc"', "sha256 must be 64 hex digits"),
         ('role = "rating"\ntoken = "0123456789abcdefgh"\nscope = "x"', "unknown keys scope"),
         ('role = "rating"\nname = ""\ntoken = "0123456789abcdefgh"', "name '' must be"),
+        (
+            'role = "specialist"\nemail = "dana"\ntoken = "0123456789abcdefgh"',
+            "email 'dana' is not an email address",
+        ),
+        (
+            'role = "supervisor"\nemail = 7\ntoken = "0123456789abcdefgh"',
+            "email 7 is not an email address",
+        ),
+        (
+            'role = "telephony"\nemail = "t@aha.example"\ntoken = "0123456789abcdefgh"',
+            "only a specialist or supervisor has an email",
+        ),
     ],
 )
 def test_a_bad_entry_is_refused_naming_the_entry_and_why(entry: str, reason: str) -> None:
@@ -80,6 +130,19 @@ def test_the_same_token_twice_and_broken_toml_are_refused() -> None:
         parse_tokens(twice)
     with pytest.raises(TokenFileError, match="not TOML"):
         parse_tokens("[[token]\nrole=")
+
+
+def test_one_person_has_one_email_across_their_tokens() -> None:
+    text = "".join(
+        f'[[token]]\nrole = "specialist"\nname = "dana"\nemail = "{email}"\ntoken = "{token}"\n'
+        for email, token in [("dana@aha.example", SPECIALIST), ("d@x.example", SPECIALIST + "2")]
+    )
+    with pytest.raises(TokenFileError) as err:
+        parse_tokens(text, "tokens.toml")
+    assert str(err.value) == (
+        "tokens.toml: token 2: dana has email 'dana@aha.example' in token 1; "
+        "one person, one address"
+    )
 
 
 def test_a_missing_file_is_an_error_and_no_file_means_no_tokens(tmp_path: Path) -> None:
@@ -121,12 +184,14 @@ def test_dev_tokens_cover_every_role_and_are_kept_across_restarts(tmp_path: Path
     path = tmp_path / "api-tokens.toml"
     write_dev_tokens(path, ["demo-a", "demo-b"])
     book = load_tokens(str(path))
-    roles = {"detector", "rating", "telephony", "specialist", "seller:demo-a", "seller:demo-b"}
+    roles = {"detector", "rating", "telephony", "specialist", "supervisor"}
+    roles |= {"seller:demo-a", "seller:demo-b"}
     for role in roles:
         token = token_for(path, role)
         assert token is not None
         identity = book.identify(token)
         assert identity is not None and identity.role == role
+        assert (identity.email is not None) == (role in ("specialist", "supervisor"))
     first = path.read_text()
     write_dev_tokens(path, ["demo-a"])
     assert path.read_text() == first

@@ -39,6 +39,8 @@ REFUSALS = {
     "InvalidResolution": (422, "invalid_resolution"),
     "DeadlinePassed": (409, "deadline_passed"),
     "NotReached": (409, "not_reached"),
+    "OwnedByOther": (409, "owned_by_other"),
+    "NotOwned": (409, "not_owned"),
 }
 REASON = {"field": "note", "reason": "cannot be empty"}
 

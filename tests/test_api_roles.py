@@ -23,16 +23,10 @@ import pytest
 from tests.conftest import Api
 
 ALLOWED = "allowed"
-CALLERS = (
-    "detector",
-    "rating",
-    "telephony",
-    "specialist",
-    "own seller",
-    "other seller",
-    "no token",
-    "wrong token",
-)
+SERVICE = ("detector", "rating", "telephony", "specialist", "supervisor")
+FORGED = ("no token", "wrong token", "forged supervisor", "a token's sha256")
+CALLERS = (*SERVICE, "own seller", "other seller", *FORGED)
+STAFF = frozenset({"specialist", "supervisor"})
 PLAN = {
     "root_cause": "A supplier sent goods that did not match the listings",
     "corrective_actions": ["Removed the listings"],
@@ -52,7 +46,7 @@ class Route:
         return "{seller}" in self.path
 
     def expected(self, caller: str) -> int | str:
-        if caller in ("no token", "wrong token"):
+        if caller in FORGED:
             return 401
         if caller in self.allowed:
             return ALLOWED
@@ -69,7 +63,7 @@ ROUTES = {
     "detect": Route(
         "POST", "/v1/detections", frozenset({"detector"}), lambda api, s: api.detection(s)
     ),
-    "get case": Route("GET", "/v1/sellers/{seller}/case", frozenset({"specialist", "own seller"})),
+    "get case": Route("GET", "/v1/sellers/{seller}/case", STAFF | {"own seller"}),
     "contact me now": Route(
         "POST", "/v1/sellers/{seller}/case/contact-me-now", frozenset({"own seller"})
     ),
@@ -79,23 +73,36 @@ ROUTES = {
     "call outcome": Route(
         "POST",
         "/v1/sellers/{seller}/case/calls/1/outcome",
-        frozenset({"telephony", "specialist"}),
+        STAFF | {"telephony"},
         lambda api, s: {"outcome": "no_answer"},
     ),
     "review": Route(
         "POST",
         "/v1/sellers/{seller}/case/review",
-        frozenset({"specialist"}),
+        STAFF,
         lambda api, s: {"decision": "request_info", "questions": ["Which supplier?"]},
     ),
     "resolve": Route(
         "POST",
         "/v1/sellers/{seller}/case/issues/I1/resolve",
-        frozenset({"specialist"}),
+        STAFF,
         lambda api, s: {"note": "listings fixed"},
     ),
-    "list cases": Route("GET", "/v1/cases", frozenset({"specialist"})),
-    "pending calls": Route("GET", "/v1/calls/pending", frozenset({"specialist"})),
+    "list cases": Route("GET", "/v1/cases", STAFF),
+    "pending calls": Route("GET", "/v1/calls/pending", STAFF),
+    "queue": Route("GET", "/v1/queue", STAFF),
+    "my queue": Route("GET", "/v1/queue?mine=true", STAFF),
+    "own queue by name": Route("GET", "/v1/queue?owner=test-specialist", STAFF),
+    # Another specialist's work: a supervisor's to see.
+    "another's queue": Route("GET", "/v1/queue?owner=someone-else", frozenset({"supervisor"})),
+    "claim": Route("POST", "/v1/sellers/{seller}/case/claim", STAFF),
+    "release": Route("POST", "/v1/sellers/{seller}/case/release", STAFF),
+    "assign": Route(
+        "POST",
+        "/v1/sellers/{seller}/case/assign",
+        frozenset({"supervisor"}),
+        lambda api, s: {"specialist": "test-specialist"},
+    ),
     "contact data": Route(
         "PUT",
         "/v1/sellers/{seller}/contact",
@@ -124,7 +131,7 @@ def revoke(api: Api, token: str) -> None:
     assert len(kept) == len(entries) - 1
     api.tokens_file.write_text(
         "".join(
-            f'[[token]]\nrole = "{e["role"]}"\nname = "{e["name"]}"\ntoken = "{e["token"]}"\n\n'
+            "[[token]]\n" + "".join(f'{key} = "{value}"\n' for key, value in e.items()) + "\n"
             for e in kept
         ),
         encoding="utf-8",
@@ -160,11 +167,13 @@ async def test_role_matrix(api: Api, name: str) -> None:
     await open_case(api, own)
     await open_case(api, other)
     tokens: dict[str, str | None] = {
-        **{role: api.tokens[role] for role in ("detector", "rating", "telephony", "specialist")},
+        **{role: api.tokens[role] for role in SERVICE},
         "own seller": own_token,
         "other seller": other_token,
         "no token": None,
         "wrong token": f"specialist-{uuid.uuid4().hex}",
+        "forged supervisor": f"supervisor-{uuid.uuid4().hex}",
+        "a token's sha256": hashlib.sha256(api.tokens["supervisor"].encode()).hexdigest(),
     }
 
     wrong: list[str] = []

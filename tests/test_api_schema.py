@@ -32,6 +32,7 @@ from schemathesis.errors import FailureGroup
 from schemathesis.schemas import APIOperation
 
 from aha.catalogue_file import shipped_catalogue
+from aha.domain.board import OPEN_STATUSES
 from aha.domain.models import CASE_STATUSES
 from tests.conftest import Api
 
@@ -51,6 +52,10 @@ ROLES: dict[str, str | None] = {
     "POST /v1/sellers/{seller_id}/case/review": "specialist",
     "GET /v1/cases": "specialist",
     "GET /v1/calls/pending": "specialist",
+    "GET /v1/queue": "supervisor",
+    "POST /v1/sellers/{seller_id}/case/claim": "specialist",
+    "POST /v1/sellers/{seller_id}/case/assign": "supervisor",
+    "POST /v1/sellers/{seller_id}/case/release": "supervisor",
     # Last: resolving a real issue may close its case.
     "POST /v1/sellers/{seller_id}/case/issues/{issue_id}/resolve": "specialist",
 }
@@ -235,6 +240,22 @@ def _case_filters(draw: DrawFn, case: AnyCase, world: World) -> None:
     case.query = query
 
 
+def _queue_filters(draw: DrawFn, case: AnyCase, world: World) -> None:
+    query: dict[str, Any] = dict(case.query or {})
+    if draw(st.booleans()):
+        query["status"] = draw(st.sampled_from(OPEN_STATUSES))
+    if draw(st.booleans()):
+        query["at_risk_within"] = draw(st.sampled_from(["30m", "6h", "3d"]))
+    if draw(st.booleans()):
+        query["marketplace"] = "US"
+    query.pop("page_token", None)
+    case.query = query
+
+
+def _assignee(draw: DrawFn, case: AnyCase, world: World) -> None:
+    body_of(case)["specialist"] = draw(st.sampled_from(["test-specialist", "test-supervisor"]))
+
+
 # Values the schema cannot tell from the ones the handlers act on (a known issue type, a seller
 # in the directory, a real time zone, a plan a case accepts): half the valid requests get some.
 TWEAKS: dict[str, Tweak] = {
@@ -243,6 +264,8 @@ TWEAKS: dict[str, Tweak] = {
     "PUT /v1/sellers/{seller_id}/contact": _contact,
     "POST /v1/sellers/{seller_id}/case/plan": _plan,
     "GET /v1/cases": _case_filters,
+    "GET /v1/queue": _queue_filters,
+    "POST /v1/sellers/{seller_id}/case/assign": _assignee,
 }
 
 
