@@ -11,10 +11,8 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-import tomllib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -66,7 +64,13 @@ class Staff:
 
     @property
     def supervisor(self) -> bool:
-        return self.identity.role == "supervisor"
+        return self.identity.supervisor
+
+    @property
+    def email(self) -> str | None:
+        """Where their SLA warnings go, from the tokens file (never from the cookie)."""
+        member = self.state.tokens.staff().get(self.name)
+        return member.email if member is not None else None
 
     @property
     def csrf(self) -> str:
@@ -83,21 +87,8 @@ def signed_in(request: Request) -> Staff | None:
 
 
 def staff_names(state: ApiState) -> list[str]:
-    """The people a case can be given to: the names of the console's tokens."""
-    # TODO(api branch): TokenBook.staff() replaces this read of the tokens file.
-    path = state.token_source.path
-    if not path:
-        return []
-    try:
-        entries = tomllib.loads(Path(path).read_text(encoding="utf-8")).get("token", [])
-    except (OSError, tomllib.TOMLDecodeError):
-        return []
-    names = {
-        str(e.get("name", e.get("role")))
-        for e in entries
-        if isinstance(e, dict) and e.get("role") in ("specialist", "supervisor")
-    }
-    return sorted(names)
+    """The people a case can be given to: the specialists and supervisors of the tokens file."""
+    return sorted(state.tokens.staff())
 
 
 def shared_model(staff: Staff) -> dict[str, Any]:

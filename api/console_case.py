@@ -224,7 +224,9 @@ async def claim(request: Request, seller_id: str, csrf: Csrf = "") -> Response:
     staff = gate
     try:
         service = await staff.state.service()
-        await staff.state.within(service.claim(seller_id, staff.name, by=staff.who))
+        await staff.state.within(
+            service.claim(seller_id, staff.name, by=staff.who, email=staff.email)
+        )
     except REFUSALS as err:
         return await _refused(request, staff, seller_id, err)
     return _back(seller_id, "claimed")
@@ -261,13 +263,15 @@ async def assign(
         return await case_screen(
             request, staff, seller_id, "Only a supervisor can reassign a case.", 403
         )
-    specialist = specialist.strip()
-    if specialist not in staff_names(staff.state):
+    member = staff.state.tokens.staff().get(specialist.strip())
+    if member is None:
         why = f"{specialist!r} is not on the staff list." if specialist else "Choose a person."
         return await case_screen(request, staff, seller_id, why, 422)
     try:
         service = await staff.state.service()
-        await staff.state.within(service.assign(seller_id, specialist, by=staff.who))
+        await staff.state.within(
+            service.assign(seller_id, member.name, by=staff.who, email=member.email)
+        )
     except REFUSALS as err:
         return await _refused(request, staff, seller_id, err)
     return _back(seller_id, "assigned")

@@ -27,7 +27,6 @@ from api.auth import Identity, TokenBook
 SESSION_COOKIE = "aha_session"
 NONCE_COOKIE = "aha_form"
 SESSION_SECONDS = 12 * 3600
-CONSOLE_ROLES = ("specialist", "supervisor")
 
 
 @dataclass(frozen=True)
@@ -49,9 +48,7 @@ def seller_page(seller_id: str) -> Scope:
     )
 
 
-CONSOLE = Scope(
-    name="console", path="/console", admits=lambda identity: identity.role in CONSOLE_ROLES
-)
+CONSOLE = Scope(name="console", path="/console", admits=lambda identity: identity.staff)
 
 
 @dataclass(frozen=True)

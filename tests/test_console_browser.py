@@ -73,7 +73,7 @@ async def test_a_specialist_works_the_top_case_from_the_queue_to_its_resolution(
     context: BrowserContext,  # noqa: F811 - the fixture
 ) -> None:
     seller_id, seller_token = await open_case(api)
-    token = api._add_token("specialist", "dana")
+    token = api.staff("specialist", "dana", "dana@team.example")
     page = await context.new_page()
     await console_sign_in(page, api, token)
 
@@ -184,8 +184,8 @@ async def test_a_supervisor_reassigns_a_case_and_sees_its_sla_breach(
 ) -> None:
     api = sla_api
     seller_id, _ = await open_case(api, phone=None)
-    api._add_token("specialist", "sam")
-    token = api._add_token("supervisor", "lee")
+    api.staff("specialist", "sam", "sam@team.example")
+    token = api.staff("supervisor", "lee", "lee@team.example")
     page = await tablet.new_page()
     await console_sign_in(page, api, token)
 

@@ -51,11 +51,11 @@ async def sign_in(http: httpx.AsyncClient, token: str) -> str:
 
 
 def specialist(api: Api, name: str = "dana") -> str:
-    return api._add_token("specialist", name)
+    return api.staff("specialist", name, f"{name}@team.example")
 
 
 def supervisor(api: Api, name: str = "lee") -> str:
-    return api._add_token("supervisor", name)
+    return api.staff("supervisor", name, f"{name}@team.example")
 
 
 async def open_case(api: Api, placed: bool = True) -> str:
@@ -535,10 +535,14 @@ async def test_claim_and_release_go_through_the_case(api: Api) -> None:
         csrf = await sign_in(http, dana)
         claimed = await http.post(f"/console/cases/{seller}/claim", data={"csrf": csrf})
         assert claimed.status_code == 303
-        assert (await api.cases.view(seller)).assigned_to == "dana"
+        owned = await api.cases.view(seller)
+        assert (owned.assigned_to, owned.assigned_email) == ("dana", "dana@team.example")
         other_csrf = await sign_in(other, sam)
         taken = await other.post(f"/console/cases/{seller}/claim", data={"csrf": other_csrf})
         assert taken.status_code == 409
+        assert "owned by dana" in taken.text
+        not_theirs = await other.post(f"/console/cases/{seller}/release", data={"csrf": other_csrf})
+        assert not_theirs.status_code == 409
         assert (await api.cases.view(seller)).assigned_to == "dana"
         released = await http.post(f"/console/cases/{seller}/release", data={"csrf": csrf})
         assert released.status_code == 303
@@ -555,10 +559,14 @@ async def test_a_supervisor_reassigns_to_someone_on_the_staff_list(api: Api) -> 
     async with api.http() as http:
         csrf = await sign_in(http, token)
         screen = await http.get(f"/console/cases/{seller}")
-        assert re.findall(r'<option value="([^"]+)"', screen.text)[-3:] == [
+        select = re.search(r'<select id="assign-to".*?</select>', screen.text, re.S)
+        assert select, screen.text[:500]
+        assert re.findall(r'<option value="([^"]*)"', select.group(0)) == [
+            "",
             "lee",
             "sam",
             "test-specialist",
+            "test-supervisor",
         ]
         unknown = await http.post(
             f"/console/cases/{seller}/assign", data={"csrf": csrf, "specialist": "nobody"}
@@ -570,6 +578,7 @@ async def test_a_supervisor_reassigns_to_someone_on_the_staff_list(api: Api) -> 
         assert done.status_code == 303
     view = await api.cases.view(seller)
     assert view.assigned_to == "sam"
+    assert view.assigned_email == "sam@team.example"
     assigned = [e for e in view.timeline if e.kind == "case_assigned"]
     assert assigned and assigned[-1].who == "supervisor:lee"
 
