@@ -119,9 +119,10 @@ async def connect_when_ready(
 def _log_api(settings: Settings) -> None:
     base = f"http://127.0.0.1:{settings.api_port}"
     log.info(
-        "API and account-health page",
+        "API, account-health page and console",
         api=f"{base}/docs",
         page=settings.page_url.format(seller_id="demo-capital-toys"),
+        console=f"{base}/console",
         # Tokens stay out of logs: the file holds them (one per role and demo seller).
         tokens=str(settings.api_tokens_file),
     )

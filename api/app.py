@@ -1,4 +1,5 @@
-"""The HTTP service: the /v1 API, the seller's account-health page, health and docs."""
+"""The HTTP service: the /v1 API, the seller's account-health page, the specialists' console,
+health and docs."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from temporalio.client import Client
 
 from aha.adapters.temporal.connection import connection_target
 from aha.config import Settings
-from api import errors, page, routes
+from api import console, console_case, console_dashboard, errors, page, routes
 from api.bodies import Health
 from api.errors import ApiError, ErrorBody
 from api.metrics import HttpMetrics, MeasureRequests
@@ -150,6 +151,9 @@ def create_app(settings: Settings, client: Client | None = None) -> FastAPI:
     errors.install(app)
     app.include_router(routes.router)
     app.include_router(page.router)
+    app.include_router(console.router)
+    app.include_router(console_case.router)
+    app.include_router(console_dashboard.router)
     app.add_exception_handler(page.NoSuchPage, page.not_found_page)
     app.mount("/static", StaticFiles(directory=str(page.STATIC)), name="static")
 
@@ -196,7 +200,14 @@ def create_app(settings: Settings, client: Client | None = None) -> FastAPI:
     if settings.metrics_address is not None:  # a malformed AHA_METRICS_BIND raises here
         app.state.metrics = HttpMetrics()
         # Included routers' routes carry their full templates; the app's list wraps them.
-        templates = [*routes.router.routes, *page.router.routes, *app.router.routes]
+        templates = [
+            *routes.router.routes,
+            *page.router.routes,
+            *console.router.routes,
+            *console_case.router.routes,
+            *console_dashboard.router.routes,
+            *app.router.routes,
+        ]
         app.add_middleware(MeasureRequests, metrics=app.state.metrics, routes=templates)
     return app
 

@@ -27,7 +27,7 @@ from aha.domain.contact import InvalidContact, SellerContact
 from aha.domain.models import SELLER_ID_PATTERN, CaseView, PlanSubmission
 from aha.service import CaseError, NoOpenCase
 from api.errors import ApiError, as_api_error, contact_field
-from api.sessions import Session, Sessions
+from api.sessions import Session, Sessions, seller_page
 from api.state import ApiState, state_of
 
 HERE = Path(__file__).parent
@@ -65,8 +65,8 @@ def not_found_page(request: Request, err: Exception) -> Response:
     return HTMLResponse("<!doctype html><title>Not found</title><p>No such page.</p>", 404)
 
 
-def _sessions(state: ApiState) -> Sessions:
-    return Sessions(state.secret, state.tokens, state.signed_out)
+def _sessions(state: ApiState, seller_id: str) -> Sessions:
+    return Sessions(state.secret, state.tokens, state.signed_out, seller_page(seller_id))
 
 
 @dataclass
@@ -117,7 +117,7 @@ def _page_model(
         "steps": lambda issue: case_text.issue_steps(issue, state.catalogue),
         # The time the team has, as the policy of the seller's case (or the one in force) says.
         "deadline_span": case_text.duration_text(policy.deadline),
-        "csrf": _sessions(state).csrf_token(session.nonce),
+        "csrf": _sessions(state, contact.seller_id).csrf_token(session.nonce),
         "zones": ZONES,
     }
 
@@ -126,14 +126,14 @@ async def _signed_in(
     request: Request, seller_id: str
 ) -> tuple[ApiState, SellerContact, Session] | None:
     state = state_of(request)
-    session = _sessions(state).current(request, seller_id)
+    session = _sessions(state, seller_id).current(request)
     contact = state.store.get(seller_id)
     if session is None or contact is None:
         return None
     return state, contact, session
 
 
-def _with_page_headers(response: Response) -> Response:
+def with_page_headers(response: Response) -> Response:
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Frame-Options"] = "DENY"
     response.headers["Content-Security-Policy"] = (
@@ -146,7 +146,7 @@ def _with_page_headers(response: Response) -> Response:
 def _sign_in_page(
     request: Request, seller_id: str, error: str | None = None, status: int = 200
 ) -> Response:
-    sessions = _sessions(state_of(request))
+    sessions = _sessions(state_of(request), seller_id)
     nonce = sessions.sign_in_nonce(request)
     fresh = nonce is None
     nonce = nonce or secrets.token_urlsafe(16)
@@ -158,7 +158,7 @@ def _sign_in_page(
     )
     if fresh:
         sessions.keep_sign_in_nonce(response, request, nonce)
-    return _with_page_headers(response)
+    return with_page_headers(response)
 
 
 async def _render(
@@ -179,7 +179,7 @@ async def _render(
         "forms": forms,
         "notice": NOTICES.get(request.query_params.get("notice", "")),
     }
-    return _with_page_headers(
+    return with_page_headers(
         templates.TemplateResponse(request, "account_health.html", model, status_code=status)
     )
 
@@ -205,7 +205,7 @@ async def _checked_form(
     if signed_in is None:
         return _sign_in_page(request, seller_id, "Please sign in again.", status=401)
     state, _, session = signed_in
-    if not _sessions(state).csrf_ok(session.nonce, csrf):
+    if not _sessions(state, seller_id).csrf_ok(session.nonce, csrf):
         return await _render(
             request, seller_id, PageForms(error="The form expired: please try again."), 403
         )
@@ -230,7 +230,7 @@ async def sign_in(
     csrf: Annotated[str, Form()] = "",
 ) -> Response:
     state = state_of(request)
-    sessions = _sessions(state)
+    sessions = _sessions(state, seller_id)
     if not sessions.csrf_ok(sessions.sign_in_nonce(request), csrf, "sign-in"):
         return _sign_in_page(request, seller_id, "The form expired: please try again.", 403)
     token = token.strip()
@@ -250,7 +250,7 @@ async def sign_out(request: Request, seller_id: str, csrf: Annotated[str, Form()
         return checked
     state, session = checked
     response = RedirectResponse(f"/account-health/{seller_id}", status_code=303)
-    _sessions(state).end(response, request, session)
+    _sessions(state, seller_id).end(response, session)
     return response
 
 

@@ -1,11 +1,12 @@
-"""Page sign-in sessions and CSRF tokens.
+"""Page sign-in sessions and CSRF tokens, for each place people sign in: a seller's page, and
+the specialists' console.
 
-The seller signs in once with its token; the page then keeps a signed session cookie
-(HttpOnly, SameSite=Strict, scoped to that seller's page). The session names the token by its
-digest, so removing the token from AHA_API_TOKENS ends the session at the next request.
-Sign-out is kept server-side, behind `aha.ports.SignedOutSessions`, so a copied cookie stops
-working in every API process too.
-Every form carries a CSRF token derived from a nonce in a cookie the page script cannot read.
+A person signs in once with a token; the page then keeps a signed session cookie (HttpOnly,
+SameSite=Strict, scoped to the page's path). The session names the token by its digest, so
+removing the token from AHA_API_TOKENS ends the session at the next request. Sign-out is kept
+server-side, behind `aha.ports.SignedOutSessions`, so a copied cookie stops working in every
+API process too. Every form carries a CSRF token derived from a nonce in a cookie the page
+script cannot read.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import hashlib
 import hmac
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from fastapi import Request, Response
@@ -28,20 +30,49 @@ SESSION_SECONDS = 12 * 3600
 
 
 @dataclass(frozen=True)
+class Scope:
+    """Where a session holds: its name (kept in the cookie, so a session signed in for one
+    scope never opens another), its cookies' path, and whose tokens may sign in there."""
+
+    name: str
+    path: str
+    admits: Callable[[Identity], bool]
+
+
+def seller_page(seller_id: str) -> Scope:
+    # The id has been checked against the seller-id pattern: it cannot add cookie attributes.
+    return Scope(
+        name=f"seller:{seller_id}",
+        path=f"/account-health/{seller_id}",
+        admits=lambda identity: identity.seller_id == seller_id,
+    )
+
+
+CONSOLE = Scope(name="console", path="/console", admits=lambda identity: identity.staff)
+
+
+@dataclass(frozen=True)
 class Session:
-    seller_id: str
+    identity: Identity
     nonce: str
+
+    @property
+    def seller_id(self) -> str | None:
+        return self.identity.seller_id
 
 
 class Sessions:
-    def __init__(self, secret: bytes, tokens: TokenBook, signed_out: SignedOutSessions) -> None:
+    def __init__(
+        self, secret: bytes, tokens: TokenBook, signed_out: SignedOutSessions, scope: Scope
+    ) -> None:
         self._secret = secret
         self._signer = URLSafeTimedSerializer(secret, salt="aha-page-session")
         self._nonce_signer = Signer(secret, salt="aha-sign-in-nonce")
         self._tokens = tokens
         self._signed_out = signed_out
+        self.scope = scope
 
-    def current(self, request: Request, seller_id: str) -> Session | None:
+    def current(self, request: Request) -> Session | None:
         raw = request.cookies.get(SESSION_COOKIE)
         if not raw:
             return None
@@ -49,23 +80,23 @@ class Sessions:
             data = self._signer.loads(raw, max_age=SESSION_SECONDS)
         except BadSignature:
             return None
-        if not isinstance(data, dict) or data.get("seller") != seller_id:
+        if not isinstance(data, dict) or _scope_of(data) != self.scope.name:
             return None
         identity = Identity(role=str(data.get("role")), name=str(data.get("name")))
         try:
             token_digest = bytes.fromhex(str(data.get("token")))
         except ValueError:
             return None
-        if identity.seller_id != seller_id or not self._tokens.holds(token_digest, identity):
+        if not self.scope.admits(identity) or not self._tokens.holds(token_digest, identity):
             return None
         nonce = str(data.get("nonce"))
         if self._signed_out.is_signed_out(nonce):
             return None
-        return Session(seller_id=seller_id, nonce=nonce)
+        return Session(identity=identity, nonce=nonce)
 
     def start(self, response: Response, request: Request, identity: Identity, token: str) -> None:
         data = {
-            "seller": identity.seller_id,
+            "scope": self.scope.name,
             "role": identity.role,
             "name": identity.name,
             "token": hashlib.sha256(token.encode()).hexdigest(),
@@ -73,10 +104,10 @@ class Sessions:
         }
         self._set(response, request, SESSION_COOKIE, self._signer.dumps(data), SESSION_SECONDS)
 
-    def end(self, response: Response, request: Request, session: Session) -> None:
+    def end(self, response: Response, session: Session) -> None:
         """Sign out: the cookie goes, and a copy of it stops working too."""
         self._signed_out.sign_out(session.nonce, time.time() + SESSION_SECONDS)
-        response.delete_cookie(SESSION_COOKIE, path=_path(request))
+        response.delete_cookie(SESSION_COOKIE, path=self.scope.path)
 
     # ---- CSRF --------------------------------------------------------------------------------
 
@@ -111,15 +142,14 @@ class Sessions:
             name,
             value,
             max_age=age,
-            path=_path(request),
+            path=self.scope.path,
             httponly=True,
             samesite="strict",
             secure=request.url.scheme == "https",
         )
 
 
-def _path(request: Request) -> str:
-    # One seller's cookies stay on that seller's page: /account-health/{seller_id}. The id has
-    # been checked against the seller-id pattern, so it cannot add cookie attributes.
-    seller_id = request.path_params.get("seller_id", "")
-    return f"/account-health/{seller_id}"
+def _scope_of(data: dict[str, object]) -> str:
+    # Sessions signed before scopes existed were a seller page's, and named only the seller.
+    scope = data.get("scope")
+    return str(scope) if scope is not None else f"seller:{data.get('seller')}"
