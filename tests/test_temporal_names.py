@@ -36,6 +36,9 @@ CASE_UPDATES = {
     "submit_plan",
     "review_plan",
     "resolve_issue",
+    "claim_case",
+    "release_case",
+    "assign_case",
 }
 CASE_SIGNALS = {"contact_changed", "call_placed"}
 ACTIVITIES = {
@@ -49,6 +52,8 @@ ACTIVITIES = {
     "dial",
     "evaluate_page",
     "plan_pages",
+    "record_case_row",
+    "alert_staff",
 }
 
 
