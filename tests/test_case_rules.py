@@ -17,6 +17,7 @@ from aha.domain.models import (
     CallReport,
     CaseStart,
     DetectionEvent,
+    OwnershipChange,
     PlanSubmission,
     Resolution,
     Review,
@@ -721,7 +722,20 @@ PROVOKE: dict[RefusalKind, Callable[[], None]] = {
     ),
     RefusalKind.DEADLINE_PASSED: lambda: reached().check_resolution(NOTE, LATE),
     RefusalKind.NOT_REACHED: lambda: opened().check_resolution(NOTE, T0),
+    RefusalKind.OWNED_BY_OTHER: lambda: _owned().check_claim(_owner("lee"), T0),
+    RefusalKind.NOT_OWNED: lambda: opened().check_release(_owner("dana"), T0),
+    RefusalKind.INVALID_OWNER: lambda: opened().check_assign(_owner(None), T0),
 }
+
+
+def _owner(name: str | None) -> OwnershipChange:
+    return OwnershipChange(specialist=name, by=f"specialist:{name}")
+
+
+def _owned() -> Case:
+    case = opened()
+    case.claim(_owner("dana"), T0)
+    return case
 
 
 def _closed_issue() -> Case:
