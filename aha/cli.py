@@ -27,6 +27,7 @@ from aha.adapters.stores import (
 from aha.adapters.temporal.connection import connect
 from aha.adapters.temporal.gateway import TemporalCases
 from aha.adapters.temporal.keyring import load_key_ring
+from aha.board_reads import BoardReads, PendingCall
 from aha.catalogue_file import load_catalogue
 from aha.config import Settings
 from aha.domain import case_text
@@ -53,7 +54,6 @@ from aha.service import (
     CaseError,
     CaseService,
     ContactUpdate,
-    PendingCall,
     change_contact,
 )
 from api.auth import TokenFileError, load_tokens
@@ -85,8 +85,13 @@ async def _service(settings: Settings, catalogue: Catalogue | None = None) -> Ca
     except RuntimeError as err:
         raise CaseError(f"cannot reach Temporal at {settings.temporal_address}: {err}") from err
     store = open_programme_store(settings)
-    board = open_case_board(settings)
-    return CaseService(TemporalCases(client), store, settings.task_queue, catalogue, board=board)
+    return CaseService(TemporalCases(client), store, settings.task_queue, catalogue)
+
+
+def _board_reads(settings: Settings) -> BoardReads:
+    """The board, read without Temporal: the queue still shows while Temporal is down."""
+    check_database(settings)
+    return BoardReads(open_case_board(settings))
 
 
 # ---- commands ----------------------------------------------------------------------------
@@ -145,7 +150,7 @@ async def cmd_contact_me_now(args: argparse.Namespace, settings: Settings) -> No
 
 
 async def cmd_calls_pending(args: argparse.Namespace, settings: Settings) -> None:
-    service = await _service(settings)
+    service = _board_reads(settings)
     calls: list[PendingCall] = []
     token: str | None = None
     while True:  # every page: the list is complete, whatever its length
@@ -175,7 +180,7 @@ async def cmd_queue(args: argparse.Namespace, settings: Settings) -> None:
         at_risk_within=args.at_risk_within,
         breached=args.breached,
     )
-    service = await _service(settings)
+    service = _board_reads(settings)
     items: list[QueueItem] = []
     token: str | None = None
     at, total = datetime.now(UTC), 0

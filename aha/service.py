@@ -23,14 +23,6 @@ from pydantic import BaseModel
 from aha.catalogue_file import shipped_catalogue
 from aha.domain import case_text
 from aha.domain import catalogue as issue_catalogue
-from aha.domain.board import (
-    CallCursor,
-    Dashboard,
-    QueueCursor,
-    QueueFilter,
-    QueueItem,
-    queue_item,
-)
 from aha.domain.catalogue import Catalogue
 from aha.domain.contact import SellerContact
 from aha.domain.models import (
@@ -56,7 +48,6 @@ from aha.domain.models import (
 from aha.domain.vocabulary import AccountStatus, EnrollmentState, RefusalKind
 from aha.ports import (
     AlreadyStarted,
-    CaseBoard,
     CaseFilter,
     CaseGateway,
     CaseUpdate,
@@ -146,32 +137,6 @@ class ContactUpdate(BaseModel):
     warnings: list[str] = []
 
 
-class PendingCall(BaseModel):
-    case_id: str
-    seller_id: str
-    attempt: int
-    seller_initiated: bool
-    scheduled_for: datetime
-    placed_at: datetime | None
-    deadline: datetime | None
-    issue_types: list[str]
-    guidance: list[str]
-    phone: str | None
-    assigned_to: str | None = None
-
-
-class CallPage(BaseModel):
-    calls: list[PendingCall]
-    next_page_token: str | None = None
-
-
-class QueuePage(BaseModel):
-    at: datetime
-    total: int  # how many open cases match the filters, on every page
-    cases: list[QueueItem]
-    next_page_token: str | None = None
-
-
 @dataclass(frozen=True)
 class SavedContact:
     before: SellerContact
@@ -251,13 +216,10 @@ class CaseService:
         directory: ProgrammeStore,
         task_queue: str,
         catalogue: Catalogue | None = None,
-        board: CaseBoard | None = None,
     ) -> None:
         self.cases = cases
         self.directory = directory
         self.task_queue = task_queue
-        # The console's read model; None where nothing reads it (the case tests' service).
-        self.board = board
         # The issue types detections may carry (AHA_ISSUE_CATALOG on top of the shipped ones).
         self.catalogue = catalogue or shipped_catalogue()
 
@@ -586,92 +548,6 @@ class CaseService:
         """A supervisor gives the case to `specialist`, whoever owned it."""
         change = OwnershipChange(specialist=specialist, email=email, by=by, supervisor=True)
         return await self._update(seller_id, CaseUpdate.ASSIGN_CASE, change, Ownership)
-
-    # ---- the console's reads: the board, never one query per case --------------------------
-
-    def _board(self) -> CaseBoard:
-        if self.board is None:
-            raise CaseError("this service has no case board (AHA_DB) to read the queue from")
-        return self.board
-
-    async def queue(
-        self,
-        filters: QueueFilter | None = None,
-        page_size: int = 50,
-        page_token: str | None = None,
-        now: datetime | None = None,
-    ) -> QueuePage:
-        """Open cases by time left to the deadline, a page at a time, complete and in order."""
-        board = self._board()
-        now = now or datetime.now(UTC)
-        after = _decode_cursor(page_token, QueueCursor)
-        rows, total = await asyncio.to_thread(
-            board.queue, filters or QueueFilter(), now, page_size, after
-        )
-        next_token = None
-        if len(rows) == page_size:
-            last = rows[-1]
-            next_token = _encode_cursor(QueueCursor(deadline=last.deadline, case_id=last.case_id))
-        return QueuePage(
-            at=now,
-            total=total,
-            cases=[queue_item(row, now) for row in rows],
-            next_page_token=next_token,
-        )
-
-    async def pending_calls(self, page_size: int = 100, page_token: str | None = None) -> CallPage:
-        """Dialled attempts awaiting an outcome across every open case, seller-initiated
-        first, then oldest first; complete, a page at a time."""
-        board = self._board()
-        after = _decode_cursor(page_token, CallCursor)
-        items = await asyncio.to_thread(board.pending_calls, page_size, after)
-        calls = [
-            PendingCall(
-                case_id=item.row.case_id,
-                seller_id=item.row.seller_id,
-                attempt=item.call.attempt,
-                seller_initiated=item.call.seller_initiated,
-                scheduled_for=item.call.scheduled_for,
-                placed_at=item.call.placed_at,
-                deadline=item.row.deadline,
-                issue_types=item.row.issue_types,
-                guidance=item.call.guidance,
-                phone=item.phone,
-                assigned_to=item.row.assigned_to,
-            )
-            for item in items
-        ]
-        next_token = None
-        if len(items) == page_size:
-            last = items[-1]
-            next_token = _encode_cursor(
-                CallCursor(
-                    seller_initiated=last.call.seller_initiated,
-                    scheduled_for=last.call.scheduled_for,
-                    case_id=last.row.case_id,
-                    attempt=last.call.attempt,
-                )
-            )
-        return CallPage(calls=calls, next_page_token=next_token)
-
-    async def dashboard(self, now: datetime | None = None) -> Dashboard:
-        return await asyncio.to_thread(self._board().dashboard, now or datetime.now(UTC))
-
-
-CursorT = TypeVar("CursorT", bound=BaseModel)
-
-
-def _encode_cursor(cursor: BaseModel) -> str:
-    return base64.urlsafe_b64encode(cursor.model_dump_json().encode()).decode()
-
-
-def _decode_cursor(token: str | None, shape: type[CursorT]) -> CursorT | None:
-    if not token:
-        return None
-    try:
-        return shape.model_validate_json(base64.urlsafe_b64decode(token.encode()))
-    except (binascii.Error, ValueError) as err:
-        raise InvalidInput(f"page_token {token!r} is not a token we gave", "page_token") from err
 
 
 MARKETPLACE_PATTERN = r"^[A-Za-z]{2,8}$"

@@ -7,9 +7,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
+from aha.board_reads import PendingCall
 from aha.domain.models import SELLER_ID_PATTERN, SPECIALIST_NAME_PATTERN
 from aha.domain.vocabulary import CallOutcome
-from aha.service import PendingCall
 
 Text = Field(max_length=4000)
 Item = Annotated[str, Field(max_length=2000)]

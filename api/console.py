@@ -21,9 +21,10 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from markupsafe import Markup
 from starlette.datastructures import QueryParams
 
+from aha.board_reads import QueuePage
 from aha.domain.board import OPEN_STATUSES, QueueFilter
 from aha.domain.models import SPECIALIST_NAME_PATTERN
-from aha.service import MARKETPLACE_PATTERN, QueuePage
+from aha.service import MARKETPLACE_PATTERN
 from api import console_text
 from api.auth import Identity
 from api.errors import as_api_error
@@ -297,8 +298,7 @@ async def _queue_model(staff: Staff, form: QueueForm) -> tuple[dict[str, Any], i
         error, status = " ".join(form.errors), 422
     else:
         try:
-            service = await staff.state.service()
-            page = await service.queue(form.filters, QUEUE_PAGE_SIZE, form.page_token)
+            page = await staff.state.reads.queue(form.filters, QUEUE_PAGE_SIZE, form.page_token)
         except FAILURES as err:
             api_error = as_api_error(err)
             error, status = api_error.detail, api_error.status

@@ -159,8 +159,7 @@ def _cell(value: Cell) -> Cell:
 
 
 async def _dashboard(staff: Staff) -> Dashboard:
-    service = await staff.state.service()
-    return await staff.state.within(service.dashboard())
+    return await staff.state.reads.dashboard()
 
 
 def _figures_html(shared: dict[str, Any], board: Dashboard) -> str:

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from itsdangerous import BadSignature, Signer
 
+from aha.board_reads import QueuePage
 from aha.domain.board import OPEN_STATUSES, QueueFilter
 from aha.domain.models import (
     CASE_STATUSES,
@@ -29,7 +30,7 @@ from aha.domain.models import (
     Review,
 )
 from aha.domain.policy import parse_duration
-from aha.service import MARKETPLACE_PATTERN, CasePage, QueuePage
+from aha.service import MARKETPLACE_PATTERN, CasePage
 from api.auth import Identity
 from api.bodies import (
     AhrBatch,
@@ -317,8 +318,7 @@ async def pending_calls(
 ) -> PendingCalls:
     """Seller-initiated calls first, then the oldest; every open case's calls, with no cap:
     follow `next_page_token` until it is null."""
-    service = await state.service()
-    page = await state.within(service.pending_calls(page_size, page_token or None))
+    page = await state.reads.pending_calls(page_size, page_token or None)
     return PendingCalls(calls=page.calls, next_page_token=page.next_page_token)
 
 
@@ -386,8 +386,7 @@ async def queue(
         at_risk_within=within,
         breached=breached,
     )
-    service = await state.service()
-    return await state.within(service.queue(filters, page_size, page_token or None))
+    return await state.reads.queue(filters, page_size, page_token or None)
 
 
 def _duration(field: str, text: str, most: timedelta) -> timedelta:

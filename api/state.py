@@ -15,12 +15,13 @@ from temporalio.client import Client
 from aha.adapters.stores import open_case_board, open_programme_store, open_signed_out
 from aha.adapters.temporal.connection import connect
 from aha.adapters.temporal.gateway import TemporalCases
+from aha.board_reads import BoardReads
 from aha.catalogue_file import load_catalogue, shipped_catalogue
 from aha.config import Settings
 from aha.domain.catalogue import Catalogue
 from aha.domain.policy import Policy
 from aha.policy_file import load_policy
-from aha.ports import CaseBoard, ProgrammeStore, SignedOutSessions
+from aha.ports import ProgrammeStore, SignedOutSessions
 from aha.service import CaseService, ContactUpdate, change_contact
 from api.auth import TokenBook, TokenSource
 from api.errors import TemporalUnavailable
@@ -76,12 +77,13 @@ class ApiState:
     # Signs page sessions, CSRF and page tokens; several API processes must share it.
     secret: bytes = field(default_factory=lambda: secrets.token_bytes(32))
     signed_out: SignedOutSessions = field(init=False)
-    # The queue, the call list and the dashboard read it: one row per case, no histories.
-    board: CaseBoard = field(init=False)
+    # The queue, the call list and the dashboard: one row per case from the board, no
+    # histories, and no Temporal (they still show while Temporal is down).
+    reads: BoardReads = field(init=False)
 
     def __post_init__(self) -> None:
         self.signed_out = open_signed_out(self.settings)
-        self.board = open_case_board(self.settings)
+        self.reads = BoardReads(open_case_board(self.settings))
 
     @classmethod
     def from_settings(cls, settings: Settings, client: Client | None = None) -> ApiState:
@@ -104,9 +106,7 @@ class ApiState:
 
     async def service(self) -> CaseService:
         cases = TemporalCases(await self.temporal.client())
-        return CaseService(
-            cases, self.store, self.settings.task_queue, self.catalogue, board=self.board
-        )
+        return CaseService(cases, self.store, self.settings.task_queue, self.catalogue)
 
     async def change_contact(
         self, seller_id: str, *, email: str, phone: str | None, timezone: str, changed_by: str

@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import os
 import platform
 import re
@@ -217,10 +218,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             seed(settings, sellers)
             board = open_case_board(settings)
             service = CaseService(
-                TemporalCases(client),
-                open_programme_store(settings),
-                settings.task_queue,
-                board=board,
+                TemporalCases(client), open_programme_store(settings), settings.task_queue
             )
             started = perf_counter()
 
@@ -369,6 +367,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     configure("console")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per timed request is noise
     result = asyncio.run(run(args))
     print(render(result))
     if args.json_out:

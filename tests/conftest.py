@@ -29,6 +29,7 @@ from aha.adapters.postgres.pool import close_pools
 from aha.adapters.sqlite.programme import SqliteProgrammeStore
 from aha.adapters.stores import AppStore, open_case_board, open_programme_store
 from aha.adapters.temporal.gateway import TemporalCases
+from aha.board_reads import BoardReads
 from aha.config import Settings
 from aha.dev import free_port, search_attribute_args, temporal_binary
 from aha.domain.models import CaseView, DetectionEvent, DetectionEventBody, PlanSubmission
@@ -129,6 +130,7 @@ class Cases:
     outbox: Path
     mail: Any = None  # a StoppableMail, when the caller runs one it can take down
     db: str = ""  # AHA_DB: the SQLite path or the PostgreSQL URL the store and worker use
+    reads: BoardReads | None = None  # the queue, call list and dashboard over the same store
 
     @property
     def client(self) -> Client:
@@ -255,13 +257,9 @@ async def running_cases(
     store = open_programme_store(settings) if db else SqliteProgrammeStore(settings.db_path)
     worker = build_worker(env.client, settings, policy)
     async with worker:
-        service = CaseService(
-            TemporalCases(env.client),
-            store,
-            settings.task_queue,
-            board=open_case_board(settings),
-        )
-        yield Cases(env, service, store, outbox, db=settings.db_path)
+        service = CaseService(TemporalCases(env.client), store, settings.task_queue)
+        reads = BoardReads(open_case_board(settings))
+        yield Cases(env, service, store, outbox, db=settings.db_path, reads=reads)
 
 
 @pytest.fixture
@@ -353,7 +351,9 @@ class Api:
 
 
 @asynccontextmanager
-async def running_api(cases: Cases, tmp_path: Path) -> AsyncIterator[Api]:
+async def running_api(
+    cases: Cases, tmp_path: Path, temporal_address: str | None = None
+) -> AsyncIterator[Api]:
     import uvicorn
 
     from api.app import create_app
@@ -372,7 +372,7 @@ async def running_api(cases: Cases, tmp_path: Path) -> AsyncIterator[Api]:
     port = free_port()
     settings = replace(
         Settings(),
-        temporal_address=cases.client.service_client.config.target_host,
+        temporal_address=temporal_address or cases.client.service_client.config.target_host,
         task_queue=cases.service.task_queue,
         db_path=cases.db,
         api_tokens_file=str(tokens_file),

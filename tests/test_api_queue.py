@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -19,7 +20,7 @@ from aha.config import Settings
 from aha.domain.board import CaseRow, PendingCallRow
 from aha.ports import CaseBoard
 from aha.service import case_id_for
-from tests.conftest import Api
+from tests.conftest import Api, Cases, running_api
 
 
 def ok(response: httpx.Response) -> Any:
@@ -271,3 +272,25 @@ async def test_bad_call_list_parameters_are_refused(
 ) -> None:
     async with api.as_role("specialist") as http:
         refused(await http.get("/v1/calls/pending", params=params), 422, field)
+
+
+async def test_the_queue_and_the_call_list_answer_while_temporal_is_down(
+    cases: Cases, tmp_path: Path
+) -> None:
+    # Nothing listens on port 9 here: the API cannot reach Temporal at all.
+    async with running_api(cases, tmp_path, temporal_address="127.0.0.1:9") as down:
+        board = open_case_board(replace(Settings(), db_path=down.cases.db))
+        call = PendingCallRow(
+            attempt=1, seller_initiated=False, scheduled_for=datetime.now(UTC),
+            placed_at=datetime.now(UTC),
+        )  # fmt: skip
+        row = Rows(down, board).add(timedelta(hours=5), calls=[call])
+        async with down.as_role("specialist") as http:
+            assert (await http.get("/readyz")).status_code == 503
+            queue = ok(await http.get("/v1/queue"))
+            assert [c["row"]["seller_id"] for c in queue["cases"]] == [row.seller_id]
+            calls = ok(await http.get("/v1/calls/pending"))
+            assert [c["seller_id"] for c in calls["calls"]] == [row.seller_id]
+            # Acting on a case needs Temporal: that is a 503, and says so.
+            claimed = await http.post(f"/v1/sellers/{row.seller_id}/case/claim")
+            assert claimed.status_code == 503

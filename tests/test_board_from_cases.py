@@ -32,23 +32,25 @@ async def test_the_queue_follows_a_case_from_opening_to_its_end(board_cases: Cas
     await cases.detect(seller)
     await cases.wait_for_call(seller, 1)
     service = cases.service
+    assert cases.reads is not None
+    reads = cases.reads
 
     async def queued() -> list[str]:
-        page = await service.queue(QueueFilter(), page_size=500)
+        page = await reads.queue(QueueFilter(), page_size=500)
         return [item.row.seller_id for item in page.cases]
 
     view = await cases.wait_for(seller, lambda v: v.call_attempts[0].placed_at is not None)
-    page = await service.queue(QueueFilter(), page_size=500)
+    page = await reads.queue(QueueFilter(), page_size=500)
     (item,) = [i for i in page.cases if i.row.seller_id == seller]
     assert item.row.status == "awaiting_contact" and item.row.deadline == view.deadline
     assert item.row.sla_first_attempt == "met" and item.row.sla_state == "ok"
 
-    calls = (await service.pending_calls(page_size=500)).calls
+    calls = (await reads.pending_calls(page_size=500)).calls
     (call,) = [c for c in calls if c.seller_id == seller]
     assert (call.attempt, call.phone) == (1, "+12125550123")
 
     await service.claim(seller, "dana", by="specialist:dana")
-    mine = await service.queue(QueueFilter(owner="dana"), page_size=500)
+    mine = await reads.queue(QueueFilter(owner="dana"), page_size=500)
     assert seller in [i.row.seller_id for i in mine.cases]
     with pytest.raises(CaseError, match="owned by dana"):
         await service.claim(seller, "lee", by="specialist:lee")
@@ -58,8 +60,8 @@ async def test_the_queue_follows_a_case_from_opening_to_its_end(board_cases: Cas
     # The closing row is written before the workflow completes.
     await cases.client.get_workflow_handle(case_id_for(seller)).result()
     assert seller not in await queued()
-    assert seller not in [c.seller_id for c in (await service.pending_calls(page_size=500)).calls]
-    numbers = await service.dashboard()
+    assert seller not in [c.seller_id for c in (await reads.pending_calls(page_size=500)).calls]
+    numbers = await reads.dashboard()
     assert numbers.closed_30d >= 1 and numbers.reached_before_deadline_30d >= 1
 
 
@@ -70,9 +72,11 @@ async def test_a_case_in_flight_is_on_the_board_at_once(board_cases: Cases) -> N
         await cases.detect(seller)
     for seller in sellers:
         await cases.wait_for(seller, lambda v: v.calling_stopped_reason is not None)
-    page = await cases.service.queue(QueueFilter(unassigned=True), page_size=2)
+    assert cases.reads is not None
+    reads = cases.reads
+    page = await reads.queue(QueueFilter(unassigned=True), page_size=2)
     assert page.total >= 3 and len(page.cases) == 2 and page.next_page_token
-    rest = await cases.service.queue(
+    rest = await reads.queue(
         QueueFilter(unassigned=True), page_size=500, page_token=page.next_page_token
     )
     seen = [i.row.seller_id for i in page.cases + rest.cases]
