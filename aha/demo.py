@@ -45,6 +45,8 @@ UNPROTECTED_SELLERS = [
     ("demo-brand-new-shop", "Brand New Shop", "+13055550123", "America/New_York", "US", 42),
 ]
 DEMO_SELLER_IDS = [s[0] for s in DEMO_SELLERS] + [s[0] for s in UNPROTECTED_SELLERS]
+DEMO_SPECIALIST = "demo-specialist"
+DEMO_SPECIALIST_EMAIL = "demo-specialist@aha.example"
 SCRIPTS = [
     "contact_me_now", "plan_accepted", "plan_questioned", "wait_for_calls", "late_report", "fraud",
 ]  # fmt: skip
@@ -76,6 +78,10 @@ async def _act(service: CaseService, seller_id: str, script: str, rng: random.Ra
         return
     if script not in ("plan_accepted", "plan_questioned"):
         return
+    # The demo specialist takes the case, so the console shows an owner and "mine" has rows.
+    await service.claim(
+        seller_id, DEMO_SPECIALIST, by=f"specialist:{DEMO_SPECIALIST}", email=DEMO_SPECIALIST_EMAIL
+    )
     await service.submit_plan(
         seller_id,
         PlanSubmission(
