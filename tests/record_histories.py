@@ -138,6 +138,38 @@ async def owned_with_sla_alerts(cases: Cases, seller: str) -> None:
     await cases.wait_for(seller, lambda v: v.status == "resolved")
 
 
+# A short case whose first-attempt target warns and breaches while mail is down.
+ALERTS_POLICY = (
+    ALWAYS_CALLABLE.replace('deadline = "72h"', 'deadline = "10m"').replace(
+        'reminders_before_deadline = ["24h", "4h"]', "reminders_before_deadline = []"
+    )
+    + """
+[sla]
+first_attempt_within = "2m"
+warn_at = 0.5
+"""
+)
+
+
+async def alerts_in_flight_at_close(cases: Cases, seller: str) -> None:
+    """Two staff alerts still retrying through a mail outage when the deadline closes the
+    case: both are cancelled, in the order they were raised."""
+    mail = cases.mail
+    assert isinstance(mail, StoppableMail)
+    await cases.detect(seller)
+    await cases.wait_for(seller, lambda v: v.calling_stopped_reason is not None)
+    await cases.service.claim(seller, "dana", by="specialist:dana", email="dana@team.example")
+    mail.stop()
+    await cases.advance(seller, timedelta(minutes=3))
+    await cases.wait_for(seller, lambda v: v.sla_state == "breached")
+    await cases.advance(seller, timedelta(minutes=8))
+    await cases.wait_for(seller, lambda v: v.closed)
+    view = await cases.wait_for(seller, lambda v: v.notices_courier is not None, timeout=30)
+    mail.start()
+    assert view.notices_courier is not None
+    await cases.client.get_workflow_handle(view.notices_courier).result()
+
+
 # ---- calling hours, under the shipped policy --------------------------------------------
 
 # The shipped default: proactive calls only from 08:00 to 21:00 seller-local time.
@@ -424,11 +456,25 @@ def with_new_seller(play: Callable[[Cases, str], Awaitable[None]]) -> Scenario:
     return Scenario(record)
 
 
+def with_new_seller_without_phone(
+    play: Callable[[Cases, str], Awaitable[None]],
+) -> Callable[[Cases], Awaitable[str]]:
+    async def record(cases: Cases) -> str:
+        seller = cases.new_seller(phone=None)
+        await play(cases, seller)
+        return seller
+
+    return record
+
+
 SCENARIOS: dict[str, Scenario] = {
     "plan_questioned_then_resolved": with_new_seller(plan_questioned_then_resolved),
     "never_reached_deactivated": with_new_seller(never_reached_deactivated),
     "invalid_number_fixed_contact_me_now": with_new_seller(invalid_number_fixed_contact_me_now),
     "resolved_during_mail_outage": with_new_seller(resolved_during_mail_outage),
+    "alerts_in_flight_at_close": Scenario(
+        with_new_seller_without_phone(alerts_in_flight_at_close), ALERTS_POLICY
+    ),
     "owned_with_sla_alerts": Scenario(with_new_seller(owned_with_sla_alerts).record, SLA_POLICY),
     "outside_hours_canada": Scenario(partial(outside_hours, region=CANADA), DEFAULT_POLICY),
     "inside_hours_canada": Scenario(partial(inside_hours, region=CANADA), DEFAULT_POLICY),

@@ -320,3 +320,50 @@ def test_percentile_is_nearest_rank() -> None:
     assert percentile([], 0.5) is None
     assert percentile([5.0, 1.0, 3.0], 0.5) == 3.0
     assert percentile([float(n) for n in range(1, 11)], 0.9) == 9.0
+
+
+def test_overlapping_specialist_windows_are_refused() -> None:
+    with pytest.raises(PolicyError, match="mon: working windows overlap"):
+        parse_policy('[specialist_hours]\nmon = ["09:00-17:00", "12:00-18:00"]')
+
+
+def test_a_case_detected_too_late_for_the_reach_target_pages_nobody() -> None:
+    case = Case(CaseStart(seller_id="S1", marketplace="CA", protected=True), "C", "R")
+    case.edition = Edition.CONSOLE
+    profile = SellerProfile(
+        seller_id="S1",
+        marketplace="CA",
+        timezone="America/Toronto",
+        has_phone=True,
+        phone_version=1,
+        account_status="active",
+    )
+    case.begin(SLA_POLICY, profile, T0)
+    late = DetectionEvent(
+        event_id="E1",
+        seller_id="S1",
+        issue_type="ip_complaint",
+        severity="high",
+        detected_at=T0 - timedelta(hours=60),  # 12 h left, the target wants 24 h
+    )
+    case.detect(late, T0)
+    assert [c.target for c in case.view.sla] == [SlaTarget.FIRST_ATTEMPT]
+    assert case.view.timeline[-1].kind == TimelineKind.SLA_NOT_TRACKED
+    assert alerts(case.tick(T0 + timedelta(minutes=1))) == []
+    assert case.view.sla_state == SlaState.OK
+
+
+def test_a_plan_back_in_review_starts_a_new_review_clock() -> None:
+    case = opened()
+    (attempt,) = [e.attempt for e in case.plan_calls(T0) if hasattr(e, "attempt")]
+    case.call_placed(attempt.number, T0)
+    case.report_call_outcome(CallReport(attempt=attempt.number, outcome="answered"), T0)
+    case.submit_plan(PLAN, T0)
+    case.review_plan(Review(decision="request_info", questions=["Which supplier?"]), T0)
+    (second,) = [e.attempt for e in case.plan_calls(T0) if hasattr(e, "attempt")]
+    case.call_placed(second.number, T0 + timedelta(hours=1))
+    later = T0 + timedelta(hours=2)
+    case.report_call_outcome(CallReport(attempt=second.number, outcome="answered"), later)
+    reviews = [c for c in case.view.sla if c.target == SlaTarget.PLAN_REVIEW]
+    assert [c.state for c in reviews] == [ClockState.MET, ClockState.RUNNING]
+    assert reviews[1].started_at == later

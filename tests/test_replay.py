@@ -496,3 +496,15 @@ def test_an_owned_case_publishes_its_owner_and_sla_state() -> None:
     assert states == ["ok", "warning", "breached"]
     scheduled = [e["activityType"]["name"] for e in events(path, "ACTIVITY_TASK_SCHEDULED")]
     assert scheduled.count("alert_staff") == 2  # dana's warning, the supervisors' breach
+
+
+def test_alerts_still_retrying_at_close_are_cancelled_and_replay() -> None:
+    path = next(p for p in CONSOLE_HISTORIES if "alerts_in_flight_at_close" in p.stem)
+    alerts = {
+        str(e["eventId"])
+        for e in load(path)["events"]
+        if e["eventType"] == "EVENT_TYPE_ACTIVITY_TASK_SCHEDULED"
+        and e["activityTaskScheduledEventAttributes"]["activityType"]["name"] == "alert_staff"
+    }
+    cancelled = {str(c["scheduledEventId"]) for c in events(path, "ACTIVITY_TASK_CANCEL_REQUESTED")}
+    assert len(alerts) == 2 and alerts <= cancelled  # test_history_replays replays it

@@ -192,6 +192,11 @@ class CaseWorkflow:
 
     # ---- endings -------------------------------------------------------------------------
 
+    def _closed_on_board(self) -> None:
+        """The queue drops the case as it closes, not once its last emails are settled."""
+        if self.case.edition >= Edition.CONSOLE:
+            self._board.offer(self.case.view)
+
     async def _seal(self) -> None:
         """From here on no fenced effect (a call, a reminder) runs, wherever it was retried."""
         self.case.closing = True
@@ -208,6 +213,7 @@ class CaseWorkflow:
             await self._seal()
         self._effects.cancel_dials()
         self._effects.carry_out(self.case.close_resolved(workflow.now()))
+        self._closed_on_board()
         await self._effects.finish()
         self._publish()
 
@@ -226,6 +232,7 @@ class CaseWorkflow:
         )
         self._effects.cancel_dials()
         self._effects.carry_out(self.case.deactivated(workflow.now()))
+        self._closed_on_board()
         await self._effects.finish()
         self._publish()
 

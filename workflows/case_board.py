@@ -20,7 +20,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.notices import failure_reason
 
 BOARD_WRITE_TIMEOUT = timedelta(seconds=10)
-# A board that stays down this long misses this row; the case's next change writes it whole.
+# A board down this long misses this row; the case's next change (or its close) writes it.
 BOARD_GIVE_UP = timedelta(minutes=10)
 
 
@@ -53,12 +53,18 @@ class BoardWriter:
                     BoardActivities.record_case_row,
                     row,
                     start_to_close_timeout=BOARD_WRITE_TIMEOUT,
-                    schedule_to_close_timeout=BOARD_GIVE_UP,
+                    # A closed case's last row must land, or the queue would show it open.
+                    schedule_to_close_timeout=None if self._closing else BOARD_GIVE_UP,
                     retry_policy=RETRY,
                     summary="keep the case's row on the console's board",
                 )
             except ActivityError as err:
                 workflow.logger.warning("board row not written: %s", failure_reason(err))
+                if self._next is None:
+                    # Nothing newer is queued: write this state again at the next chance.
+                    self._written = None
+                    if self._closing:
+                        self._next = row
             finally:
                 self._idle = True
 

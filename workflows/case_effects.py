@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Coroutine
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from temporalio import workflow
@@ -62,7 +63,9 @@ class CaseEffects:
         self._delivering: asyncio.Task[None] | None = None
         self._requests: dict[str, EmailRequest] = {}
         self.alerts: list[StaffAlert] = []
-        self.alerting: set[asyncio.Task[None]] = set()
+        # By key, in the order raised: cancelling them at closure issues commands, and a
+        # set's order (by address) could differ on replay.
+        self.alerting: dict[str, asyncio.Task[None]] = {}
 
     def carry_out(self, effects: list[Effect]) -> None:
         """Queue what the case decided; the main loop starts it (a courier, at once)."""
@@ -135,8 +138,11 @@ class CaseEffects:
         is still worth sending."""
         for handle in self.dialing.values():
             handle.cancel()
-        for task in self.alerting:
+        for task in self.alerting.values():
             task.cancel()
+
+    def _alert_done(self, key: str, _task: asyncio.Task[None]) -> None:
+        self.alerting.pop(key, None)
 
     async def _alert_staff(self, alert: StaffAlert) -> None:
         what = alert.kind.replace("_", " ")
@@ -191,9 +197,10 @@ class CaseEffects:
     def start(self) -> None:
         while self.alerts:
             # Beside the other effects, and never waited for: a case's end cancels them.
-            task = asyncio.create_task(self._alert_staff(self.alerts.pop(0)))
-            self.alerting.add(task)
-            task.add_done_callback(self.alerting.discard)
+            alert = self.alerts.pop(0)
+            task = asyncio.create_task(self._alert_staff(alert))
+            self.alerting[alert.key] = task
+            task.add_done_callback(partial(self._alert_done, alert.key))
         while self.outbox:
             self._spawn(self._send_email(self.outbox.pop(0)), wake=False)
         while self.to_dial:

@@ -422,6 +422,7 @@ class Case:
                     "call answered after the request for information",
                     now=now,
                 )
+                self._start_review_clock(now)  # the plan waits for a review again
         elif outcome == CallOutcome.INVALID_NUMBER:
             self._invalid_phone_version = self.profile.phone_version
             self.record(
@@ -854,7 +855,19 @@ class Case:
         case_deadline = self.deadline()
         if targets.reached_by_before_deadline is not None and case_deadline is not None:
             due = case_deadline - targets.reached_by_before_deadline
-            self.view.sla.append(sla.deadline_clock(SlaTarget.REACHED, now, due, targets.warn_at))
+            if due > now:
+                self.view.sla.append(
+                    sla.deadline_clock(SlaTarget.REACHED, now, due, targets.warn_at)
+                )
+            else:
+                # Detected too late for the target to be met: nobody is paged for it.
+                self.record(
+                    TimelineKind.SLA_NOT_TRACKED,
+                    f"{sla.TARGET_TEXT[SlaTarget.REACHED]}: not tracked, the case opened less "
+                    f"than {format_duration(targets.reached_by_before_deadline)} before its "
+                    "deadline",
+                    now=now,
+                )
 
     def _start_review_clock(self, now: datetime) -> None:
         if self.edition < Edition.CONSOLE:

@@ -155,6 +155,11 @@ class SpecialistHours(BaseModel):
     def _some_hours(self) -> SpecialistHours:
         if not any(getattr(self, day) for day in WEEKDAYS):
             raise ValueError("at least one weekday needs working hours")
+        for weekday, day in enumerate(WEEKDAYS):
+            spans = sorted(self.windows(weekday))
+            for (_, ends), (starts, _) in zip(spans, spans[1:], strict=False):
+                if starts < ends:
+                    raise ValueError(f"{day}: working windows overlap; give each hour once")
         return self
 
     def windows(self, weekday: int) -> list[tuple[int, int]]:

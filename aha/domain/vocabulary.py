@@ -120,6 +120,7 @@ class TimelineKind(StrEnum):
     SLA_WARNING = "sla_warning"
     SLA_BREACHED = "sla_breached"
     SLA_MET = "sla_met"
+    SLA_NOT_TRACKED = "sla_not_tracked"
     STAFF_ALERT_SENT = "staff_alert_sent"
     STAFF_ALERT_FAILED = "staff_alert_failed"
 
