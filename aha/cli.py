@@ -898,6 +898,11 @@ def _staff_args(
         if args.unassigned and (args.mine or args.owner is not None):
             parser.error("argument --unassigned: not with --mine or --owner")
     if args.command == "assign":
+        if settings.api_tokens_file and not args.actor_supervisor:
+            parser.error(
+                f"argument --as: {args.actor!r} is not a supervisor in "
+                f"{settings.api_tokens_file}: only a supervisor assigns cases"
+            )
         member = staff.get(args.to)
         if settings.api_tokens_file and member is None:
             parser.error(

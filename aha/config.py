@@ -140,6 +140,13 @@ class Settings:
     )
 
     def __post_init__(self) -> None:
+        try:
+            self.console_url.format(seller_id="seller")
+        except (KeyError, IndexError, ValueError) as err:
+            raise ValueError(
+                f"AHA_CONSOLE_URL: {self.console_url!r} may hold {{seller_id}} and nothing "
+                f"else in braces ({err!r})"
+            ) from None
         profile = self.temporal_profile
         if not self.temporal_address:
             object.__setattr__(self, "temporal_address", profile.address or DEFAULT_ADDRESS)

@@ -246,7 +246,7 @@ def queue_form(params: QueryParams, staff: Staff) -> QueueForm:
         except ValueError:
             hours = -1.0
         if not 0 < hours <= MAX_WITHIN_HOURS:
-            errors.append(f"At risk within: a number of hours from 1 to {MAX_WITHIN_HOURS}.")
+            errors.append(f"At risk within: a number of hours above 0, up to {MAX_WITHIN_HOURS}.")
         else:
             within = timedelta(hours=hours)
     owner = None

@@ -60,6 +60,12 @@ def _time_bar(label: str, seconds: float | None) -> Bar:
     )
 
 
+FIGURE_NAMES = (
+    "open-by-status", "at-risk", "contact-rate", "response-times", "deactivations",
+    "sla-breaches",
+)  # fmt: skip
+
+
 def figures(board: Dashboard) -> list[Figure]:
     statuses = [*OPEN_STATUSES, *sorted(set(board.open_by_status) - set(OPEN_STATUSES))]
     by_status = [(s, board.open_by_status.get(s, 0)) for s in statuses]
@@ -215,6 +221,8 @@ async def figure_csv(request: Request, name: str) -> Response:
     staff = signed_in(request)
     if staff is None:
         return sign_in_page(request, status=401)
+    if name not in FIGURE_NAMES:  # refused before the board is read
+        return message_page(request, staff, "Not found", f"There is no figure {name!r}.", 404)
     try:
         board = await _dashboard(staff)
     except FAILURES as err:

@@ -88,3 +88,23 @@ def test_a_chart_id_that_is_not_a_plain_name_is_refused(chart_id: str) -> None:
 def test_fractional_values_read_as_numbers() -> None:
     root = parse(bar_chart("c", "t", "d", [Bar("rate", 0.25)]))
     assert [t.text for t in root.iter(f"{SVG}text")][-1] == "0.25"
+
+
+def test_every_dashboard_figure_has_its_csv_name() -> None:
+    from datetime import UTC, datetime
+
+    from aha.domain.board import Dashboard
+    from api.console_dashboard import FIGURE_NAMES, figures
+
+    empty = Dashboard(
+        at=datetime.now(UTC),
+        open_by_status={},
+        at_risk_6h=0,
+        at_risk_24h=0,
+        closed_30d=0,
+        reached_before_deadline_30d=0,
+        deactivations_7d={},
+        deactivations_30d={},
+        sla_breaches_30d={},
+    )
+    assert tuple(f.name for f in figures(empty)) == FIGURE_NAMES

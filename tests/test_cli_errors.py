@@ -117,3 +117,14 @@ def test_the_api_will_not_start_on_a_bad_tokens_file(tmp_path: Path) -> None:
     tokens.write_text('[[token]]\nrole = "root"\ntoken = "0123456789abcdefgh"\n')
     proc = run(tmp_path, "api", "--port", str(free_port()), AHA_API_TOKENS=str(tokens))
     assert_refused(proc, f"aha: {tokens}: token 1: role 'root' must be one of")
+
+
+def test_unusable_sla_alert_settings_stop_a_worker_naming_the_setting(tmp_path: Path) -> None:
+    assert_refused(
+        run(tmp_path, "worker", AHA_SUPERVISOR_EMAIL="sam@team.example, not-an-address"),
+        "AHA_SUPERVISOR_EMAIL: 'not-an-address' is not an email address",
+    )
+    assert_refused(
+        run(tmp_path, "worker", AHA_CONSOLE_URL="https://aha.example/console/{case}"),
+        "AHA_CONSOLE_URL: 'https://aha.example/console/{case}' may hold {seller_id}",
+    )

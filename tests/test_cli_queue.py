@@ -91,8 +91,9 @@ def tokens(tmp_path: Path) -> Path:
         (["claim", "acme", "--as", ""], "'' is not a name"),
         (["release", "acme", "--as", "a" * 65], "is not a name"),
         (["assign", "acme"], "the following arguments are required: --to"),
-        (["assign", "acme", "--to", "ghost"], "'ghost' is not a specialist or supervisor"),
-        (["assign", "acme", "--to", "phones"], "known: dana, lee"),
+        (["assign", "acme", "--to", "ghost", "--as", "lee"], "'ghost' is not a specialist or"),
+        (["assign", "acme", "--to", "phones", "--as", "lee"], "known: dana, lee"),
+        (["assign", "acme", "--to", "lee", "--as", "dana"], "'dana' is not a supervisor"),
     ],
 )
 def test_bad_input_is_a_usage_error(

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from aha.domain import calling
 from aha.domain.models import CaseView
@@ -143,7 +143,7 @@ class QueueFilter(Row):
 class QueueCursor(Row):
     """Where a queue page ended: the last row's deadline and case id (keyset paging)."""
 
-    deadline: datetime | None
+    deadline: AwareDatetime | None
     case_id: str
 
 
@@ -151,7 +151,7 @@ class CallCursor(Row):
     """Where a page of pending calls ended."""
 
     seller_initiated: bool
-    scheduled_for: datetime
+    scheduled_for: AwareDatetime
     case_id: str
     attempt: int
 

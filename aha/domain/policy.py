@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import tomllib
 from datetime import time, timedelta
+from itertools import pairwise
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -157,7 +158,7 @@ class SpecialistHours(BaseModel):
             raise ValueError("at least one weekday needs working hours")
         for weekday, day in enumerate(WEEKDAYS):
             spans = sorted(self.windows(weekday))
-            for (_, ends), (starts, _) in zip(spans, spans[1:], strict=False):
+            for (_, ends), (starts, _) in pairwise(spans):
                 if starts < ends:
                     raise ValueError(f"{day}: working windows overlap; give each hour once")
         return self
