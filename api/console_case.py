@@ -8,6 +8,7 @@ with the status the API would give. What someone typed is kept when their form i
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -27,7 +28,7 @@ from aha.domain.models import (
 )
 from aha.domain.sla import TARGET_TEXT
 from aha.domain.vocabulary import CallOutcome, ReviewDecision
-from aha.service import NoOpenCase
+from aha.service import CaseService, NoOpenCase
 from api import console_text
 from api.console import (
     Staff,
@@ -216,20 +217,37 @@ Csrf = Annotated[str, Form()]
 REFUSALS = (*FAILURES, ValidationError)
 
 
+async def _carry_out(
+    request: Request,
+    staff: Staff,
+    seller_id: str,
+    action: Callable[[CaseService], Awaitable[object]],
+    notice: str,
+    kept: dict[str, str] | None = None,
+) -> Response:
+    """Do `action` through the service, then back to the case screen with `notice`; a
+    refusal (or input its models refuse) comes back on the screen with what was typed."""
+    try:
+        service = await staff.state.service()
+        await staff.state.within(action(service))
+    except REFUSALS as err:
+        return await _refused(request, staff, seller_id, err, kept)
+    return _back(seller_id, notice)
+
+
 @router.post("/claim")
 async def claim(request: Request, seller_id: str, csrf: Csrf = "") -> Response:
     gate = await _gate(request, seller_id, csrf)
     if isinstance(gate, Response):
         return gate
     staff = gate
-    try:
-        service = await staff.state.service()
-        await staff.state.within(
-            service.claim(seller_id, staff.name, by=staff.who, email=staff.email)
-        )
-    except REFUSALS as err:
-        return await _refused(request, staff, seller_id, err)
-    return _back(seller_id, "claimed")
+    return await _carry_out(
+        request,
+        staff,
+        seller_id,
+        lambda service: service.claim(seller_id, staff.name, by=staff.who, email=staff.email),
+        "claimed",
+    )
 
 
 @router.post("/release")
@@ -238,14 +256,15 @@ async def release(request: Request, seller_id: str, csrf: Csrf = "") -> Response
     if isinstance(gate, Response):
         return gate
     staff = gate
-    try:
-        service = await staff.state.service()
-        await staff.state.within(
-            service.release(seller_id, staff.name, by=staff.who, supervisor=staff.supervisor)
-        )
-    except REFUSALS as err:
-        return await _refused(request, staff, seller_id, err)
-    return _back(seller_id, "released")
+    return await _carry_out(
+        request,
+        staff,
+        seller_id,
+        lambda service: service.release(
+            seller_id, staff.name, by=staff.who, supervisor=staff.supervisor
+        ),
+        "released",
+    )
 
 
 @router.post("/assign")
@@ -267,14 +286,13 @@ async def assign(
     if member is None:
         why = f"{specialist!r} is not on the staff list." if specialist else "Choose a person."
         return await case_screen(request, staff, seller_id, why, 422)
-    try:
-        service = await staff.state.service()
-        await staff.state.within(
-            service.assign(seller_id, member.name, by=staff.who, email=member.email)
-        )
-    except REFUSALS as err:
-        return await _refused(request, staff, seller_id, err)
-    return _back(seller_id, "assigned")
+    return await _carry_out(
+        request,
+        staff,
+        seller_id,
+        lambda service: service.assign(seller_id, member.name, by=staff.who, email=member.email),
+        "assigned",
+    )
 
 
 @router.post("/calls/{attempt}/outcome")
@@ -289,15 +307,14 @@ async def report_outcome(
     if isinstance(gate, Response):
         return gate
     staff = gate
-    try:
-        report = CallReport.model_validate(
-            {"attempt": attempt, "outcome": outcome, "reported_by": staff.who}
-        )
-        service = await staff.state.service()
-        await staff.state.within(service.report_call_outcome(seller_id, report))
-    except REFUSALS as err:
-        return await _refused(request, staff, seller_id, err)
-    return _back(seller_id, "reported")
+    fields = {"attempt": attempt, "outcome": outcome, "reported_by": staff.who}
+    return await _carry_out(
+        request,
+        staff,
+        seller_id,
+        lambda service: service.report_call_outcome(seller_id, CallReport.model_validate(fields)),
+        "reported",
+    )
 
 
 @router.post("/review")
@@ -312,18 +329,17 @@ async def review_plan(
     if isinstance(gate, Response):
         return gate
     staff = gate
-    kept = {"questions": questions}
     # One question a line; blank lines are the textarea's, not questions.
     asked = [line.strip() for line in questions.splitlines() if line.strip()]
-    try:
-        review = Review.model_validate(
-            {"decision": decision, "questions": asked, "reviewer": staff.who}
-        )
-        service = await staff.state.service()
-        await staff.state.within(service.review_plan(seller_id, review))
-    except REFUSALS as err:
-        return await _refused(request, staff, seller_id, err, kept)
-    return _back(seller_id, "accepted" if review.decision == ReviewDecision.ACCEPT else "questions")
+    fields = {"decision": decision, "questions": asked, "reviewer": staff.who}
+    return await _carry_out(
+        request,
+        staff,
+        seller_id,
+        lambda service: service.review_plan(seller_id, Review.model_validate(fields)),
+        "accepted" if decision == ReviewDecision.ACCEPT else "questions",
+        kept={"questions": questions},
+    )
 
 
 @router.post("/issues/{issue_id}/resolve")
@@ -338,13 +354,12 @@ async def resolve(
     if isinstance(gate, Response):
         return gate
     staff = gate
-    kept = {f"note:{issue_id}": note}
-    try:
-        resolution = Resolution.model_validate(
-            {"issue_id": issue_id, "note": note, "resolved_by": staff.who}
-        )
-        service = await staff.state.service()
-        await staff.state.within(service.resolve(seller_id, resolution))
-    except REFUSALS as err:
-        return await _refused(request, staff, seller_id, err, kept)
-    return _back(seller_id, "resolved")
+    fields = {"issue_id": issue_id, "note": note, "resolved_by": staff.who}
+    return await _carry_out(
+        request,
+        staff,
+        seller_id,
+        lambda service: service.resolve(seller_id, Resolution.model_validate(fields)),
+        "resolved",
+        kept={f"note:{issue_id}": note},
+    )

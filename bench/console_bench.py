@@ -50,12 +50,11 @@ from aha.adapters.temporal.gateway import TemporalCases
 from aha.config import Settings
 from aha.dev import connect_when_ready, dev_server_command, free_port
 from aha.domain.board import QueueFilter
-from aha.domain.models import DetectionEvent
 from aha.domain.programme import Enrollment
 from aha.domain.vocabulary import EnrollmentState
 from aha.logs import configure
 from aha.service import CaseService, case_id_for
-from bench.api_bench import Child, aha_command, child_env, spawn, wait_ready
+from bench.api_bench import Child, aha_command, child_env, detection, spawn, wait_ready
 from bench.open_cases import seed_sellers
 from bench.stats import latency_summary
 
@@ -88,19 +87,6 @@ def write_files(workdir: Path, tokens: dict[str, str]) -> tuple[Path, Path]:
         )
     )
     return policy, tokens_file
-
-
-def detection(seller_id: str) -> DetectionEvent:
-    return DetectionEvent(
-        event_id=f"bench-evt-{uuid.uuid4().hex[:16]}",
-        seller_id=seller_id,
-        marketplace="US",
-        issue_type="ip_complaint",
-        severity="high",
-        description="Trademark complaint on two listings",
-        detected_at=datetime.now(UTC),
-        reported_by="detector:bench",
-    )
 
 
 def seed(settings: Settings, ids: Sequence[str]) -> None:

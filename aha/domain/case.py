@@ -785,12 +785,7 @@ class Case:
             )
 
     def claim(self, change: OwnershipChange, now: datetime) -> Ownership:
-        before = self.view.assigned_to
-        if before == change.specialist:
-            return Ownership(assigned_to=before, changed=False)
-        taken = f" (taken from {before})" if before else ""
-        self._own(change, TimelineKind.CASE_CLAIMED, f"claimed by {change.specialist}{taken}", now)
-        return Ownership(assigned_to=change.specialist, changed=True)
+        return self._own(change, TimelineKind.CASE_CLAIMED, "claimed by {new}", "taken from", now)
 
     def check_release(self, change: OwnershipChange, now: datetime) -> None:
         self.check_open(now)
@@ -815,12 +810,7 @@ class Case:
         self._check_named(change)
 
     def assign(self, change: OwnershipChange, now: datetime) -> Ownership:
-        before = self.view.assigned_to
-        if before == change.specialist:
-            return Ownership(assigned_to=before, changed=False)
-        was = f" (was {before})" if before else ""
-        self._own(change, TimelineKind.CASE_ASSIGNED, f"assigned to {change.specialist}{was}", now)
-        return Ownership(assigned_to=change.specialist, changed=True)
+        return self._own(change, TimelineKind.CASE_ASSIGNED, "assigned to {new}", "was", now)
 
     @staticmethod
     def _check_named(change: OwnershipChange) -> None:
@@ -829,10 +819,23 @@ class Case:
                 RefusalKind.INVALID_OWNER, "specialist", "name the specialist who takes the case"
             )
 
-    def _own(self, change: OwnershipChange, kind: TimelineKind, detail: str, now: datetime) -> None:
+    def _own(
+        self,
+        change: OwnershipChange,
+        kind: TimelineKind,
+        detail: str,
+        before_word: str,
+        now: datetime,
+    ) -> Ownership:
+        """`change.specialist` owns the case now; the same owner again records nothing."""
+        before = self.view.assigned_to
+        if before == change.specialist:
+            return Ownership(assigned_to=before, changed=False)
+        was = f" ({before_word} {before})" if before else ""
         self.view.assigned_to = change.specialist
         self.view.assigned_email = change.email
-        self.record(kind, detail, change.by, now=now)
+        self.record(kind, detail.format(new=change.specialist) + was, change.by, now=now)
+        return Ownership(assigned_to=change.specialist, changed=True)
 
     # ---- internal service targets --------------------------------------------------------
 
