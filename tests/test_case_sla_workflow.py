@@ -121,6 +121,30 @@ async def test_reach_target_warned_then_met_before_its_breach(
         assert not staff_emails(cases, seller, "sla_breached")
 
 
+async def test_reach_target_breached_tells_the_supervisors(
+    cases_with: Callable[[str], Any],
+) -> None:
+    async with cases_with(ALWAYS_CALLABLE + TARGETS) as cases:
+        seller = cases.new_seller()
+        await cases.detect(seller)
+        await cases.wait_for_call(seller, 1)
+        await cases.service.report_call_outcome(seller, CallReport(attempt=1, outcome="busy"))
+        await cases.service.claim(seller, "dana", by="specialist:dana", email=DANA)
+        await cases.advance(seller, timedelta(hours=49))  # past the 48 h allowed
+        view = await wait_until(cases, seller, lambda v: clock(v, "reached").state == "breached")
+        assert view.sla_state == "breached"
+        breach = next(e for e in view.timeline if e.kind == "sla_breached")
+        assert breach.detail.startswith("seller reached: target breached")
+        await wait_until(
+            cases,
+            seller,
+            lambda _v: len(staff_emails(cases, seller, "sla_breached")) == len(SUPERVISORS),
+        )
+        assert sorted(staff_emails(cases, seller, "sla_breached")) == sorted(SUPERVISORS)
+        assert staff_emails(cases, seller, "sla_warning") == [DANA]  # warned at 24 h first
+        assert (await search_attributes(cases, seller)) == ("dana", "breached")
+
+
 def working_minutes_after(start: datetime, minutes: int) -> datetime:
     """Walk the calendar a minute at a time through Monday-Friday 09:00-17:00 UTC: a count
     done independently of aha.domain.sla."""
