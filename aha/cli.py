@@ -448,6 +448,17 @@ async def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> None:
     print(upgrade_schema(settings))
 
 
+async def cmd_board_reconcile(args: argparse.Namespace, settings: Settings) -> None:
+    from aha.board_repair import reconcile
+
+    service = await _service(settings)
+    found = await reconcile(open_case_board(settings), service.cases, dry_run=args.dry_run)
+    verb = "would close" if args.dry_run else "closed"
+    lines = [f"{found.checked} open row(s) checked; {verb} {len(found.closed)}"]
+    lines += [f"  {closed}" for closed in found.closed]
+    _emit(args, {"checked": found.checked, "closed": found.closed}, "\n".join(lines))
+
+
 async def cmd_db_current(args: argparse.Namespace, settings: Settings) -> None:
     from aha.adapters.stores import schema_revisions
 
@@ -800,6 +811,16 @@ def build_parser() -> argparse.ArgumentParser:
     command(
         "current", cmd_db_current, "show the schema's current and head revision", parent=db_commands
     )
+    board = commands.add_parser("board", help="the case board the console reads (AHA_DB)")
+    board_commands = board.add_subparsers(dest="board_command", required=True, metavar="COMMAND")
+    reconcile = command(
+        "reconcile",
+        cmd_board_reconcile,
+        "close the board rows of case runs that ended without writing their last row "
+        "(terminated, failed, timed out)",
+        parent=board_commands,
+    )
+    reconcile.add_argument("--dry-run", action="store_true", help="only say what would close")
     ahr = command("ahr", cmd_seller_ahr, "record one day's AHR reading", parent=seller_commands)
     ahr.add_argument("seller")
     ahr.add_argument("--date", required=True, type=_iso_date, metavar="YYYY-MM-DD")

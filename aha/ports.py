@@ -385,6 +385,12 @@ class CaseGateway(Protocol):
         """The latest run's status; None when there is no such workflow."""
         ...
 
+    async def run_state(
+        self, case_id: str, run_id: str
+    ) -> tuple[RunStatus, datetime | None] | None:
+        """One run's status and when it closed; None when the run is gone (past retention)."""
+        ...
+
     async def case_result(self, case_id: str, run_id: str | None = None) -> CaseView:
         """The closed case (waits for a running one; RunFailed if it failed)."""
         ...

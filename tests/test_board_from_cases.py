@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
+from aha.adapters.temporal.gateway import TemporalCases
+from aha.board_repair import reconcile
 from aha.domain.board import QueueFilter
 from aha.domain.models import CallReport, Resolution
 from aha.domain.policy import parse_policy
@@ -85,3 +87,48 @@ async def test_a_case_in_flight_is_on_the_board_at_once(board_cases: Cases) -> N
         if item.row.seller_id in sellers:
             assert item.row.calling_stopped == "no emergency phone on file"
             assert not item.callable_now
+
+
+async def test_reconcile_closes_the_rows_of_runs_that_ended_without_writing_them(
+    board_cases: Cases,
+) -> None:
+    cases = board_cases
+    assert cases.reads is not None
+    board = cases.reads.board
+    ended, running = (cases.new_seller(phone=None) for _ in range(2))
+    for seller in (ended, running):
+        await cases.detect(seller)
+        await cases.wait_for(seller, lambda v: v.calling_stopped_reason is not None)
+    resolved = cases.new_seller()
+    await cases.detect(resolved)
+    # One run is terminated by an operator: it never writes its closing row.
+    await cases.client.get_workflow_handle(case_id_for(ended)).terminate("operator")
+    # One completes, but its closing row is lost: the board holds an open row at a newer
+    # version (as if the last write never landed).
+    await cases.wait_for_call(resolved, 1)
+    stale = board.row(case_id_for(resolved))
+    assert stale is not None
+    await cases.service.report_call_outcome(resolved, CallReport(attempt=1, outcome="answered"))
+    await cases.service.resolve(resolved, Resolution(issue_id="I1", note="fixed together"))
+    await cases.client.get_workflow_handle(case_id_for(resolved)).result()
+    assert board.record(stale.model_copy(update={"version": 999}))
+
+    async def queued() -> set[str]:
+        page = await cases.reads.queue(QueueFilter(), page_size=500)  # type: ignore[union-attr]
+        return {item.row.seller_id for item in page.cases}
+
+    assert {ended, running, resolved} <= await queued()
+    gateway = TemporalCases(cases.client)
+    dry = await reconcile(board, gateway, dry_run=True)
+    assert {ended, resolved} <= {c.split(" ")[0].removeprefix("at-risk-case-") for c in dry.closed}
+    assert {ended, running, resolved} <= await queued(), "a dry run changes nothing"
+    done = await reconcile(board, gateway)
+    assert f"{case_id_for(ended)} (terminated)" in done.closed
+    assert f"{case_id_for(resolved)} (completed)" in done.closed
+    assert not any(running in c for c in done.closed)
+    left = await queued()
+    assert running in left and ended not in left and resolved not in left
+    closed = board.row(case_id_for(resolved))
+    assert closed is not None and closed.status == "resolved" and closed.version == 1000
+    again = await reconcile(board, gateway)
+    assert not any(s in c for c in again.closed for s in (ended, resolved))

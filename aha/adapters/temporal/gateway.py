@@ -197,6 +197,22 @@ class TemporalCases:
         status = description.status
         return RunStatus(status.name.lower()) if status is not None else None
 
+    async def run_state(
+        self, case_id: str, run_id: str
+    ) -> tuple[RunStatus, datetime | None] | None:
+        handle = self.client.get_workflow_handle(case_id, run_id=run_id)
+        try:
+            with _translated():
+                description = await handle.describe()
+        except WrongNamespace:
+            raise
+        except NotFound:
+            return None
+        status = description.status
+        if status is None:
+            return None
+        return RunStatus(status.name.lower()), description.close_time
+
     async def case_result(self, case_id: str, run_id: str | None = None) -> CaseView:
         handle = self.client.get_workflow_handle(case_id, run_id=run_id, result_type=CaseView)
         async with _reading():
