@@ -12,6 +12,8 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from aha.domain.calendar import calling_days, is_callable, next_call_slot, windows_on
+from aha.domain.case import Case, Edition
+from aha.domain.models import CaseStart, DetectionEvent, SellerProfile
 from aha.domain.policy import CallingCalendar, Policy, PolicyError, parse_policy
 from aha.domain.sla import add_working_time
 
@@ -210,3 +212,79 @@ def test_calendar_model_windows_on_a_holiday_are_empty() -> None:
     calendar = CallingCalendar(mon=("09:00-17:00",), holidays=(date(2026, 3, 9),))
     assert calendar.windows_on(date(2026, 3, 9)) == []
     assert calendar.windows_on(date(2026, 3, 16)) == [(540, 1020)]
+
+
+# --- the case: which edition, which marketplace ---------------------------------------------
+
+FRIDAY_9PM = utc(2026, 3, 7, 2)  # Fri 6 March 21:00 EST
+FRIDAY_10PM = utc(2026, 3, 7, 3)  # Fri 6 March 22:00 EST
+CANADA_WITH_SLA = CANADA + '[sla]\nfirst_attempt_within = "2h"\n'
+
+
+def case_at(
+    now: datetime,
+    edition: Edition,
+    directory_says: str = "CA",
+    detection_says: str = "US",
+    policy: str = CANADA,
+) -> Case:
+    case = Case(CaseStart(seller_id="S1", marketplace=detection_says), "C", "R")
+    case.edition = edition
+    case.begin(parse_policy(policy), seller(directory_says), now)
+    case.detect(
+        DetectionEvent(
+            event_id="E1",
+            seller_id="S1",
+            marketplace=detection_says,
+            issue_type="listing_policy_violation",
+            severity="high",
+            detected_at=now,
+        ),
+        now,
+    )
+    return case
+
+
+def seller(marketplace: str) -> SellerProfile:
+    return SellerProfile(
+        seller_id="S1",
+        marketplace=marketplace,
+        timezone=TORONTO,
+        has_phone=True,
+        phone_version=1,
+        account_status="active",
+    )
+
+
+def test_the_calendar_edition_calls_in_the_directory_marketplace_calendar() -> None:
+    case = case_at(FRIDAY_10PM, Edition.CALENDARS)
+    assert case.plan_calls(FRIDAY_10PM) == []
+    assert case.view.next_call_at == utc(2026, 3, 7, 15)  # Sat 10:00 EST
+
+
+def test_a_detection_naming_a_calendar_marketplace_does_not_win_over_the_directory() -> None:
+    case = case_at(FRIDAY_10PM, Edition.CALENDARS, directory_says="US", detection_says="CA")
+    case.plan_calls(FRIDAY_10PM)
+    assert case.view.next_call_at == utc(2026, 3, 7, 13)  # calling hours: Sat 08:00 EST
+
+
+def test_older_editions_keep_calling_hours() -> None:
+    case = case_at(FRIDAY_10PM, Edition.CONSOLE)
+    case.plan_calls(FRIDAY_10PM)
+    assert case.view.next_call_at == utc(2026, 3, 7, 13)  # Sat 08:00 EST
+
+
+def test_a_marketplace_change_mid_case_keeps_the_calendar_of_the_opening() -> None:
+    case = case_at(FRIDAY_10PM, Edition.CALENDARS)
+    case.profile_refreshed(seller("US"), "seller", FRIDAY_10PM)
+    case.plan_calls(FRIDAY_10PM)
+    assert case.view.next_call_at == utc(2026, 3, 7, 15)  # still Sat 10:00 EST
+
+
+def test_the_first_attempt_clock_follows_the_calendar_in_the_calendar_edition() -> None:
+    # 2h of calling time: 30 minutes on Friday until 21:30, then Saturday from 10:00.
+    case = case_at(FRIDAY_9PM, Edition.CALENDARS, policy=CANADA_WITH_SLA)
+    assert [c.due_at for c in case.view.sla] == [utc(2026, 3, 7, 16, 30)]  # Sat 11:30 EST
+    # The console edition counts calling hours (08:00-21:00): Saturday 08:00 to 10:00.
+    case = case_at(FRIDAY_9PM, Edition.CONSOLE, policy=CANADA_WITH_SLA)
+    assert [c.due_at for c in case.view.sla] == [utc(2026, 3, 7, 15)]  # Sat 10:00 EST
