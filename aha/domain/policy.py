@@ -244,7 +244,8 @@ class SlaTargets(BaseModel):
     warned; at the target itself the supervisors are told."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    # From the case's opening to its first dialled call, counted in the seller's calling hours.
+    # From the case's opening to its first dialled call, counted in the seller's calling hours
+    # (the calendar of the seller's marketplace, for cases of the calendar edition).
     first_attempt_within: timedelta | None = None
     # The seller should be reached at least this long before the deactivation deadline.
     reached_by_before_deadline: timedelta | None = None
