@@ -11,10 +11,11 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from aha.domain import calling
 from aha.domain.calendar import calling_days, is_callable, next_call_slot, windows_on
 from aha.domain.case import Case, Edition
 from aha.domain.models import CaseStart, DetectionEvent, SellerProfile
-from aha.domain.policy import CallingCalendar, Policy, PolicyError, parse_policy
+from aha.domain.policy import CallingCalendar, CallingHours, Policy, PolicyError, parse_policy
 from aha.domain.sla import add_working_time
 
 TORONTO = "America/Toronto"
@@ -288,3 +289,23 @@ def test_the_first_attempt_clock_follows_the_calendar_in_the_calendar_edition() 
     # The console edition counts calling hours (08:00-21:00): Saturday 08:00 to 10:00.
     case = case_at(FRIDAY_9PM, Edition.CONSOLE, policy=CANADA_WITH_SLA)
     assert [c.due_at for c in case.view.sla] == [utc(2026, 3, 7, 15)]  # Sat 10:00 EST
+
+
+@pytest.mark.parametrize("zone", [TORONTO, "Europe/Berlin", "Australia/Sydney", "Asia/Kolkata"])
+@pytest.mark.parametrize(
+    ("start", "end"), [("08:00", "21:00"), ("00:00", "24:00"), ("02:30", "03:30")]
+)
+def test_without_a_calendar_the_calendar_edition_picks_the_slots_calling_hours_did(
+    zone: str, start: str, end: str
+) -> None:
+    # Every half hour across both 2026 DST changes, with and without the daily cap reached.
+    hours = CallingHours(start=start, end=end)
+    days = calling_days(Policy(calling_hours=hours), "CA")
+    for first in (utc(2026, 3, 6), utc(2026, 3, 27), utc(2026, 10, 23)):
+        for step in range(0, 4 * 24 * 2):
+            moment = first + timedelta(minutes=30 * step)
+            assert is_callable(moment, zone, days) == calling.is_callable(moment, zone, hours)
+            for cap, earlier in ((4, []), (1, [moment])):
+                assert next_call_slot(moment, zone, days, cap, earlier) == calling.next_call_slot(
+                    moment, zone, hours, cap, earlier
+                ), (moment, zone, start, end, cap)
