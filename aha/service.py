@@ -45,6 +45,7 @@ from aha.domain.models import (
     SweepRequest,
     SweepResult,
 )
+from aha.domain.policy import MARKETPLACE_PATTERN as MARKETPLACE_PATTERN  # surfaces use it
 from aha.domain.vocabulary import AccountStatus, EnrollmentState, RefusalKind
 from aha.ports import (
     AlreadyStarted,
@@ -548,9 +549,6 @@ class CaseService:
         """A supervisor gives the case to `specialist`, whoever owned it."""
         change = OwnershipChange(specialist=specialist, email=email, by=by, supervisor=True)
         return await self._update(seller_id, CaseUpdate.ASSIGN_CASE, change, Ownership)
-
-
-MARKETPLACE_PATTERN = r"^[A-Za-z]{2,8}$"
 
 
 def _case_filter(

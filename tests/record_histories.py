@@ -438,6 +438,78 @@ async def calls_across_dst(cases: Cases, zone: str, region: Region) -> str:
     return seller
 
 
+# ---- calling calendars ------------------------------------------------------------------
+
+TORONTO = "America/Toronto"
+FRIDAY_NIGHT = time(22, 0)
+
+
+def next_friday_night(after: datetime) -> datetime:
+    """The first Friday 22:00 Toronto time at least an hour after `after`."""
+    day = local(after, TORONTO).date()
+    while day.weekday() != 4 or at_local(day, FRIDAY_NIGHT, TORONTO) < after + timedelta(hours=1):
+        day += timedelta(days=1)
+    return at_local(day, FRIDAY_NIGHT, TORONTO)
+
+
+# Canada's calendar, with the Sunday after the coming Friday night as a holiday: a case
+# detected now is called on the Saturday, and its retry a day later skips to the Monday.
+CALENDAR_FRIDAY = next_friday_night(datetime.now(UTC))
+CALENDAR_HOLIDAY = local(CALENDAR_FRIDAY, TORONTO).date() + timedelta(days=2)
+CALENDAR_POLICY = (
+    DEFAULT_POLICY.replace('\ndeadline = "72h"\n', '\ndeadline = "240h"\n')
+    + f"""
+[calling_calendar.CA]
+mon = ["09:00-21:30"]
+tue = ["09:00-21:30"]
+wed = ["09:00-21:30"]
+thu = ["09:00-21:30"]
+fri = ["09:00-21:30"]
+sat = ["10:00-18:00"]
+sun = ["10:00-18:00"]
+holidays = ["{CALENDAR_HOLIDAY.isoformat()}"]
+"""
+)
+
+
+async def calendar_weekend_holiday_canada(cases: Cases) -> str:
+    """A Canadian seller (the detection says US; the directory's CA wins) adds a phone on
+    Friday night: call 1 waits for Saturday 10:00; a voicemail's retry a day on falls on the
+    Sunday holiday, so call 2 goes on Monday at 09:00."""
+    seller = cases.new_seller(TORONTO, None, "CA")
+    await cases.detect(seller, marketplace="US")
+    await cases.wait_for(seller, lambda v: v.calling_stopped_reason is not None)
+    await advance_to(cases, seller, CALENDAR_FRIDAY)
+    cases.store.upsert(
+        seller,
+        email=f"{seller}@sellers.example",
+        phone=CANADA.phone,
+        timezone=TORONTO,
+        marketplace="CA",
+    )
+    assert await cases.service.contact_changed(seller)
+    print(f"  {seller} in {TORONTO}, phone added {shown(await cases.now(seller), TORONTO)}")
+    view = await next_call_decided(cases, seller)
+    friday = local(CALENDAR_FRIDAY, TORONTO).date()
+    saturday_10 = at_local(friday + timedelta(days=1), time(10, 0), TORONTO)
+    assert not view.call_attempts and view.next_call_at == saturday_10, view.next_call_at
+    print(f"  call 1 scheduled for {shown(saturday_10, TORONTO)}")
+    await advance_to(cases, seller, saturday_10)
+    await cases.wait_for_call(seller, 1)
+    await cases.service.report_call_outcome(seller, CallReport(attempt=1, outcome="voicemail"))
+    view = await cases.wait_for(seller, lambda v: v.next_call_at is not None)
+    monday_9 = at_local(friday + timedelta(days=3), time(9, 0), TORONTO)
+    assert view.next_call_at == monday_9, view.next_call_at
+    print(f"  voicemail; Sunday is a holiday, call 2 scheduled for {shown(monday_9, TORONTO)}")
+    await advance_to(cases, seller, monday_9)
+    view = await cases.wait_for_call(seller, 2)
+    assert close_to(view.call_attempts[1].scheduled_for, monday_9), view.call_attempts[1]
+    await cases.service.report_call_outcome(seller, CallReport(attempt=2, outcome="answered"))
+    await cases.service.resolve(seller, Resolution(issue_id="I1", note="fixed together"))
+    await cases.wait_for(seller, lambda v: v.status == "resolved")
+    return seller
+
+
 # ---- the scenarios and the command ------------------------------------------------------
 
 
@@ -486,6 +558,7 @@ SCENARIOS: dict[str, Scenario] = {
     "calls_across_dst_europe": Scenario(
         partial(calls_across_dst, zone="Europe/Berlin", region=EUROPE), LONG_DEADLINE_POLICY
     ),
+    "calendar_weekend_holiday_canada": Scenario(calendar_weekend_holiday_canada, CALENDAR_POLICY),
 }
 
 

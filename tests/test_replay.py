@@ -464,7 +464,8 @@ async def test_replay_upserts_the_recorded_search_attributes(path: Path) -> None
 
 # ---- the console edition ---------------------------------------------------------------------
 
-CONSOLE_HISTORIES = [p for p in CASE_HISTORIES if p.stem.startswith("v5-")]
+# v6 histories are of the calendar edition, which keeps the console's board too.
+CONSOLE_HISTORIES = [p for p in CASE_HISTORIES if p.stem.startswith(("v5-", "v6-"))]
 
 
 def local_activities(path: Path) -> list[str]:
@@ -508,3 +509,29 @@ def test_alerts_still_retrying_at_close_are_cancelled_and_replay() -> None:
     }
     cancelled = {str(c["scheduledEventId"]) for c in events(path, "ACTIVITY_TASK_CANCEL_REQUESTED")}
     assert len(alerts) == 2 and alerts <= cancelled  # test_history_replays replays it
+
+
+# ---- the calendar edition --------------------------------------------------------------------
+
+
+def patches(path: Path) -> list[str]:
+    found = []
+    for marker in events(path, "MARKER_RECORDED"):
+        if marker["markerName"] == "core_patch":
+            payload = marker["details"]["patch-data"]["payloads"][0]["data"]
+            found.append(json.loads(base64.b64decode(payload))["id"])
+    return found
+
+
+def test_the_calendar_history_opened_in_the_calendar_edition_and_recorded_its_calendar() -> None:
+    path = next(p for p in CASE_HISTORIES if "calendar_weekend_holiday_canada" in p.stem)
+    assert "calling-calendars-v5" in patches(path)
+    result = events(path, "WORKFLOW_EXECUTION_COMPLETED")[0]["result"]["payloads"][0]["data"]
+    view = json.loads(base64.b64decode(result))
+    calendar = view["policy"]["calling_calendar"]["CA"]
+    assert calendar["sat"] == ["10:00-18:00"] and len(calendar["holidays"]) == 1
+    # Proactive calls on the Saturday at 10:00 and the Monday at 09:00, Toronto winter time.
+    placed = [a["scheduled_for"][11:16] for a in view["call_attempts"]]
+    assert placed == ["15:00", "14:00"]
+    older = [p for p in CASE_HISTORIES if not p.stem.startswith("v6-")]
+    assert all("calling-calendars-v5" not in patches(p) for p in older)

@@ -66,6 +66,9 @@ ORDERED_NOTICES = "ordered-notices-v3"
 # v4: SLA clocks that warn the owner and tell supervisors of breaches, and the case's row on
 # the console's board, written at every change.
 CONSOLE = "console-v4"
+# v5: proactive calls and the first-attempt SLA clock follow the calling calendar of the
+# seller's marketplace (from the directory), holidays included.
+CALLING_CALENDARS = "calling-calendars-v5"
 
 LOCAL_READ_TIMEOUT = timedelta(seconds=10)
 # Sealing and deactivating are quick database writes: a short timeout keeps a crash from
@@ -137,7 +140,9 @@ class CaseWorkflow:
             return Edition.BACKGROUND
         if not workflow.patched(CONSOLE):
             return Edition.ORDERED
-        return Edition.CONSOLE
+        if not workflow.patched(CALLING_CALENDARS):
+            return Edition.CONSOLE
+        return Edition.CALENDARS
 
     async def _step(self) -> None:
         if self._profile_stale:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import datetime
 from enum import IntEnum
 
-from aha.domain import calling, deadlines, sla
+from aha.domain import calendar, calling, deadlines, sla
 from aha.domain.effects import (
     AlertStaff,
     CloseResolved,
@@ -71,6 +71,8 @@ class Edition(IntEnum):
     ORDERED = 3
     # SLA clocks with staff alerts; the case keeps its row on the console's board.
     CONSOLE = 4
+    # Proactive calls and the first-attempt clock follow the marketplace's calling calendar.
+    CALENDARS = 5
 
 
 # Closure reasons that do not wait for a deadline, and what the seller is told.
@@ -136,6 +138,8 @@ class Case:
         self._deactivate_now: ClosureReason | None = None
         self._overdue: list[Issue] = []
         self._deactivation_reason = ""
+        # The marketplace whose calendar the case calls in: the seller's record at open.
+        self._calling_marketplace = start.marketplace
 
     # ---- life ----------------------------------------------------------------------------
 
@@ -145,6 +149,9 @@ class Case:
         self.view.timezone = profile.timezone
         self.view.opened_at = now
         self._call_not_before = now
+        if self.edition >= Edition.CALENDARS:
+            # The directory knows where the seller trades; a detection may name another.
+            self._calling_marketplace = profile.marketplace
         if self.edition >= Edition.CONSOLE:
             self.view.sla_state = SlaState.OK
 
@@ -323,13 +330,23 @@ class Case:
         if any(not a.seller_initiated for a in pending):
             return self._take()
         placed = [a.placed_at for a in self.view.call_attempts if not a.seller_initiated]
-        slot = calling.next_call_slot(
-            max(self._call_not_before, now),
-            self.profile.timezone,
-            self.policy.calling_hours,
-            self.policy.max_call_attempts_per_day,
-            [p for p in placed if p is not None],
-        )
+        earlier = [p for p in placed if p is not None]
+        if self.edition >= Edition.CALENDARS:
+            slot = calendar.next_call_slot(
+                max(self._call_not_before, now),
+                self.profile.timezone,
+                self._calling_days(),
+                self.policy.max_call_attempts_per_day,
+                earlier,
+            )
+        else:
+            slot = calling.next_call_slot(
+                max(self._call_not_before, now),
+                self.profile.timezone,
+                self.policy.calling_hours,
+                self.policy.max_call_attempts_per_day,
+                earlier,
+            )
         case_deadline = self.deadline()
         if case_deadline is not None and slot >= case_deadline:
             return self._take()
@@ -839,6 +856,12 @@ class Case:
 
     # ---- internal service targets --------------------------------------------------------
 
+    def _calling_days(self) -> sla.Windows:
+        assert self.policy is not None
+        if self.edition >= Edition.CALENDARS:
+            return calendar.calling_days(self.policy, self._calling_marketplace)
+        return sla.calling_windows(self.policy.calling_hours)
+
     def _start_contact_clocks(self, now: datetime) -> None:
         if self.edition < Edition.CONSOLE:
             return
@@ -852,7 +875,7 @@ class Case:
                     targets.first_attempt_within,
                     targets.warn_at,
                     self.profile.timezone,
-                    sla.calling_windows(self.policy.calling_hours),
+                    self._calling_days(),
                 )
             )
         case_deadline = self.deadline()

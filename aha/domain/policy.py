@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from datetime import time, timedelta
+from datetime import date, datetime, time, timedelta
 from itertools import pairwise
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -156,25 +156,86 @@ class SpecialistHours(BaseModel):
     def _some_hours(self) -> SpecialistHours:
         if not any(getattr(self, day) for day in WEEKDAYS):
             raise ValueError("at least one weekday needs working hours")
-        for weekday, day in enumerate(WEEKDAYS):
-            spans = sorted(self.windows(weekday))
-            for (_, ends), (starts, _) in pairwise(spans):
-                if starts < ends:
-                    raise ValueError(f"{day}: working windows overlap; give each hour once")
+        _refuse_overlaps(self, "working")
         return self
 
     def windows(self, weekday: int) -> list[tuple[int, int]]:
         """The day's windows (Monday is 0) as minutes from local midnight."""
-        spans = []
-        for window in getattr(self, WEEKDAYS[weekday]):
-            start, end = window.split("-")
-            spans.append((_minutes(start), _minutes(end)))
-        return spans
+        return _spans(getattr(self, WEEKDAYS[weekday]))
+
+
+def _spans(windows: tuple[str, ...]) -> list[tuple[int, int]]:
+    spans = []
+    for window in windows:
+        start, end = window.split("-")
+        spans.append((_minutes(start), _minutes(end)))
+    return spans
+
+
+def _refuse_overlaps(week: BaseModel, what: str) -> None:
+    for day in WEEKDAYS:
+        spans = sorted(_spans(getattr(week, day)))
+        for (_, ends), (starts, _) in pairwise(spans):
+            if starts < ends:
+                raise ValueError(f"{day}: {what} windows overlap; give each hour once")
 
 
 def _minutes(clock: str) -> int:
     hours, minutes = clock.split(":")
     return int(hours) * 60 + int(minutes)
+
+
+# A marketplace code, as the service accepts it in filters (e.g. US, CA, UK).
+MARKETPLACE_PATTERN = r"^[A-Za-z]{2,8}$"
+
+
+def _holidays(value: Any) -> Any:
+    if not isinstance(value, list | tuple):
+        return value
+    days = []
+    for item in value:
+        # TOML has dates of its own (holidays = [2026-12-25]); a datetime is not a day.
+        if isinstance(item, date) and not isinstance(item, datetime):
+            days.append(item)
+            continue
+        try:
+            if not isinstance(item, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", item.strip()):
+                raise ValueError
+            days.append(date.fromisoformat(item.strip()))
+        except ValueError:
+            raise ValueError(f"{item!r} is not a date 'YYYY-MM-DD'") from None
+    return tuple(days)
+
+
+class CallingCalendar(BaseModel):
+    """One marketplace's proactive calling days, in the seller's local time: each weekday's
+    windows ("09:00-21:30"); a weekday left out, or a holiday, has no proactive calls."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    mon: tuple[str, ...] = ()
+    tue: tuple[str, ...] = ()
+    wed: tuple[str, ...] = ()
+    thu: tuple[str, ...] = ()
+    fri: tuple[str, ...] = ()
+    sat: tuple[str, ...] = ()
+    sun: tuple[str, ...] = ()
+    holidays: tuple[date, ...] = ()
+
+    _check = field_validator(*WEEKDAYS, mode="before")(_windows)
+    _check_holidays = field_validator("holidays", mode="before")(_holidays)
+
+    @model_validator(mode="after")
+    def _no_overlaps(self) -> CallingCalendar:
+        if not any(getattr(self, day) for day in WEEKDAYS):
+            raise ValueError("at least one weekday needs calling windows")
+        _refuse_overlaps(self, "calling")
+        return self
+
+    def windows_on(self, day: date) -> list[tuple[int, int]]:
+        """The local day's windows as minutes from local midnight; none on a holiday."""
+        if day in self.holidays:
+            return []
+        return sorted(_spans(getattr(self, WEEKDAYS[day.weekday()])))
 
 
 class SlaTargets(BaseModel):
@@ -183,7 +244,8 @@ class SlaTargets(BaseModel):
     warned; at the target itself the supervisors are told."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    # From the case's opening to its first dialled call, counted in the seller's calling hours.
+    # From the case's opening to its first dialled call, counted in the seller's calling hours
+    # (the calendar of the seller's marketplace, for cases of the calendar edition).
     first_attempt_within: timedelta | None = None
     # The seller should be reached at least this long before the deactivation deadline.
     reached_by_before_deadline: timedelta | None = None
@@ -227,6 +289,8 @@ class Policy(BaseModel):
         "illegal_activity",
     )
     calling_hours: CallingHours = CallingHours()
+    # Per marketplace code (upper case); a marketplace without one calls in `calling_hours`.
+    calling_calendar: dict[str, CallingCalendar] = {}
     call_retry_after: CallRetryAfter = CallRetryAfter()
     # How long a notice that carries consequences keeps being retried through a mail outage.
     notice_give_up: timedelta = timedelta(days=7)
@@ -244,6 +308,23 @@ class Policy(BaseModel):
         if isinstance(value, list | tuple):
             return tuple(_duration(item) for item in value)
         return value
+
+    @field_validator("calling_calendar", mode="before")
+    @classmethod
+    def _marketplace_codes(cls, value: Any) -> Any:
+        if not isinstance(value, dict):
+            return value
+        calendars: dict[str, Any] = {}
+        for code, calendar in value.items():
+            if not isinstance(code, str) or not re.fullmatch(MARKETPLACE_PATTERN, code):
+                raise ValueError(f"{code!r} is not a marketplace code of 2 to 8 letters, e.g. CA")
+            if code.upper() in calendars:
+                raise ValueError(f"{code!r}: marketplace {code.upper()} has two calendars")
+            calendars[code.upper()] = calendar
+        return calendars
+
+    def calendar_for(self, marketplace: str) -> CallingCalendar | None:
+        return self.calling_calendar.get(marketplace.upper())
 
     @model_validator(mode="after")
     def _positive(self) -> Policy:

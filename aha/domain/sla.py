@@ -1,8 +1,8 @@
 """Internal service targets: when each clock warns and breaches, and what a case's SLA state is.
 
-Time counts in working windows: the seller's calling hours for the first attempt, the
-specialists' hours for a plan review. Windows are local wall-clock times, converted per day,
-so a DST change moves them in UTC and keeps them fixed locally.
+Time counts in working windows: the seller's calling hours or calling calendar for the first
+attempt, the specialists' hours for a plan review. Windows are local wall-clock times,
+converted per day, so a DST change moves them in UTC and keeps them fixed locally.
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict
 
-from aha.domain.policy import CallingHours, SpecialistHours
+from aha.domain.policy import CallingCalendar, CallingHours, SpecialistHours
 from aha.domain.vocabulary import ClockState, SlaState, SlaTarget
 
-# Windows of (start, end) minutes from local midnight, for a weekday (Monday is 0).
-Windows = Callable[[int], list[tuple[int, int]]]
+# Windows of (start, end) minutes from local midnight, for a seller- or team-local day.
+Windows = Callable[[date], list[tuple[int, int]]]
 _SEARCH_DAYS = 400
 
 
@@ -42,11 +42,15 @@ TARGET_TEXT = {
 
 def calling_windows(hours: CallingHours) -> Windows:
     span = [(hours.start_minutes, hours.end_minutes)]
-    return lambda _weekday: span
+    return lambda _day: span
+
+
+def calendar_windows(calendar: CallingCalendar) -> Windows:
+    return calendar.windows_on
 
 
 def specialist_windows(hours: SpecialistHours) -> Windows:
-    return hours.windows
+    return lambda day: hours.windows(day.weekday())
 
 
 def add_working_time(
@@ -57,7 +61,7 @@ def add_working_time(
     left = amount
     day = start.astimezone(zone).date()
     for _ in range(_SEARCH_DAYS):
-        for opens, closes in _spans(day, zone, windows):
+        for opens, closes in spans(day, zone, windows):
             begin = max(opens, start)
             if begin >= closes:
                 continue
@@ -69,9 +73,10 @@ def add_working_time(
     raise ValueError("no working hours within a year: check the windows")
 
 
-def _spans(day: date, zone: ZoneInfo, windows: Windows) -> Iterable[tuple[datetime, datetime]]:
+def spans(day: date, zone: ZoneInfo, windows: Windows) -> Iterable[tuple[datetime, datetime]]:
+    """The local day's windows as UTC instants, earliest first."""
     midnight = datetime.combine(day, datetime.min.time(), tzinfo=zone)
-    for start_minutes, end_minutes in sorted(windows(day.weekday())):
+    for start_minutes, end_minutes in sorted(windows(day)):
         yield _local(midnight, start_minutes, zone), _local(midnight, end_minutes, zone)
 
 
