@@ -303,3 +303,14 @@ async def test_a_signed_callback_for_no_such_attempt_or_case_is_ignored(stack: S
         assert answer.status_code == 200, answer.text
         assert answer.json()["result"] == "ignored" and answer.json()["detail"]
     assert (await stack.attempt(seller_id)).outcome is None
+
+
+async def test_a_bearer_token_is_no_signature(stack: Stack) -> None:
+    seller_id = stack.api.cases.new_seller()
+    call = await stack.dialled(seller_id)
+    query = urlsplit(call.one("StatusCallback")).query
+    for role in ("telephony", "supervisor"):
+        async with stack.api.as_role(role) as http:
+            answer = await http.post(f"{STATUS_PATH}?{query}", data={"CallStatus": "completed"})
+        assert answer.status_code == 403 and answer.json()["error"] == "bad_signature"
+    assert (await stack.attempt(seller_id)).outcome is None
