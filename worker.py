@@ -51,7 +51,8 @@ def build_dialer(settings: Settings, client: Client) -> Dialer:
             delay_seconds=settings.simulated_delay_seconds,
         )
     if settings.dialer == "twilio":
-        return TwilioDialer(twilio_account(settings))  # a bad AHA_TWILIO_* stops the worker
+        # A bad AHA_TWILIO_* setting stops the worker here.
+        return TwilioDialer(twilio_account(settings), UpdateOutcomes(client))
     return ManualDialer()
 
 

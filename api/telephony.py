@@ -24,7 +24,7 @@ from pydantic import BaseModel
 from starlette.datastructures import ImmutableMultiDict
 from twilio.request_validator import RequestValidator
 
-from aha.adapters.twilio_calls import outcome_for
+from aha.adapters.twilio_calls import REPORTED_BY, outcome_for
 from aha.domain.models import CallReport
 from aha.domain.vocabulary import CallOutcome
 from aha.service import CaseError, CaseService
@@ -34,7 +34,6 @@ from api.state import ApiState, state_of
 log = structlog.get_logger(__name__)
 
 STATUS_PATH = "/v1/telephony/twilio/status"
-REPORTED_BY = "telephony:twilio"
 
 NOT_PLACED_PAUSES: tuple[float | None, ...] = (0.25, 0.5, 1.0, 2.0, None)
 

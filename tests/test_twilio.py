@@ -216,8 +216,23 @@ async def test_a_canceled_call_is_ignored(stack: Stack) -> None:
     assert (await stack.attempt(seller_id)).outcome is None
 
 
-async def test_a_number_twilio_refuses_fails_the_dial_once(stack: Stack) -> None:
+async def test_a_number_twilio_refuses_at_once_is_invalid(stack: Stack) -> None:
     stack.twilio.refusals.append((400, 21211))
+    seller_id = stack.api.cases.new_seller()
+    await stack.api.cases.detect(seller_id)
+
+    view = await stack.api.cases.wait_for(
+        seller_id, lambda v: bool(v.call_attempts) and v.call_attempts[0].outcome is not None
+    )
+
+    attempt = view.call_attempts[0]
+    assert attempt.outcome == "invalid_number" and attempt.reported_by == "telephony:twilio"
+    assert attempt.placed_at is not None
+    assert stack.twilio.calls == [] and stack.twilio.refusals == []  # asked once
+
+
+async def test_any_other_refusal_fails_the_dial_once(stack: Stack) -> None:
+    stack.twilio.refusals.append((400, 21210))  # the From number is not the account's
     seller_id = stack.api.cases.new_seller()
     await stack.api.cases.detect(seller_id)
 
@@ -227,7 +242,7 @@ async def test_a_number_twilio_refuses_fails_the_dial_once(stack: Stack) -> None
 
     assert view.call_attempts[0].outcome == "no_answer"
     assert view.call_attempts[0].reported_by == "system (dialer failed)"
-    assert any("21211" in entry.detail for entry in view.timeline)
+    assert any("21210" in entry.detail for entry in view.timeline)
     assert stack.twilio.calls == [] and stack.twilio.refusals == []  # asked once, not retried
 
 

@@ -7,10 +7,15 @@ claim was marked, never creates a second call. Twilio's Calls API takes no idemp
 so the one window left is an answer lost after Twilio created the call (a timeout, a 5xx):
 such an error is not retried, and the attempt counts as a failed dial, rather than the
 seller's phone ringing twice.
+
+A number Twilio refuses outright (one of BAD_NUMBER_CODES on creating the call) is dialled
+and wrong: the attempt counts as placed, and its outcome, invalid_number, follows through
+the case's outcome update, as a provider's callback would. Any other refusal fails the dial.
 """
 
 from __future__ import annotations
 
+import asyncio
 from urllib.parse import urlencode
 
 import aiohttp
@@ -21,7 +26,9 @@ from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
 
 from aha.domain.calls import CallTask
+from aha.domain.models import CallReport
 from aha.domain.vocabulary import CallOutcome
+from aha.ports import CallOutcomes
 from aha.twilio_settings import TwilioAccount
 
 log = structlog.get_logger(__name__)
@@ -37,6 +44,11 @@ HTTP_TIMEOUT_SECONDS = 10.0
 # may reach the seller, and a number wrongly marked invalid would stop the calls.
 BAD_NUMBER_CODES = frozenset({"21211", "21214", "21217", "13224", "21407"})
 
+REPORTED_BY = "telephony:twilio"
+
+# The pause before each try of a refused number's outcome, which must follow the placement.
+REPORT_PAUSES = (0.2, 0.5, 1.0, 2.0, 4.0)
+
 # What the seller hears on answering; the specialist connection is the call flow's job.
 GREETING = (
     "<Response><Say>This is Account Health Assurance calling about your seller account. "
@@ -45,8 +57,11 @@ GREETING = (
 
 
 class TwilioDialer:
-    def __init__(self, account: TwilioAccount) -> None:
+    def __init__(self, account: TwilioAccount, outcomes: CallOutcomes | None = None) -> None:
         self.account = account
+        # Where a number Twilio refuses at once is reported invalid; None fails the dial.
+        self.outcomes = outcomes
+        self._reports: set[asyncio.Task[None]] = set()
 
     def status_callback(self, task: CallTask) -> str:
         """Where Twilio reports the call: the case, its run and the attempt in the query."""
@@ -75,6 +90,13 @@ class TwilioDialer:
                 machine_detection="Enable",
             )
         except TwilioRestException as err:
+            if str(err.code) in BAD_NUMBER_CODES and self.outcomes is not None:
+                # Dialled, and the number is wrong: what a person dialling would find, so the
+                # attempt is placed (never dialled again) and its outcome is invalid_number.
+                log.info("Twilio refused the number", seller_id=task.seller_id,
+                         workflow_id=task.case_id, attempt=task.attempt, code=err.code)  # fmt: skip
+                self._report_later(task, CallOutcome.INVALID_NUMBER)
+                return
             raise _refused(err) from err
         except aiohttp.ClientConnectorError as err:
             # Nothing reached Twilio: safe to try again.
@@ -90,6 +112,26 @@ class TwilioDialer:
             await http.close()
         log.info("call created at Twilio", seller_id=task.seller_id, workflow_id=task.case_id,
                  attempt=task.attempt, call_sid=call.sid)  # fmt: skip
+
+    def _report_later(self, task: CallTask, outcome: CallOutcome) -> None:
+        report = asyncio.create_task(self._report(task, outcome))
+        self._reports.add(report)
+        report.add_done_callback(self._reports.discard)
+
+    async def _report(self, task: CallTask, outcome: CallOutcome) -> None:
+        assert self.outcomes is not None
+        report = CallReport(attempt=task.attempt, outcome=outcome, reported_by=REPORTED_BY)
+        error = ""
+        for pause in REPORT_PAUSES:
+            await asyncio.sleep(pause)
+            try:
+                await self.outcomes.report(task, report)
+                return
+            except Exception as err:  # not placed yet, or the case closed meanwhile
+                error = str(err)
+        # The case's call_report_timeout still closes the attempt, as no_answer.
+        log.warning("refused number's outcome not taken", seller_id=task.seller_id,
+                    workflow_id=task.case_id, attempt=task.attempt, error=error)  # fmt: skip
 
 
 def _refused(err: TwilioRestException) -> ApplicationError:
