@@ -28,11 +28,13 @@ from aha.adapters.temporal.calls import SignalAnnouncer, UpdateOutcomes
 from aha.adapters.temporal.connection import connect, connection_target
 from aha.adapters.temporal.metrics import metrics_runtime
 from aha.adapters.temporal.tracing import flush_tracing, tracing_on
+from aha.adapters.twilio_calls import TwilioDialer
 from aha.catalogue_file import load_catalogue
 from aha.config import Settings
 from aha.domain.policy import Policy
 from aha.policy_file import load_policy
 from aha.ports import Dialer
+from aha.twilio_settings import twilio_account
 from workflows.case import CaseWorkflow
 from workflows.case_metrics import HISTOGRAM_BUCKETS
 from workflows.enrollment import EnrollmentSweep
@@ -48,6 +50,9 @@ def build_dialer(settings: Settings, client: Client) -> Dialer:
             answer_probability=settings.simulated_answer_probability,
             delay_seconds=settings.simulated_delay_seconds,
         )
+    if settings.dialer == "twilio":
+        # A bad AHA_TWILIO_* setting stops the worker here.
+        return TwilioDialer(twilio_account(settings), UpdateOutcomes(client))
     return ManualDialer()
 
 
@@ -121,6 +126,8 @@ async def run_worker(settings: Settings) -> None:
     # The policy is read once, at start-up: a broken file fails here, before any case uses it.
     policy = load_policy(settings.policy_file)
     check_database(settings)  # and a database not at this aha's schema, before Temporal
+    if settings.dialer == "twilio":
+        twilio_account(settings)  # and a bad AHA_TWILIO_* setting, before any call
     # Logged before connecting, so a worker that cannot connect still says where it tried.
     log.info("Temporal connection", process="worker", **connection_target(settings)._asdict())
     # Per process, and before the client: the SDK's metrics and the cases' business metrics.

@@ -657,7 +657,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     work = command("worker", cmd_worker, "run the case worker", data=False)
     work.add_argument("--policy", metavar="FILE")
-    work.add_argument("--dialer", choices=["manual", "simulated"])
+    work.add_argument("--dialer", choices=["manual", "simulated", "twilio"])
     codec = commands.add_parser("codec", help="the key ring that encrypts payloads")
     codec_commands = codec.add_subparsers(dest="codec_command", required=True, metavar="COMMAND")
     keygen = command(

@@ -69,7 +69,7 @@ class Settings:
             "AHA_PAGE_URL", "http://127.0.0.1:8000/account-health/{seller_id}"
         )
     )
-    dialer: Literal["manual", "simulated"] = field(
+    dialer: Literal["manual", "simulated", "twilio"] = field(
         default_factory=lambda: _env("AHA_DIALER", "manual")  # type: ignore[arg-type,return-value]
     )
     simulated_answer_probability: float = field(
@@ -128,6 +128,24 @@ class Settings:
         )
     )
 
+    # Twilio (AHA_DIALER=twilio), checked by aha.twilio_settings where each is used.
+    twilio_account_sid: str = field(default_factory=lambda: _env("AHA_TWILIO_ACCOUNT_SID", ""))
+    twilio_auth_token: str = field(
+        default_factory=lambda: _env("AHA_TWILIO_AUTH_TOKEN", ""), repr=False
+    )
+    twilio_api_key: str = field(default_factory=lambda: _env("AHA_TWILIO_API_KEY", ""))
+    twilio_api_secret: str = field(
+        default_factory=lambda: _env("AHA_TWILIO_API_SECRET", ""), repr=False
+    )
+    twilio_from: str = field(default_factory=lambda: _env("AHA_TWILIO_FROM", ""))
+    # The public URL of POST /v1/telephony/twilio/status, as Twilio reaches it: the
+    # callbacks' signatures cover it, so it is never rebuilt from a request.
+    twilio_status_url: str = field(default_factory=lambda: _env("AHA_TWILIO_STATUS_URL", ""))
+    # Where Twilio's REST API is; only tests point it elsewhere (a stand-in on loopback).
+    twilio_api_base: str = field(
+        default_factory=lambda: _env("AHA_TWILIO_API_BASE", "https://api.twilio.com")
+    )
+
     # Who hears of SLA breaches: supervisors' addresses, comma-separated.
     supervisor_emails: tuple[str, ...] = field(
         default_factory=lambda: _addresses("AHA_SUPERVISOR_EMAIL")
@@ -140,6 +158,8 @@ class Settings:
     )
 
     def __post_init__(self) -> None:
+        if self.dialer not in ("manual", "simulated", "twilio"):
+            raise ValueError(f"AHA_DIALER: {self.dialer!r} is not one of manual, simulated, twilio")
         try:
             self.console_url.format(seller_id="seller")
         except (KeyError, IndexError, ValueError) as err:

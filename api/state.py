@@ -23,6 +23,7 @@ from aha.domain.policy import Policy
 from aha.policy_file import load_policy
 from aha.ports import ProgrammeStore, SignedOutSessions
 from aha.service import CaseService, ContactUpdate, change_contact
+from aha.twilio_settings import TwilioCallbacks, twilio_callbacks
 from api.auth import TokenBook, TokenSource
 from api.errors import TemporalUnavailable
 
@@ -76,6 +77,8 @@ class ApiState:
     policy: Policy = field(default_factory=Policy)
     # Signs page sessions, CSRF and page tokens; several API processes must share it.
     secret: bytes = field(default_factory=lambda: secrets.token_bytes(32))
+    # Verifies Twilio's status callbacks; None refuses them all.
+    twilio: TwilioCallbacks | None = None
     signed_out: SignedOutSessions = field(init=False)
     # The queue, the call list and the dashboard: one row per case from the board, no
     # histories, and no Temporal (they still show while Temporal is down).
@@ -95,6 +98,7 @@ class ApiState:
             store=open_programme_store(settings),
             catalogue=load_catalogue(settings.issue_catalog),
             policy=load_policy(settings.policy_file),
+            twilio=twilio_callbacks(settings),  # a bad AHA_TWILIO_* setting stops the API
         )
         if settings.session_secret:
             state.secret = hashlib.sha256(settings.session_secret.encode()).digest()

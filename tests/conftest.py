@@ -36,6 +36,7 @@ from aha.domain.models import CaseView, DetectionEvent, DetectionEventBody, Plan
 from aha.domain.policy import Policy, parse_policy
 from aha.domain.programme import Enrollment
 from aha.mailcatcher import MailCatcher
+from aha.ports import Dialer
 from aha.service import CaseService, case_id_for
 from tests.postgres import PostgresServer, running_postgres
 from worker import build_worker
@@ -241,9 +242,11 @@ async def running_cases(
     mail: tuple[Path, int],
     policy: Policy,
     db: str | None = None,
+    dialer: Dialer | None = None,
 ) -> AsyncIterator[Cases]:
     """The worker and the service over one store: by default an SQLite file in `tmp_path`;
-    `db` names another AHA_DB (a PostgreSQL URL from `postgres_url`)."""
+    `db` names another AHA_DB (a PostgreSQL URL from `postgres_url`); `dialer` replaces the
+    manual one."""
     outbox, port = mail
     settings = replace(
         Settings(),
@@ -255,7 +258,7 @@ async def running_cases(
         supervisor_emails=SUPERVISORS,
     )
     store = open_programme_store(settings) if db else SqliteProgrammeStore(settings.db_path)
-    worker = build_worker(env.client, settings, policy)
+    worker = build_worker(env.client, settings, policy, dialer=dialer)
     async with worker:
         service = CaseService(TemporalCases(env.client), store, settings.task_queue)
         reads = BoardReads(open_case_board(settings))
@@ -352,8 +355,12 @@ class Api:
 
 @asynccontextmanager
 async def running_api(
-    cases: Cases, tmp_path: Path, temporal_address: str | None = None
+    cases: Cases,
+    tmp_path: Path,
+    temporal_address: str | None = None,
+    overrides: dict[str, Any] | None = None,
 ) -> AsyncIterator[Api]:
+    """`overrides` are Settings fields of the API's own (e.g. its Twilio settings)."""
     import uvicorn
 
     from api.app import create_app
@@ -377,6 +384,7 @@ async def running_api(
         db_path=cases.db,
         api_tokens_file=str(tokens_file),
         api_timeout_seconds=20,
+        **(overrides or {}),
     )
     if settings.uses_postgres and not settings.session_secret:
         settings = replace(settings, session_secret=f"test-{uuid.uuid4().hex}")

@@ -820,6 +820,7 @@ async def test_health_readiness_and_docs(api: Api) -> None:
         ("post", "/v1/sellers/{seller_id}/case/assign"),
         ("put", "/v1/sellers/{seller_id}/contact"),
         ("post", "/v1/ahr-readings"),
+        ("post", "/v1/telephony/twilio/status"),
         ("get", "/healthz"),
         ("get", "/readyz"),
     }
