@@ -35,10 +35,11 @@ async def test_every_case_ends_right_through_repeated_worker_kills(tmp_path: Pat
         views = await settle(stack, kinds, timeout=180.0)
         found = check_cases(
             # A deadline due on a worker just killed waits the sticky queue's 10 s, and may
-            # meet a second kill; never early, and never later than this.
+            # meet a second kill: two waits, and the seconds a restarted worker takes to poll
+            # again. Never early, and never later than this.
             stack,
             [(kind, views[s]) for s, kind in kinds.items()],
-            timedelta(seconds=20),
+            timedelta(seconds=25),
             # A dial whose worker died before its result reached the case is shown when the
             # retry's result does: the 20 s dial timeout, then the sticky queue's 10 s if the
             # case's worker was killed too; a retry can meet a second kill.
