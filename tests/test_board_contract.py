@@ -8,7 +8,7 @@ import random
 import threading
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -24,6 +24,7 @@ from aha.domain.board import (
     QueueCursor,
     QueueFilter,
 )
+from aha.domain.policy import CallingCalendar
 from aha.ports import CaseBoard
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
@@ -93,6 +94,9 @@ def test_a_run_is_kept_only_at_a_newer_version_and_read_back_whole(board: CaseBo
         timezone="Europe/Berlin",
         calling_start="09:00",
         calling_end="18:30",
+        calling_calendar=CallingCalendar(
+            mon=("09:00-12:00", "13:00-18:30"), sat=("10:00-14:00",), holidays=(date(2026, 12, 25),)
+        ),
         calling_stopped="seller asked for email only",
         attempts=3,
         next_call_at=NOW + 2 * HOUR,

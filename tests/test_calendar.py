@@ -12,7 +12,8 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from aha.domain import calling
-from aha.domain.calendar import calling_days, is_callable, next_call_slot, windows_on
+from aha.domain.board import case_row, queue_item
+from aha.domain.calendar import calling_days, is_callable, next_call_slot, summary, windows_on
 from aha.domain.case import Case, Edition
 from aha.domain.models import CaseStart, DetectionEvent, SellerProfile
 from aha.domain.policy import CallingCalendar, CallingHours, Policy, PolicyError, parse_policy
@@ -309,3 +310,42 @@ def test_without_a_calendar_the_calendar_edition_picks_the_slots_calling_hours_d
                 assert next_call_slot(moment, zone, days, cap, earlier) == calling.next_call_slot(
                     moment, zone, hours, cap, earlier
                 ), (moment, zone, start, end, cap)
+
+
+# --- what the console shows of the calendar -------------------------------------------------
+
+
+def test_the_board_row_carries_the_calendar_and_the_queue_reads_callable_from_it() -> None:
+    case = case_at(FRIDAY_10PM, Edition.CALENDARS)
+    row = case_row(case.view, version=1)
+    assert row.calling_calendar == parse_policy(CANADA).calendar_for("CA")
+    saturday_9am, saturday_10am = utc(2026, 3, 7, 14), utc(2026, 3, 7, 15)
+    # Calling hours (08:00-21:00) would say yes at 09:00; the weekend window opens at 10:00.
+    assert not queue_item(row, saturday_9am).callable_now
+    assert queue_item(row, saturday_10am).callable_now
+    assert row.calling_summary == "Mon-Fri 09:00-21:30; Sat-Sun 10:00-18:00"
+
+
+def test_older_editions_and_marketplaces_without_a_calendar_show_calling_hours() -> None:
+    for case in (
+        case_at(FRIDAY_10PM, Edition.CONSOLE),
+        case_at(FRIDAY_10PM, Edition.CALENDARS, directory_says="US"),
+    ):
+        row = case_row(case.view, version=1)
+        assert row.calling_calendar is None
+        assert queue_item(row, utc(2026, 3, 7, 14)).callable_now  # Sat 09:00 EST
+        assert row.calling_summary == "08:00 to 21:00 every day"
+
+
+def test_the_summary_joins_days_in_a_row_and_counts_holidays() -> None:
+    calendar = CallingCalendar(
+        mon=("09:00-12:00", "13:00-17:00"),
+        tue=("09:00-12:00", "13:00-17:00"),
+        thu=("09:00-12:00", "13:00-17:00"),
+        sat=("10:00-14:00",),
+        holidays=(date(2026, 12, 25), date(2026, 12, 26)),
+    )
+    assert summary(calendar) == (
+        "Mon-Tue 09:00-12:00, 13:00-17:00; Thu 09:00-12:00, 13:00-17:00; Sat 10:00-14:00; "
+        "no calls on 2 holidays"
+    )

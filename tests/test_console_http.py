@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
+from aha.domain.policy import CallingCalendar
 from api.console_case import SECTIONS
 from tests.conftest import Api
 from tests.console_rows import board_of, case_row
@@ -263,7 +264,12 @@ async def test_the_queue_shows_the_boards_open_cases_soonest_deadline_first(api:
     now = datetime.now(UTC)
     tokyo = now.astimezone(ZoneInfo("Asia/Tokyo"))
     closed_hours = ("20:00", "21:00") if tokyo.hour < 12 else ("02:00", "03:00")
-    board.record(case_row("later", timedelta(hours=40), now=now))
+    every_hour = dict.fromkeys(("mon", "tue", "wed", "thu", "fri", "sat", "sun"), ("00:00-24:00",))
+    board.record(
+        case_row(
+            "later", timedelta(hours=40), now=now, calling_calendar=CallingCalendar(**every_hour)
+        )
+    )
     board.record(
         case_row(
             "soon",
@@ -299,10 +305,14 @@ async def test_the_queue_shows_the_boards_open_cases_soonest_deadline_first(api:
     assert attempts == "3"
     assert next_call == f"{tokyo + timedelta(hours=1):%a %H:%M}"
     assert local in (f"{tokyo:%a %H:%M}", f"{tokyo + timedelta(minutes=1):%a %H:%M}")
-    assert callable_now == f"No {closed_hours[0]} to {closed_hours[1]}"
+    assert callable_now == f"No {closed_hours[0]} to {closed_hours[1]} every day"
     assert 'href="/console/cases/soon"' in row_html(queue, "soon")
     later = cells(row_html(queue, "later"))
-    assert later[2] == "On track" and later[4] == "Unassigned" and later[8].startswith("Yes")
+    assert (
+        later[2] == "On track"
+        and later[4] == "Unassigned"
+        and later[8] == "Yes Mon-Sun 00:00-24:00"
+    )
 
 
 async def test_the_queue_filters(api: Api) -> None:

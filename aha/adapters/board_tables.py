@@ -17,6 +17,7 @@ from aha.domain.board import (
     QueueFilter,
     percentile,
 )
+from aha.domain.policy import CallingCalendar
 from aha.domain.vocabulary import ClockState, SlaState, SlaTarget
 
 BOARD_COLUMNS = (
@@ -24,7 +25,7 @@ BOARD_COLUMNS = (
     "detected_at", "deadline", "closed_at", "closure_reason", "timezone", "calling_start",
     "calling_end", "calling_stopped", "attempts", "next_call_at", "first_attempt_at",
     "reached_at", "assigned_to", "sla_state", "sla_first_attempt", "sla_reached",
-    "sla_plan_review", "issue_types",
+    "sla_plan_review", "issue_types", "calling_calendar",
 )  # fmt: skip
 TIME_COLUMNS = (
     "opened_at", "detected_at", "deadline", "closed_at", "next_call_at", "first_attempt_at",
@@ -69,6 +70,8 @@ def board_values(row: CaseRow, encode: Encode) -> dict[str, Any]:
         if values[name] is not None:
             values[name] = encode(_aware(name, values[name]))
     values["issue_types"] = json.dumps(row.issue_types)
+    calendar = row.calling_calendar
+    values["calling_calendar"] = calendar.model_dump_json() if calendar is not None else None
     return values
 
 
@@ -112,6 +115,8 @@ def case_row(record: Record, calls: Iterable[PendingCallRow] = ()) -> CaseRow:
     for name in TIME_COLUMNS:
         fields[name] = _utc(fields[name])
     fields["issue_types"] = json.loads(fields["issue_types"])
+    if fields["calling_calendar"] is not None:
+        fields["calling_calendar"] = CallingCalendar.model_validate_json(fields["calling_calendar"])
     return CaseRow(**fields, pending_calls=list(calls))
 
 

@@ -13,10 +13,10 @@ from zoneinfo import ZoneInfo
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
-from aha.domain import calling
+from aha.domain import calendar, calling
 from aha.domain.models import CaseView
-from aha.domain.policy import CallingHours
-from aha.domain.sla import SlaClock
+from aha.domain.policy import CallingCalendar, CallingHours
+from aha.domain.sla import SlaClock, calendar_windows
 from aha.domain.vocabulary import ClockState, SlaState, SlaTarget, TimelineKind
 
 OPEN_STATUSES = ("awaiting_contact", "engaged", "plan_under_review", "call_required")
@@ -51,6 +51,9 @@ class CaseRow(Row):
     timezone: str | None = None  # the seller's, for local time and calling hours
     calling_start: str = "08:00"
     calling_end: str = "21:00"
+    # The calendar the case calls by, when its marketplace has one (then the hours above are
+    # only the policy's fallback window).
+    calling_calendar: CallingCalendar | None = None
     calling_stopped: str | None = None
     attempts: int = 0
     next_call_at: datetime | None = None
@@ -69,10 +72,20 @@ class CaseRow(Row):
     def open(self) -> bool:
         return self.closed_at is None
 
+    @property
+    def calling_summary(self) -> str:
+        """When proactive calls may go out, in the seller's time, as the console shows it."""
+        if self.calling_calendar is None:
+            return f"{self.calling_start} to {self.calling_end} every day"
+        return calendar.summary(self.calling_calendar)
+
 
 def case_row(view: CaseView, version: int) -> CaseRow:
     """What the board holds of a case: a pure function of the case's view."""
     hours = view.policy.calling_hours if view.policy is not None else CallingHours()
+    calling_calendar = None
+    if view.policy is not None and view.calling_marketplace is not None:
+        calling_calendar = view.policy.calendar_for(view.calling_marketplace)
     placed = [a.placed_at for a in view.call_attempts if a.placed_at is not None]
     reached = next((e.at for e in view.timeline if e.kind == TimelineKind.SELLER_REACHED), None)
     worst = {target: _worst(view.sla, target) for target in SlaTarget}
@@ -102,6 +115,7 @@ def case_row(view: CaseView, version: int) -> CaseRow:
         timezone=view.timezone,
         calling_start=hours.start,
         calling_end=hours.end,
+        calling_calendar=calling_calendar,
         calling_stopped=view.calling_stopped_reason,
         attempts=len(view.call_attempts),
         next_call_at=view.next_call_at,
@@ -178,8 +192,13 @@ def queue_item(row: CaseRow, now: datetime) -> QueueItem:
     callable_now = False
     if row.timezone:
         local = now.astimezone(ZoneInfo(row.timezone)).strftime("%a %H:%M")
-        hours = CallingHours(start=row.calling_start, end=row.calling_end)
-        callable_now = row.calling_stopped is None and calling.is_callable(now, row.timezone, hours)
+        if row.calling_calendar is not None:
+            days = calendar_windows(row.calling_calendar)
+            in_window = calendar.is_callable(now, row.timezone, days)
+        else:
+            hours = CallingHours(start=row.calling_start, end=row.calling_end)
+            in_window = calling.is_callable(now, row.timezone, hours)
+        callable_now = row.calling_stopped is None and in_window
     left = (row.deadline - now).total_seconds() if row.deadline else None
     return QueueItem(row=row, seconds_left=left, seller_local_time=local, callable_now=callable_now)
 

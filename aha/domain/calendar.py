@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from aha.domain.calling import local_day
-from aha.domain.policy import Policy
+from aha.domain.policy import WEEKDAYS, CallingCalendar, Policy
 from aha.domain.sla import Windows, calendar_windows, calling_windows, spans
 
 # Holidays and the daily cap could otherwise leave a search with no end.
@@ -60,3 +60,30 @@ def next_call_slot(
                     return candidate
         day += timedelta(days=1)
     raise ValueError("no calling slot within a year: check the calling calendar and daily cap")
+
+
+def summary(calendar: CallingCalendar) -> str:
+    """The calendar in a line: "Mon-Fri 09:00-21:30; Sat-Sun 10:00-18:00; no calls on 2
+    holidays". Days in a row with the same windows share a range; days without calls are left
+    out, as the calendar leaves them out."""
+    groups: list[tuple[list[str], tuple[str, ...]]] = []
+    for day in WEEKDAYS:
+        windows = getattr(calendar, day)
+        if groups and groups[-1][1] == windows and groups[-1][0][-1] == _previous(day):
+            groups[-1][0].append(day)
+        else:
+            groups.append(([day], windows))
+    parts = [f"{_day_range(days)} {', '.join(windows)}" for days, windows in groups if windows]
+    if calendar.holidays:
+        count = len(calendar.holidays)
+        parts.append(f"no calls on {count} holiday{'s' if count != 1 else ''}")
+    return "; ".join(parts)
+
+
+def _previous(day: str) -> str:
+    return WEEKDAYS[WEEKDAYS.index(day) - 1]
+
+
+def _day_range(days: list[str]) -> str:
+    first, last = days[0].capitalize(), days[-1].capitalize()
+    return first if len(days) == 1 else f"{first}-{last}"

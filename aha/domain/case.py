@@ -152,6 +152,7 @@ class Case:
         if self.edition >= Edition.CALENDARS:
             # The directory knows where the seller trades; a detection may name another.
             self._calling_marketplace = profile.marketplace
+            self.view.calling_marketplace = profile.marketplace
         if self.edition >= Edition.CONSOLE:
             self.view.sla_state = SlaState.OK
 

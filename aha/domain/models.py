@@ -233,6 +233,9 @@ class CaseView(Strict):
     # The case's SLA clocks, oldest first (a new plan starts a new review clock).
     sla: list[SlaClock] = []
     sla_state: SlaState | None = None
+    # The marketplace whose calling calendar the case calls in (the seller's record at open),
+    # for cases that follow calendars.
+    calling_marketplace: str | None = None
 
     def issue(self, issue_id: str) -> Issue | None:
         return next((i for i in self.issues if i.id == issue_id), None)

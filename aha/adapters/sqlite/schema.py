@@ -86,6 +86,7 @@ CREATE TABLE IF NOT EXISTS case_board (
     sla_reached TEXT,
     sla_plan_review TEXT,
     issue_types TEXT NOT NULL,
+    calling_calendar TEXT,
     superseded INTEGER NOT NULL DEFAULT 0,
     updated_at TEXT NOT NULL
 );
@@ -128,6 +129,9 @@ def prepare(path: str | Path) -> Path:
                     "ALTER TABLE sellers ADD COLUMN account_type TEXT NOT NULL"
                     " DEFAULT 'professional'"
                 )
+            board = {row["name"] for row in db.execute("PRAGMA table_info(case_board)")}
+            if "calling_calendar" not in board:  # a board made before calling calendars
+                db.execute("ALTER TABLE case_board ADD COLUMN calling_calendar TEXT")
     finally:
         db.close()
     return path
