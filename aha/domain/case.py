@@ -660,7 +660,10 @@ class Case:
         self.view.reached = True
         self._sla_met(SlaTarget.REACHED, now)
         self.refresh_status()
-        return ContactReceipt(attempt=attempt.number, created=True), [PlaceCall(attempt)]
+        receipt = ContactReceipt(attempt=attempt.number, created=True)
+        if self.edition >= Edition.DEADLINES:
+            return receipt, self._take([PlaceCall(attempt)])  # with the lift's email, if any
+        return receipt, [PlaceCall(attempt)]
 
     # ---- call outcomes -------------------------------------------------------------------
 
