@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from aha.catalogue_file import shipped_catalogue
-from aha.domain import deadlines
+from aha.domain import case_text, deadlines
 from aha.domain.case import Case, Edition
 from aha.domain.effects import Deactivate, Effect, SendEmail
 from aha.domain.emails import Recipient, render
@@ -93,6 +93,18 @@ def test_an_extension_moves_the_deadline_keeps_the_original_and_audits_it() -> N
     assert case.view.timeline[-1].who == "supervisor:lee"
     [mail] = emails(effects, EmailKind.DEADLINE_EXTENDED)
     assert mail.request.issues[0].deadline == original + 24 * H
+    summary = case_text.case_summary(case.view)
+    assert "extended 2027-01-12 16:00 by supervisor:lee: 2027-01-15 15:00 -> 2027-01-16 15:00" in (
+        summary
+    )
+    assert "- **Extensions:** 1" in case_text.details_markdown(case.view)
+    recipient = Recipient(name="S", email="s@x", timezone="America/Toronto", page_url="http://p")
+    subject, body = render(mail.request, recipient, shipped_catalogue())
+    assert subject == "More time: your account health issue's deadline is now " + (
+        "Saturday 16 January 2027, 10:00 EST"
+    )
+    assert "New deadline: Saturday 16 January 2027, 10:00 EST" in body
+    assert "travelling" not in body  # the reason is the team's, for the audit trail
 
 
 def test_the_total_past_the_original_is_bounded_and_the_refusal_says_what_is_left() -> None:
