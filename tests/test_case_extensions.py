@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -129,6 +129,9 @@ def test_until_must_be_later_timezone_aware_and_the_reason_given() -> None:
 
     naive = refusal(case, extension((original + H).replace(tzinfo=None)))
     assert naive.reasons[0].field == "until" and "time zone" in naive.message
+
+    far = datetime.max.replace(tzinfo=timezone(timedelta(hours=-5)))
+    assert refusal(case, extension(far)).reasons[0].reason == "until is out of range"
 
     blank = refusal(case, extension(original + H, reason="   "))
     assert [r.field for r in blank.reasons] == ["reason"]

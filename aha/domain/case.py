@@ -856,12 +856,15 @@ class Case:
                 FieldReason("until", "until needs a time zone, e.g. 2027-01-16T15:00:00Z")
             )
         else:
-            problem = deadlines.extension_problem(
-                issue.deadline,
-                issue.original_deadline or issue.deadline,
-                until.astimezone(UTC),
-                self.policy.max_extension,
-            )
+            try:
+                problem = deadlines.extension_problem(
+                    issue.deadline,
+                    issue.original_deadline or issue.deadline,
+                    until.astimezone(UTC),
+                    self.policy.max_extension,
+                )
+            except OverflowError:
+                problem = "until is out of range"
             if problem is not None:
                 problems.append(FieldReason("until", problem))
         if not extension.reason.strip():
