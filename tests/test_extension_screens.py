@@ -73,3 +73,30 @@ async def test_a_supervisor_extends_on_the_case_screen_and_the_seller_sees_it(
             assert "our team moved the deadline" in page.text
             assert until.isoformat() in page.text  # the countdown's deadline
             assert "trade fair" not in page.text
+
+
+CONTACT = 'deadline_applies_to = "contact"\nresolution_window = "14d"\n' + ALWAYS_CALLABLE
+
+
+async def test_in_the_contact_mode_the_page_says_the_deadline_is_lifted_once_reached(
+    cases_with: Callable[[str], Any], tmp_path: Path
+) -> None:
+    async with cases_with(CONTACT) as cases, running_api(cases, tmp_path) as api:
+        seller, token = api.seller()
+        async with api.as_role("detector") as detector:
+            assert (await detector.post("/v1/detections", json=api.detection(seller))).is_success
+        async with api.http() as http:
+            csrf = await signed_in(api, http, seller, token)
+            page = await http.get(f"/account-health/{seller}")
+            assert 'id="deadline-lifted"' not in page.text
+            pressed = await http.post(
+                f"/account-health/{seller}/contact-me-now", data={"csrf": csrf}
+            )
+            assert pressed.status_code == 303
+            page = await http.get(f"/account-health/{seller}")
+            assert 'id="deadline-lifted"' in page.text
+            assert "will not be deactivated as long as you keep working with us" in page.text
+            view = await cases.view(seller)
+            assert view.deadline_lifted_at is not None
+            assert view.deadline == view.deadline_lifted_at + timedelta(days=14)
+            assert view.deadline.isoformat() in page.text
