@@ -40,6 +40,7 @@ from aha.domain.models import (
     SPECIALIST_NAME_PATTERN,
     CallReport,
     DetectionEvent,
+    Extension,
     PlanSubmission,
     Resolution,
     Review,
@@ -312,6 +313,14 @@ async def cmd_resolve(args: argparse.Namespace, settings: Settings) -> None:
     resolution = Resolution(issue_id=args.issue, note=args.note, resolved_by=args.by)
     issue = await (await _service(settings)).resolve(args.seller, resolution)
     _emit(args, issue, f"issue {issue.id} resolved")
+
+
+async def cmd_extend(args: argparse.Namespace, settings: Settings) -> None:
+    extension = Extension(
+        issue_id=args.issue, until=args.until, reason=args.reason, extended_by=f"cli:{args.actor}"
+    )
+    issue = await (await _service(settings)).extend(args.seller, extension)
+    _emit(args, issue, f"issue {issue.id}: deadline now {issue.deadline:%Y-%m-%d %H:%M} UTC")
 
 
 async def cmd_status(args: argparse.Namespace, settings: Settings) -> None:
@@ -757,6 +766,14 @@ def build_parser() -> argparse.ArgumentParser:
     resolve.add_argument("--note", required=True, metavar="TEXT")
     resolve.add_argument("--by", default="specialist")
 
+    extend = _staff_command(
+        commands, "extend", cmd_extend, "a supervisor extends one issue's deadline, with a reason"
+    )
+    extend.add_argument("seller")
+    extend.add_argument("--issue", required=True, metavar="ID")
+    extend.add_argument("--until", required=True, type=_iso_datetime, metavar="ISO8601")
+    extend.add_argument("--reason", required=True, metavar="TEXT")
+
     status = command("status", cmd_status, "show a seller's case")
     status.add_argument("seller")
 
@@ -918,6 +935,11 @@ def _staff_args(
             parser.error("argument --owner: not with --mine")
         if args.unassigned and (args.mine or args.owner is not None):
             parser.error("argument --unassigned: not with --mine or --owner")
+    if args.command == "extend" and settings.api_tokens_file and not args.actor_supervisor:
+        parser.error(
+            f"argument --as: {args.actor!r} is not a supervisor in "
+            f"{settings.api_tokens_file}: only a supervisor extends deadlines"
+        )
     if args.command == "assign":
         if settings.api_tokens_file and not args.actor_supervisor:
             parser.error(

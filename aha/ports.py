@@ -293,6 +293,7 @@ class CaseUpdate(StrEnum):
     CLAIM_CASE = "claim_case"
     RELEASE_CASE = "release_case"
     ASSIGN_CASE = "assign_case"
+    EXTEND_DEADLINE = "extend_deadline"
 
 
 class CaseSummary(BaseModel):

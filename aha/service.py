@@ -35,6 +35,7 @@ from aha.domain.models import (
     ContactRequest,
     DetectionEvent,
     DetectionReceipt,
+    Extension,
     Issue,
     Ownership,
     OwnershipChange,
@@ -379,6 +380,10 @@ class CaseService:
 
     async def resolve(self, seller_id: str, resolution: Resolution) -> Issue:
         return await self._update(seller_id, CaseUpdate.RESOLVE_ISSUE, resolution, Issue)
+
+    async def extend(self, seller_id: str, extension: Extension) -> Issue:
+        """A supervisor moves one issue's deadline (the surfaces check the role)."""
+        return await self._update(seller_id, CaseUpdate.EXTEND_DEADLINE, extension, Issue)
 
     async def contact_changed(self, seller_id: str, changed_by: str = "system") -> bool:
         """Tell the seller's open case, if any, that its contact data changed."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
@@ -44,6 +44,12 @@ class ReviewBody(Strict):
 
 class ResolveBody(Strict):
     note: str = Text
+
+
+class ExtendBody(Strict):
+    # Timezone awareness and the bounds are the case's to judge, as for every surface.
+    until: datetime = Field(description="the new deadline, ISO 8601 with a time zone offset")
+    reason: str = Field(max_length=2000, description="why: required, kept in the audit trail")
 
 
 class ContactBody(Strict):

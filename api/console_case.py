@@ -23,6 +23,7 @@ from aha.domain.models import (
     SELLER_ID_PATTERN,
     CallReport,
     CaseView,
+    Extension,
     Resolution,
     Review,
 )
@@ -53,6 +54,7 @@ NOTICES = {
     "accepted": "The plan is accepted and its issues resolved.",
     "questions": "The questions are sent: the seller must be called before resolving.",
     "resolved": "The issue is resolved.",
+    "extended": "The deadline is extended and the seller emailed.",
 }
 
 
@@ -87,6 +89,7 @@ def _sections_model(
         "pending": placed,
         "owned_by_me": view.assigned_to == staff.name,
         "staff": staff_names(state) if staff.supervisor else [],
+        "supervisor": staff.supervisor,
         "outcomes": [(o.value, console_text.OUTCOME_TEXT[o.value]) for o in CallOutcome],
         "label": lambda issue: case_text.issue_label(issue, state.catalogue),
         "steps": lambda issue: case_text.issue_steps(issue, state.catalogue),
@@ -362,4 +365,40 @@ async def resolve(
         lambda service: service.resolve(seller_id, Resolution.model_validate(fields)),
         "resolved",
         kept={f"note:{issue_id}": note},
+    )
+
+
+@router.post("/issues/{issue_id}/extend")
+async def extend(
+    request: Request,
+    seller_id: str,
+    issue_id: str,
+    csrf: Csrf = "",
+    until: Annotated[str, Form()] = "",
+    reason: Annotated[str, Form()] = "",
+) -> Response:
+    gate = await _gate(request, seller_id, csrf)
+    if isinstance(gate, Response):
+        return gate
+    staff = gate
+    kept = {f"until:{issue_id}": until, f"reason:{issue_id}": reason}
+    if not staff.supervisor:
+        return await case_screen(
+            request, staff, seller_id, "Only a supervisor can extend a deadline.", 403, kept
+        )
+    try:
+        moment = datetime.fromisoformat(until.strip().replace("Z", "+00:00"))
+    except ValueError:
+        why = f"until: {until!r} is not a date and time such as 2027-01-16T15:00Z"
+        return await case_screen(request, staff, seller_id, why, 422, kept)
+    # The form says UTC: a time without an offset is read as UTC.
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    fields = {"issue_id": issue_id, "until": moment, "reason": reason, "extended_by": staff.who}
+    return await _carry_out(
+        request,
+        staff,
+        seller_id,
+        lambda service: service.extend(seller_id, Extension.model_validate(fields)),
+        "extended",
+        kept=kept,
     )

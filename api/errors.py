@@ -101,6 +101,9 @@ ANSWERS: dict[RefusalKind | type[CaseError], Answer] = {
     RefusalKind.OWNED_BY_OTHER: Answer(409, "owned_by_other"),
     RefusalKind.NOT_OWNED: Answer(409, "not_owned"),
     RefusalKind.INVALID_OWNER: Answer(422, "invalid_owner"),
+    RefusalKind.INVALID_EXTENSION: Answer(422, "invalid_extension"),
+    # A case from before deadline extensions:
+    RefusalKind.NOT_EXTENSIBLE: Answer(409, "not_extensible"),
 }
 
 

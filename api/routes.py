@@ -22,6 +22,7 @@ from aha.domain.models import (
     ContactReceipt,
     DetectionEvent,
     DetectionEventBody,
+    Extension,
     Issue,
     Ownership,
     Plan,
@@ -41,6 +42,7 @@ from api.bodies import (
     ContactBody,
     ContactSaved,
     DetectionAccepted,
+    ExtendBody,
     OutcomeBody,
     PendingCalls,
     PlanBody,
@@ -437,6 +439,30 @@ async def release_case(
     return await state.within(
         service.release(seller_id, specialist=who.name, by=who.who, supervisor=who.supervisor)
     )
+
+
+@router.post(
+    "/sellers/{seller_id}/case/issues/{issue_id}/extend",
+    tags=["supervisor"],
+    response_model=Issue,
+    responses=SELLER_ACTION,
+    summary="Extend one issue's deadline, with a reason (supervisor)",
+)
+async def extend_deadline(
+    seller_id: SellerId,
+    issue_id: Annotated[str, Path(max_length=32)],
+    body: ExtendBody,
+    state: State,
+    who: Annotated[Identity, Depends(allow("supervisor"))],
+) -> Issue:
+    """`until` must be later than the issue's deadline, timezone-aware, and at most the
+    policy's `max_extension` past the issue's original deadline in total (422 naming `until`,
+    with what is left); `reason` is required (422). 409 on a closed case or a passed deadline,
+    404 for an unknown issue."""
+    extension = Extension(
+        issue_id=issue_id, until=body.until, reason=body.reason, extended_by=who.who
+    )
+    return await state.within((await state.service()).extend(seller_id, extension))
 
 
 @router.post(

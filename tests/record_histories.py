@@ -27,7 +27,14 @@ from temporalio.testing import WorkflowEnvironment
 import aha
 import workflows
 from aha.dev import temporal_binary
-from aha.domain.models import CallReport, CaseView, PlanSubmission, Resolution, Review
+from aha.domain.models import (
+    CallReport,
+    CaseView,
+    Extension,
+    PlanSubmission,
+    Resolution,
+    Review,
+)
 from aha.domain.policy import parse_policy
 from aha.policy_file import default_policy_text
 from aha.service import case_id_for
@@ -510,6 +517,47 @@ async def calendar_weekend_holiday_canada(cases: Cases) -> str:
     return seller
 
 
+# ---- the deadline edition ---------------------------------------------------------------
+
+EXTENDING_POLICY = 'max_extension = "72h"\n' + ALWAYS_CALLABLE
+CONTACT_POLICY = (
+    'deadline_applies_to = "contact"\nresolution_window = "14d"\nengagement_timeout = "72h"\n'
+    + ALWAYS_CALLABLE
+)
+
+
+async def deadline_extended(cases: Cases, seller: str) -> None:
+    """Reached, then a supervisor extends the deadline by a day: the old deadline passes with
+    the case open, the new deadline's reminder goes out, and the issue is resolved."""
+    await cases.detect(seller)
+    await cases.wait_for_call(seller, 1)
+    await cases.service.report_call_outcome(seller, CallReport(attempt=1, outcome="answered"))
+    view = await cases.view(seller)
+    until = view.issues[0].deadline + timedelta(hours=24)
+    await cases.service.extend(
+        seller,
+        Extension(issue_id="I1", until=until, reason="seller at a trade fair", extended_by="lee"),
+    )
+    await cases.advance(seller, timedelta(hours=73))
+    await cases.wait_for(seller, lambda v: v.status == "engaged")
+    await cases.service.resolve(seller, Resolution(issue_id="I1", note="fixed after the fair"))
+    await cases.wait_for(seller, lambda v: v.status == "resolved")
+
+
+async def contact_mode_reached(cases: Cases, seller: str) -> None:
+    """The "contact" mode: an answered call lifts the deadline; a plan submitted at 60 hours
+    pauses the engagement clock past the 72-hour mark; accepting it resolves the case."""
+    await cases.detect(seller)
+    await cases.wait_for_call(seller, 1)
+    await cases.service.report_call_outcome(seller, CallReport(attempt=1, outcome="answered"))
+    await cases.wait_for(seller, lambda v: v.deadline_lifted_at is not None)
+    await cases.advance(seller, timedelta(hours=60))
+    await cases.service.submit_plan(seller, PLAN)
+    await cases.advance(seller, timedelta(hours=20))
+    await cases.service.review_plan(seller, Review(decision="accept"))
+    await cases.wait_for(seller, lambda v: v.status == "resolved")
+
+
 # ---- the scenarios and the command ------------------------------------------------------
 
 
@@ -559,6 +607,8 @@ SCENARIOS: dict[str, Scenario] = {
         partial(calls_across_dst, zone="Europe/Berlin", region=EUROPE), LONG_DEADLINE_POLICY
     ),
     "calendar_weekend_holiday_canada": Scenario(calendar_weekend_holiday_canada, CALENDAR_POLICY),
+    "deadline_extended": Scenario(with_new_seller(deadline_extended).record, EXTENDING_POLICY),
+    "contact_mode_reached": Scenario(with_new_seller(contact_mode_reached).record, CONTACT_POLICY),
 }
 
 

@@ -42,6 +42,8 @@ REFUSALS = {
     "OwnedByOther": (409, "owned_by_other"),
     "NotOwned": (409, "not_owned"),
     "InvalidOwner": (422, "invalid_owner"),
+    "InvalidExtension": (422, "invalid_extension"),
+    "NotExtensible": (409, "not_extensible"),
 }
 REASON = {"field": "note", "reason": "cannot be empty"}
 

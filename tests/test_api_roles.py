@@ -103,6 +103,12 @@ ROUTES = {
         frozenset({"supervisor"}),
         lambda api, s: {"specialist": "test-specialist"},
     ),
+    "extend": Route(
+        "POST",
+        "/v1/sellers/{seller}/case/issues/I1/extend",
+        frozenset({"supervisor"}),
+        lambda api, s: {"until": "2099-01-01T00:00:00Z", "reason": "seller travelling"},
+    ),
     "contact data": Route(
         "PUT",
         "/v1/sellers/{seller}/contact",

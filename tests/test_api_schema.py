@@ -15,7 +15,7 @@ import base64
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import available_timezones
 
@@ -58,6 +58,7 @@ ROLES: dict[str, str | None] = {
     "POST /v1/sellers/{seller_id}/case/release": "supervisor",
     # Twilio's callback: no token, Twilio's signature, which only Twilio (or a test) can make.
     "POST /v1/telephony/twilio/status": None,
+    "POST /v1/sellers/{seller_id}/case/issues/{issue_id}/extend": "supervisor",
     # Last: resolving a real issue may close its case.
     "POST /v1/sellers/{seller_id}/case/issues/{issue_id}/resolve": "specialist",
 }
@@ -261,6 +262,12 @@ def _assignee(draw: DrawFn, case: AnyCase, world: World) -> None:
     body_of(case)["specialist"] = draw(st.sampled_from(["test-specialist", "test-supervisor"]))
 
 
+def _extension(draw: DrawFn, case: AnyCase, world: World) -> None:
+    hours = draw(st.integers(min_value=-2, max_value=200))
+    until = datetime.now(UTC) + timedelta(hours=72 + hours)
+    body_of(case).update(until=until.isoformat(), reason="seller at a trade fair")
+
+
 # Values the schema cannot tell from the ones the handlers act on (a known issue type, a seller
 # in the directory, a real time zone, a plan a case accepts): half the valid requests get some.
 TWEAKS: dict[str, Tweak] = {
@@ -271,6 +278,7 @@ TWEAKS: dict[str, Tweak] = {
     "GET /v1/cases": _case_filters,
     "GET /v1/queue": _queue_filters,
     "POST /v1/sellers/{seller_id}/case/assign": _assignee,
+    "POST /v1/sellers/{seller_id}/case/issues/{issue_id}/extend": _extension,
 }
 
 

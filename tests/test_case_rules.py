@@ -17,6 +17,7 @@ from aha.domain.models import (
     CallReport,
     CaseStart,
     DetectionEvent,
+    Extension,
     OwnershipChange,
     PlanSubmission,
     Resolution,
@@ -725,7 +726,19 @@ PROVOKE: dict[RefusalKind, Callable[[], None]] = {
     RefusalKind.OWNED_BY_OTHER: lambda: _owned().check_claim(_owner("lee"), T0),
     RefusalKind.NOT_OWNED: lambda: opened().check_release(_owner("dana"), T0),
     RefusalKind.INVALID_OWNER: lambda: opened().check_assign(_owner(None), T0),
+    RefusalKind.INVALID_EXTENSION: lambda: _extensible().check_extend(
+        Extension(issue_id="I1", until=LATE + timedelta(hours=1), reason=""), T0
+    ),
+    RefusalKind.NOT_EXTENSIBLE: lambda: opened().check_extend(
+        Extension(issue_id="I1", until=LATE + timedelta(hours=1), reason="r"), T0
+    ),
 }
+
+
+def _extensible() -> Case:
+    case = new_case(edition=Edition.DEADLINES)
+    case.detect(event(), T0)
+    return case
 
 
 def _owner(name: str | None) -> OwnershipChange:

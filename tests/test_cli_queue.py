@@ -94,6 +94,15 @@ def tokens(tmp_path: Path) -> Path:
         (["assign", "acme", "--to", "ghost", "--as", "lee"], "'ghost' is not a specialist or"),
         (["assign", "acme", "--to", "phones", "--as", "lee"], "known: dana, lee"),
         (["assign", "acme", "--to", "lee", "--as", "dana"], "'dana' is not a supervisor"),
+        (["extend", "acme", "--issue", "I1", "--until", "2027-01-16T15:00Z"], "--reason"),
+        (
+            ["extend", "acme", "--issue", "I1", "--until", "2027-01-16T15:00", "--reason", "r"],
+            "needs a time zone offset",
+        ),
+        (
+            ["extend", "acme", "--issue", "I1", "--until", "2027-01-16T15:00Z", "--reason", "r"],
+            "'dana' is not a supervisor in",
+        ),
     ],
 )
 def test_bad_input_is_a_usage_error(

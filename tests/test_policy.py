@@ -174,7 +174,14 @@ def test_shipped_default_policy_is_the_model_defaults_with_the_example_targets()
         plan_review_within=timedelta(hours=8),
         warn_at=0.5,
     )
-    shipped = Policy(sla=targets)
+    # And it allows 72 hours of extension per issue (none when the key is left out), in the
+    # "resolution" mode, with the "contact" mode's window and engagement timeout ready.
+    shipped = Policy(
+        sla=targets,
+        max_extension=timedelta(hours=72),
+        resolution_window=timedelta(days=14),
+        engagement_timeout=timedelta(hours=72),
+    )
     assert parse_policy(default_policy_text(), "default policy") == shipped
     assert load_policy(None) == shipped
     assert load_policy("") == shipped

@@ -21,6 +21,7 @@ import json
 import zoneinfo
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -465,7 +466,7 @@ async def test_replay_upserts_the_recorded_search_attributes(path: Path) -> None
 # ---- the console edition ---------------------------------------------------------------------
 
 # v6 histories are of the calendar edition, which keeps the console's board too.
-CONSOLE_HISTORIES = [p for p in CASE_HISTORIES if p.stem.startswith(("v5-", "v6-"))]
+CONSOLE_HISTORIES = [p for p in CASE_HISTORIES if p.stem.startswith(("v5-", "v6-", "v9-"))]
 
 
 def local_activities(path: Path) -> list[str]:
@@ -533,5 +534,50 @@ def test_the_calendar_history_opened_in_the_calendar_edition_and_recorded_its_ca
     # Proactive calls on the Saturday at 10:00 and the Monday at 09:00, Toronto winter time.
     placed = [a["scheduled_for"][11:16] for a in view["call_attempts"]]
     assert placed == ["15:00", "14:00"]
-    older = [p for p in CASE_HISTORIES if not p.stem.startswith("v6-")]
+    # v9 histories are of the deadline edition, which keeps the calendar edition too.
+    older = [p for p in CASE_HISTORIES if not p.stem.startswith(("v6-", "v9-"))]
     assert all("calling-calendars-v5" not in patches(p) for p in older)
+
+
+# ---- the deadline edition --------------------------------------------------------------------
+
+
+def result_view(path: Path) -> dict[str, Any]:
+    result = events(path, "WORKFLOW_EXECUTION_COMPLETED")[0]["result"]["payloads"][0]["data"]
+    view: dict[str, Any] = json.loads(base64.b64decode(result))
+    return view
+
+
+def test_the_extension_history_kept_its_audit_trail_under_the_deadline_patch() -> None:
+    path = next(p for p in CASE_HISTORIES if p.stem == "v9-deadline_extended")
+    assert "deadline-rules-v8" in patches(path)
+    view = result_view(path)
+    [issue] = view["issues"]
+    [extension] = issue["extensions"]
+    assert (extension["by"], extension["reason"]) == ("lee", "seller at a trade fair")
+    assert extension["from_deadline"] == issue["original_deadline"]
+    assert extension["to_deadline"] == issue["deadline"] != issue["original_deadline"]
+    # Resolved after the original deadline, before the extended one.
+    assert issue["original_deadline"] < issue["resolved_at"] < issue["deadline"]
+    assert view["status"] == "resolved"
+
+
+def test_the_contact_mode_history_lifted_its_deadline() -> None:
+    path = next(p for p in CASE_HISTORIES if p.stem == "v9-contact_mode_reached")
+    assert "deadline-rules-v8" in patches(path)
+    view = result_view(path)
+    assert view["policy"]["deadline_applies_to"] == "contact"
+    assert view["deadline_lifted_at"] is not None
+    assert any(e["kind"] == "deadline_lifted" for e in view["timeline"])
+    # Resolved more than 72 hours after detection: the 72 hours were to reach the seller.
+    issue = view["issues"][0]
+    took = datetime.fromisoformat(issue["resolved_at"]) - datetime.fromisoformat(
+        issue["detected_at"]
+    )
+    assert took > timedelta(hours=72)
+    assert view["status"] == "resolved"
+
+
+def test_older_histories_do_not_carry_the_deadline_patch() -> None:
+    older = [p for p in CASE_HISTORIES if not p.stem.startswith("v9-")]
+    assert older and all("deadline-rules-v8" not in patches(p) for p in older)

@@ -32,6 +32,7 @@ with workflow.unsafe.imports_passed_through():
         ContactRequest,
         DetectionEvent,
         DetectionReceipt,
+        Extension,
         Issue,
         Ownership,
         OwnershipChange,
@@ -69,6 +70,9 @@ CONSOLE = "console-v4"
 # v5: proactive calls and the first-attempt SLA clock follow the calling calendar of the
 # seller's marketplace (from the directory), holidays included.
 CALLING_CALENDARS = "calling-calendars-v5"
+# v8: a supervisor may extend an issue's deadline (audited, reminders recomputed), and the
+# policy's deadline_applies_to = "contact" lifts the deadline once the seller is reached.
+DEADLINE_RULES = "deadline-rules-v8"
 
 LOCAL_READ_TIMEOUT = timedelta(seconds=10)
 # Sealing and deactivating are quick database writes: a short timeout keeps a crash from
@@ -142,7 +146,9 @@ class CaseWorkflow:
             return Edition.ORDERED
         if not workflow.patched(CALLING_CALENDARS):
             return Edition.CONSOLE
-        return Edition.CALENDARS
+        if not workflow.patched(DEADLINE_RULES):
+            return Edition.CALENDARS
+        return Edition.DEADLINES
 
     async def _step(self) -> None:
         if self._profile_stale:
@@ -362,6 +368,17 @@ class CaseWorkflow:
     @resolve_issue.validator
     def _validate_resolve(self, resolution: Resolution) -> None:
         self._refuse_if(self.case.check_resolution, resolution)
+
+    @workflow.update
+    def extend_deadline(self, extension: Extension) -> Issue:
+        issue, effects = self.case.extend(extension, workflow.now())
+        self._effects.carry_out(effects)
+        self._wake = True
+        return issue
+
+    @extend_deadline.validator
+    def _validate_extend(self, extension: Extension) -> None:
+        self._refuse_if(self.case.check_extend, extension)
 
     @workflow.update
     def claim_case(self, change: OwnershipChange) -> Ownership:

@@ -9,7 +9,7 @@ records anything).
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import IntEnum
 
 from aha.domain import calendar, calling, deadlines, sla
@@ -28,8 +28,10 @@ from aha.domain.models import (
     CaseStart,
     CaseView,
     ContactReceipt,
+    DeadlineExtension,
     DetectionEvent,
     DetectionReceipt,
+    Extension,
     Issue,
     Ownership,
     OwnershipChange,
@@ -73,6 +75,8 @@ class Edition(IntEnum):
     CONSOLE = 4
     # Proactive calls and the first-attempt clock follow the marketplace's calling calendar.
     CALENDARS = 5
+    # Audited deadline extensions, and the policy's "contact" reading of the deadline.
+    DEADLINES = 8
 
 
 # Closure reasons that do not wait for a deadline, and what the seller is told.
@@ -86,6 +90,8 @@ IMMEDIATE_REASONS = {
         "protected or not"
     ),
 }
+# What "working with us" means in the "contact" mode: the seller's engagements.
+ENGAGEMENTS = "an answered call, contact me now or a plan of action"
 
 # Who "reported" an attempt nobody reported in time: a person's late report may replace it.
 NO_REPORT = "system (no report in time)"
@@ -173,7 +179,10 @@ class Case:
             return self._take([CloseResolved()])
         case_deadline = self.deadline()
         if case_deadline is not None and now >= case_deadline:
-            return self._take([Deactivate(ClosureReason.DEADLINE_PASSED)])
+            return self._take([Deactivate(self._deadline_reason())])
+        disengaged = self._engagement_due()
+        if disengaged is not None and now >= disengaged:
+            return self._take([Deactivate(ClosureReason.SELLER_DISENGAGED)])
         self._queue_due_reminders(now)
         self._sla_points_due(now)
         return self._take()
@@ -184,7 +193,11 @@ class Case:
         candidates: list[tuple[datetime, str]] = []
         case_deadline = self.deadline()
         if case_deadline is not None:
-            candidates.append((case_deadline, "deactivation deadline"))
+            what = "end of the resolution window" if self.lifted else "deactivation deadline"
+            candidates.append((case_deadline, what))
+        disengaged = self._engagement_due()
+        if disengaged is not None:
+            candidates.append((disengaged, "seller engagement timeout"))
         reminder = deadlines.next_reminder(self._reminders, self._reminders_sent)
         if reminder is not None:
             candidates.append((reminder, "reminder email"))
@@ -204,10 +217,19 @@ class Case:
     def start_deactivation(self, reason: ClosureReason, now: datetime) -> None:
         """From here on the case takes no more actions: the deadline (or the rule) has won."""
         self.closing = True
-        if reason == ClosureReason.DEADLINE_PASSED:
+        if reason in (ClosureReason.DEADLINE_PASSED, ClosureReason.RESOLUTION_WINDOW_PASSED):
             self._overdue = [i for i in self.view.open_issues() if i.deadline <= now]
             ids = ", ".join(i.id for i in self._overdue)
-            self._deactivation_reason = "deadline passed with unresolved issue(s) " + ids
+            what = "deadline" if reason == ClosureReason.DEADLINE_PASSED else "resolution window"
+            self._deactivation_reason = f"{what} passed with unresolved issue(s) " + ids
+        elif reason == ClosureReason.SELLER_DISENGAGED:
+            assert self.policy is not None
+            self._overdue = self.view.open_issues()
+            self._deactivation_reason = (
+                f"no engagement from the seller ({ENGAGEMENTS}) for "
+                f"{format_duration(self.policy.engagement_timeout)}, with unresolved issue(s) "
+                + ", ".join(i.id for i in self._overdue)
+            )
         else:
             self._overdue = self.view.open_issues()
             self._deactivation_reason = IMMEDIATE_REASONS[reason]
@@ -223,6 +245,7 @@ class Case:
             now,
             issues=self._overdue,
             reason=self._deactivation_reason,
+            closure=self.view.closure_reason if self.edition >= Edition.DEADLINES else None,
         )
         return self._take()
 
@@ -275,6 +298,7 @@ class Case:
         now: datetime,
         issues: list[Issue] | None = None,
         reason: str = "",
+        closure: ClosureReason | None = None,
     ) -> None:
         request = EmailRequest(
             key=f"{self.run_key}/email/{step}",
@@ -283,6 +307,7 @@ class Case:
             issues=issues or [],
             deadline=self.deadline(),
             reason=reason,
+            closure_reason=closure,
         )
         if self.edition >= Edition.ORDERED:
             if kind in DROPPABLE_NOTICES:
@@ -431,6 +456,8 @@ class Case:
                     who,
                     now=now,
                 )
+                self._lift_deadlines(now)
+            self._engaged(now)
             self.view.reached = True
             self._sla_met(SlaTarget.REACHED, now)
             if plan and plan.review_state == ReviewState.INFO_REQUESTED:
@@ -507,6 +534,8 @@ class Case:
         else:
             self.view.status = CaseStatus.AWAITING_CONTACT
         self.view.deadline = self.deadline() or self.view.deadline
+        if self.edition >= Edition.DEADLINES:
+            self.view.engagement_due_at = self._engagement_due()
 
     def _take(self, more: list[Effect] | None = None) -> list[Effect]:
         effects, self._effects = self._effects + (more or []), []
@@ -563,9 +592,17 @@ class Case:
             label=event.label,
             guidance=event.guidance,
         )
+        tag = ""
+        if self.edition >= Edition.DEADLINES:
+            if self.lifted:
+                # Detected after the seller was reached: the window runs from its opening.
+                assert self.policy.resolution_window is not None
+                issue.deadline = now + self.policy.resolution_window
+                tag = "window"
+            issue.original_deadline = issue.deadline
         self.view.issues.append(issue)
         for key, moment in deadlines.reminder_times(
-            issue.id, issue.deadline, now, self.policy
+            issue.id, issue.deadline, now, self.policy, tag
         ).items():
             self._reminders[key] = moment
             self._reminder_issue[key] = issue.id
@@ -619,10 +656,15 @@ class Case:
             self.record(
                 TimelineKind.SELLER_REACHED, "the seller pressed contact me now", who, now=now
             )
+            self._lift_deadlines(now)
+        self._engaged(now)
         self.view.reached = True
         self._sla_met(SlaTarget.REACHED, now)
         self.refresh_status()
-        return ContactReceipt(attempt=attempt.number, created=True), [PlaceCall(attempt)]
+        receipt = ContactReceipt(attempt=attempt.number, created=True)
+        if self.edition >= Edition.DEADLINES:
+            return receipt, self._take([PlaceCall(attempt)])  # with the lift's email, if any
+        return receipt, [PlaceCall(attempt)]
 
     # ---- call outcomes -------------------------------------------------------------------
 
@@ -701,6 +743,7 @@ class Case:
             now=now,
         )
         self._start_review_clock(now)
+        self._engaged(now)
         self.refresh_status()
         return self.view.plan
 
@@ -729,6 +772,7 @@ class Case:
         plan.reviewed_at = now
         plan.reviewed_by = review.reviewer
         self._sla_met(SlaTarget.PLAN_REVIEW, now)
+        self._engaged(now)  # the review hands the turn back to the seller
         if review.decision == ReviewDecision.ACCEPT:
             plan.review_state = ReviewState.ACCEPTED
             self.record(
@@ -789,6 +833,158 @@ class Case:
         issue.resolved_by = who
         issue.resolution = note
         self.record(TimelineKind.ISSUE_RESOLVED, f"{issue.id}: {note}", who, now=now)
+
+    # ---- deadline extensions -------------------------------------------------------------
+
+    def check_extend(self, extension: Extension, now: datetime) -> None:
+        assert self.policy is not None
+        self.check_open(now)
+        if self.edition < Edition.DEADLINES:
+            raise Refusal(
+                RefusalKind.NOT_EXTENSIBLE,
+                "this case opened before deadline extensions: its deadlines cannot move",
+            )
+        issue = self.view.issue(extension.issue_id)
+        if issue is None:
+            raise Refusal(RefusalKind.UNKNOWN_ISSUE, f"unknown issue {extension.issue_id}")
+        if issue.status != IssueStatus.OPEN:
+            raise Refusal(RefusalKind.ALREADY_RESOLVED, f"issue {issue.id} is already resolved")
+        self._check_before_deadline([issue.id], now)
+        problems: list[FieldReason] = []
+        until = extension.until
+        if until.tzinfo is None or until.utcoffset() is None:
+            problems.append(
+                FieldReason("until", "until needs a time zone, e.g. 2027-01-16T15:00:00Z")
+            )
+        else:
+            try:
+                problem = deadlines.extension_problem(
+                    issue.deadline,
+                    issue.original_deadline or issue.deadline,
+                    until.astimezone(UTC),
+                    self.policy.max_extension,
+                )
+            except OverflowError:
+                problem = "until is out of range"
+            if problem is not None:
+                problems.append(FieldReason("until", problem))
+        if not extension.reason.strip():
+            problems.append(FieldReason("reason", "an extension needs a reason"))
+        if problems:
+            message = "; ".join(p.reason for p in problems)
+            raise Refusal(RefusalKind.INVALID_EXTENSION, message, problems)
+
+    def extend(self, extension: Extension, now: datetime) -> tuple[Issue, list[Effect]]:
+        """Move one issue's deadline: its reminders follow it, and the seller is emailed.
+        The SLA clocks keep the deadline they started with: they measure the team."""
+        issue = self.view.issue(extension.issue_id)
+        assert issue is not None
+        until = extension.until.astimezone(UTC)
+        if issue.original_deadline is None:
+            issue.original_deadline = issue.deadline
+        entry = DeadlineExtension(
+            at=now,
+            by=extension.extended_by,
+            from_deadline=issue.deadline,
+            to_deadline=until,
+            reason=extension.reason.strip(),
+        )
+        issue.extensions.append(entry)
+        issue.deadline = until
+        self.record(
+            TimelineKind.DEADLINE_EXTENDED,
+            f"{issue.id}: deadline {entry.from_deadline:%Y-%m-%d %H:%M} -> "
+            f"{until:%Y-%m-%d %H:%M} UTC: {entry.reason}",
+            extension.extended_by,
+            now=now,
+        )
+        self._reschedule_reminders(issue, f"x{len(issue.extensions)}", now)
+        self._email(
+            EmailKind.DEADLINE_EXTENDED,
+            f"deadline-extended/{issue.id}/{len(issue.extensions)}",
+            now,
+            issues=[issue.model_copy(deep=True)],
+        )
+        self.refresh_status()
+        return issue, self._take()
+
+    def _reschedule_reminders(self, issue: Issue, tag: str, now: datetime) -> None:
+        """Unsent reminders of the old deadline go; the new deadline's are scheduled."""
+        assert self.policy is not None
+        for key in [k for k, i in self._reminder_issue.items() if i == issue.id]:
+            if key not in self._reminders_sent:
+                del self._reminders[key]
+                del self._reminder_issue[key]
+        for key, moment in deadlines.reminder_times(
+            issue.id, issue.deadline, now, self.policy, tag
+        ).items():
+            self._reminders[key] = moment
+            self._reminder_issue[key] = issue.id
+
+    # ---- the "contact" reading of the deadline -------------------------------------------
+
+    @property
+    def contact_mode(self) -> bool:
+        return (
+            self.edition >= Edition.DEADLINES
+            and self.policy is not None
+            and self.policy.deadline_applies_to == "contact"
+        )
+
+    @property
+    def lifted(self) -> bool:
+        return self.view.deadline_lifted_at is not None
+
+    def _deadline_reason(self) -> ClosureReason:
+        if self.lifted:
+            return ClosureReason.RESOLUTION_WINDOW_PASSED
+        return ClosureReason.DEADLINE_PASSED
+
+    def _lift_deadlines(self, now: datetime) -> None:
+        """The seller is reached: in the "contact" mode, no deactivation deadline any more;
+        each open issue has the resolution window from now to be worked through."""
+        if not self.contact_mode or self.lifted:
+            return
+        case_deadline = self.deadline()
+        if case_deadline is None or now >= case_deadline:
+            return
+        assert self.policy is not None and self.policy.resolution_window is not None
+        window_end = now + self.policy.resolution_window
+        self.view.deadline_lifted_at = now
+        lifted = self.view.open_issues()
+        for issue in lifted:
+            # Never shorter than an extension already granted.
+            issue.deadline = max(issue.deadline, window_end)
+            issue.original_deadline = issue.deadline
+            self._reschedule_reminders(issue, "window", now)
+        self.record(
+            TimelineKind.DEADLINE_LIFTED,
+            f"seller reached before the deadline: deactivation deadline lifted; "
+            f"{', '.join(i.id for i in lifted)} to be resolved by {window_end:%Y-%m-%d %H:%M} UTC "
+            f"(resolution window {format_duration(self.policy.resolution_window)}), with "
+            f"{ENGAGEMENTS} at least every {format_duration(self.policy.engagement_timeout)}",
+            now=now,
+        )
+        self._email(
+            EmailKind.DEADLINE_LIFTED,
+            "deadline-lifted",
+            now,
+            issues=[i.model_copy(deep=True) for i in lifted],
+        )
+
+    def _engaged(self, now: datetime) -> None:
+        if self.contact_mode and self.lifted:
+            self.view.engaged_at = now
+
+    def _engagement_due(self) -> datetime | None:
+        """When the seller counts as disengaged: none before the lift, and none while a plan
+        waits for the team's review (the team's turn, not the seller's)."""
+        if not self.contact_mode or self.view.engaged_at is None or self.view.closed:
+            return None
+        if self.view.status == CaseStatus.PLAN_UNDER_REVIEW:
+            return None
+        assert self.policy is not None
+        return self.view.engaged_at + self.policy.engagement_timeout
 
     # ---- ownership -----------------------------------------------------------------------
 

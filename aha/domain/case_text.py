@@ -133,12 +133,23 @@ def case_summary(view: CaseView) -> str:
         lines.append(f"next call: {cli_time(view.next_call_at, view.timezone)}")
     if view.calling_stopped_reason and not view.closed:
         lines.append(f"calling stopped: {view.calling_stopped_reason}")
+    if view.deadline_lifted_at:
+        lines.append(
+            f"deadline lifted: seller reached {cli_time(view.deadline_lifted_at, view.timezone)}"
+        )
+    if view.engagement_due_at and not view.closed:
+        lines.append(f"engage again by: {cli_time(view.engagement_due_at, view.timezone)}")
     lines.append("issues:")
     for issue in view.issues:
         lines.append(
             f"  {issue.id} {issue.type} ({issue.severity}) {issue.status}"
             f" deadline {issue.deadline:%Y-%m-%d %H:%M} UTC"
         )
+        for x in issue.extensions:
+            lines.append(
+                f"    extended {x.at:%Y-%m-%d %H:%M} by {x.by}: {x.from_deadline:%Y-%m-%d %H:%M}"
+                f" -> {x.to_deadline:%Y-%m-%d %H:%M} UTC ({x.reason})"
+            )
     if view.call_attempts:
         lines.append("call attempts:")
         for a in view.call_attempts:
@@ -165,6 +176,11 @@ def details_markdown(view: CaseView) -> str:
     lines = [f"- **Status:** `{view.status}`"]
     if view.deadline:
         lines.append(f"- **Deadline:** {when(view.deadline)}")
+    if view.deadline_lifted_at:
+        lines.append(f"- **Deadline lifted:** seller reached {when(view.deadline_lifted_at)}")
+    extended = sum(len(i.extensions) for i in view.issues)
+    if extended:
+        lines.append(f"- **Extensions:** {extended}")
     if view.next_call_at:
         lines.append(f"- **Next scheduled call:** {when(view.next_call_at)}")
     elif view.calling_stopped_reason and not view.closed:

@@ -9,7 +9,7 @@ from pydantic import BaseModel
 from aha.domain import case_text
 from aha.domain.catalogue import Catalogue
 from aha.domain.models import Issue
-from aha.domain.vocabulary import EmailKind
+from aha.domain.vocabulary import ClosureReason, EmailKind
 
 
 class EmailRequest(BaseModel):
@@ -25,6 +25,8 @@ class EmailRequest(BaseModel):
     fence: str | None = None
     # For a "fix your number" email: the number it is about; a newer one makes it pointless.
     phone_version: int | None = None
+    # For a deactivation (deadline edition on): why, so the email says which rule won.
+    closure_reason: ClosureReason | None = None
 
 
 class Recipient(BaseModel):
@@ -54,6 +56,14 @@ def _ways_to_act(to: Recipient) -> str:
         "  - Submit a plan of action: root cause, corrective actions, preventive measures.\n"
         "Our team will also try to call your emergency contact number."
     )
+
+
+def _deactivation_cause(reason: ClosureReason | None) -> str:
+    if reason == ClosureReason.RESOLUTION_WINDOW_PASSED:
+        return "The resolution window passed before the issues below were resolved"
+    if reason == ClosureReason.SELLER_DISENGAGED:
+        return "We stopped hearing from you while the issues below were unresolved"
+    return "The deadline passed before the issues below were resolved"
 
 
 def render(request: EmailRequest, to: Recipient, catalogue: Catalogue) -> tuple[str, str]:
@@ -90,10 +100,27 @@ def render(request: EmailRequest, to: Recipient, catalogue: Catalogue) -> tuple[
         body = (
             f"Thank you. The issues below are resolved and your account stays active.\n\n{issues}"
         )
+    elif request.kind == "deadline_extended":
+        new = request.issues[0].deadline if request.issues else request.deadline
+        new_text = case_text.deadline_text(new, to.timezone) if new else "not set"
+        subject = f"More time: your account health issue's deadline is now {new_text}"
+        body = (
+            "Our team has extended the deadline of the issue below. Your account stays "
+            f"protected while you work with us.\n\nNew deadline: {new_text}\n\n"
+            f"{issues}\n\n{_ways_to_act(to)}"
+        )
+    elif request.kind == "deadline_lifted":
+        subject = "We reached you: your account will not be deactivated while you work with us"
+        body = (
+            "Thank you for getting in touch. Your account will not be deactivated as long as "
+            "you keep working with us: answer our calls, press contact me now or submit your "
+            f"plan of action. Resolve the issues below by: {deadline}\n\n"
+            f"{issues}\n\n{_ways_to_act(to)}"
+        )
     else:
         subject = "Your account has been deactivated"
         body = (
-            "The deadline passed before the issues below were resolved, so your account has "
+            f"{_deactivation_cause(request.closure_reason)}, so your account has "
             f"been deactivated.\n\nReason: {request.reason}\n\n{issues}\n\n"
             "You can appeal with a plan of action on your account health page:\n"
             f"  {to.page_url}"

@@ -75,6 +75,16 @@ class ContactChange(Strict):
     changed_by: str = Field(default="system", max_length=200)
 
 
+class DeadlineExtension(Strict):
+    """One audited move of an issue's deadline by a supervisor."""
+
+    at: datetime
+    by: str
+    from_deadline: datetime
+    to_deadline: datetime
+    reason: str
+
+
 class Issue(Strict):
     id: str
     event_id: str
@@ -91,6 +101,10 @@ class Issue(Strict):
     # From the detection event: what people read about this issue (empty in older cases).
     label: str = ""
     guidance: list[str] = []
+    # The deadline before any extension (set by the deadline edition; None in older cases),
+    # and every extension since, oldest first.
+    original_deadline: datetime | None = None
+    extensions: list[DeadlineExtension] = []
 
 
 class CallAttempt(Strict):
@@ -151,6 +165,16 @@ class Resolution(Strict):
     issue_id: str
     note: str = Field(max_length=4000)
     resolved_by: str = "specialist"
+
+
+class Extension(Strict):
+    """A supervisor moves one issue's deadline to `until`, saying why."""
+
+    issue_id: str = Field(max_length=32)
+    # Timezone-aware; the case refuses a naive time, naming `until`.
+    until: datetime
+    reason: str = Field(max_length=2000)
+    extended_by: str = Field(default="supervisor", max_length=200)
 
 
 class TimelineEntry(Strict):
@@ -236,6 +260,14 @@ class CaseView(Strict):
     # The marketplace whose calling calendar the case calls in (the seller's record at open),
     # for cases that follow calendars.
     calling_marketplace: str | None = None
+    # "contact" mode: when reaching the seller lifted the deactivation deadlines (the issues'
+    # deadlines are then the ends of their resolution windows), and the seller's last
+    # engagement (answered call, contact me now, plan submitted, or a request for information
+    # handing the turn back to the seller).
+    deadline_lifted_at: datetime | None = None
+    engaged_at: datetime | None = None
+    # When the seller counts as disengaged if nothing happens first (None: not tracked now).
+    engagement_due_at: datetime | None = None
 
     def issue(self, issue_id: str) -> Issue | None:
         return next((i for i in self.issues if i.id == issue_id), None)

@@ -6,7 +6,7 @@ import re
 import tomllib
 from datetime import date, datetime, time, timedelta
 from itertools import pairwise
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -296,8 +296,25 @@ class Policy(BaseModel):
     notice_give_up: timedelta = timedelta(days=7)
     sla: SlaTargets = SlaTargets()
     specialist_hours: SpecialistHours = SpecialistHours()
+    # The most a supervisor may move one issue's deadline past its original, in total.
+    # Absent, no extension is allowed: granting time is a policy decision, never a default.
+    max_extension: timedelta = timedelta(0)
+    # "resolution": every issue must be resolved by its deadline. "contact": reaching the
+    # seller before the deadline lifts it and starts `resolution_window` for the plan; the
+    # seller must keep engaging (no gap longer than `engagement_timeout`).
+    deadline_applies_to: Literal["resolution", "contact"] = "resolution"
+    resolution_window: timedelta | None = None
+    engagement_timeout: timedelta = timedelta(hours=72)
 
-    @field_validator("deadline", "call_report_timeout", "notice_give_up", mode="before")
+    @field_validator(
+        "deadline",
+        "call_report_timeout",
+        "notice_give_up",
+        "max_extension",
+        "resolution_window",
+        "engagement_timeout",
+        mode="before",
+    )
     @classmethod
     def _parse_duration(cls, value: Any) -> Any:
         return _duration(value)
@@ -336,9 +353,19 @@ class Policy(BaseModel):
             "call_retry_after.voicemail": self.call_retry_after.voicemail,
             "notice_give_up": self.notice_give_up,
         }
+        durations["engagement_timeout"] = self.engagement_timeout
+        if self.resolution_window is not None:
+            durations["resolution_window"] = self.resolution_window
         for key, value in durations.items():
             if value <= timedelta(0):
                 raise ValueError(f"{key} must be longer than zero")
+        if self.max_extension < timedelta(0):
+            raise ValueError("max_extension cannot be negative")
+        if self.deadline_applies_to == "contact" and self.resolution_window is None:
+            raise ValueError(
+                "resolution_window is required when deadline_applies_to is 'contact' "
+                '(e.g. resolution_window = "14d")'
+            )
         reach_by = self.sla.reached_by_before_deadline
         if reach_by is not None and reach_by >= self.deadline:
             raise ValueError(

@@ -54,6 +54,10 @@ class ClosureReason(StrEnum):
     DEADLINE_PASSED = "deadline_passed"
     NOT_ENROLLED = "not_enrolled"
     IMMEDIATE_POLICY = "immediate_policy"
+    # "contact" mode: the seller was reached, but the resolution window passed unresolved.
+    RESOLUTION_WINDOW_PASSED = "resolution_window_passed"
+    # "contact" mode: the seller was reached, then stopped engaging for `engagement_timeout`.
+    SELLER_DISENGAGED = "seller_disengaged"
 
 
 class EmailKind(StrEnum):
@@ -62,6 +66,8 @@ class EmailKind(StrEnum):
     INVALID_NUMBER = "invalid_number"
     RESOLVED = "resolved"
     DEACTIVATED = "deactivated"
+    DEADLINE_EXTENDED = "deadline_extended"
+    DEADLINE_LIFTED = "deadline_lifted"
 
 
 class NoticeState(StrEnum):
@@ -123,6 +129,8 @@ class TimelineKind(StrEnum):
     SLA_NOT_TRACKED = "sla_not_tracked"
     STAFF_ALERT_SENT = "staff_alert_sent"
     STAFF_ALERT_FAILED = "staff_alert_failed"
+    DEADLINE_EXTENDED = "deadline_extended"
+    DEADLINE_LIFTED = "deadline_lifted"
 
 
 class RefusalKind(StrEnum):
@@ -148,6 +156,8 @@ class RefusalKind(StrEnum):
     OWNED_BY_OTHER = "OwnedByOther"
     NOT_OWNED = "NotOwned"
     INVALID_OWNER = "InvalidOwner"
+    INVALID_EXTENSION = "InvalidExtension"
+    NOT_EXTENSIBLE = "NotExtensible"
 
 
 class SlaTarget(StrEnum):
