@@ -35,6 +35,7 @@ from aha.domain.policy import Policy
 from aha.policy_file import load_policy
 from aha.ports import Dialer
 from aha.twilio_settings import twilio_account
+from workflows.appeal import AppealWorkflow
 from workflows.case import CaseWorkflow
 from workflows.case_metrics import HISTOGRAM_BUCKETS
 from workflows.enrollment import EnrollmentSweep
@@ -89,12 +90,13 @@ def build_worker(
     return Worker(
         client,
         task_queue=settings.task_queue,
-        workflows=[CaseWorkflow, CaseNotices, EnrollmentSweep],
+        workflows=[CaseWorkflow, CaseNotices, EnrollmentSweep, AppealWorkflow],
         activities=[
             accounts.current_policy,
             accounts.seller_profile,
             accounts.deactivate_account,
             accounts.seal_case,
+            accounts.reactivate_account,
             emails.send_email,
             emails.deliver_email,
             calls.place_call,

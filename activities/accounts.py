@@ -55,3 +55,15 @@ class AccountActivities:
         log.warning(
             "account deactivated", seller_id=seller_id, workflow_id=activity.info().workflow_id
         )
+
+    @activity.defn
+    def reactivate_account(self, seller_id: str) -> None:
+        """Reactivate the seller's account after an accepted appeal; doing it again changes
+        nothing."""
+        try:
+            self.directory.set_account_status(seller_id, AccountStatus.ACTIVE)
+        except LookupError as err:
+            raise ApplicationError(str(err), type="UnknownSeller", non_retryable=True) from err
+        log.warning(
+            "account reactivated", seller_id=seller_id, workflow_id=activity.info().workflow_id
+        )

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from aha.domain.board import CaseRow, QueueCursor, QueueFilter, case_row
+from aha.domain.vocabulary import CaseStatus
 from aha.ports import CaseBoard, CaseGateway, RunStatus
 
 PAGE = 500
@@ -27,6 +28,9 @@ class Reconciled:
 async def reconcile(board: CaseBoard, cases: CaseGateway, dry_run: bool = False) -> Reconciled:
     found = Reconciled()
     for row in await asyncio.to_thread(_open_rows, board):
+        if row.status == CaseStatus.APPEAL_UNDER_REVIEW:
+            # The case run has ended; its appeal workflow keeps this row and closes it.
+            continue
         found.checked += 1
         state = await cases.run_state(row.case_id, row.run_id)
         if state is None or state[0] == RunStatus.RUNNING:

@@ -31,6 +31,7 @@ from aha.board_reads import BoardReads, PendingCall
 from aha.catalogue_file import load_catalogue
 from aha.config import Settings
 from aha.domain import case_text
+from aha.domain.appeal_models import AppealReview
 from aha.domain.board import OPEN_STATUSES, QueueFilter, QueueItem
 from aha.domain.catalogue import Catalogue, CatalogueError
 from aha.domain.contact import InvalidContact
@@ -298,6 +299,29 @@ async def cmd_submit_plan(args: argparse.Namespace, settings: Settings) -> None:
     )
     plan = await (await _service(settings)).submit_plan(args.seller, submission)
     _emit(args, plan, f"plan submitted for {', '.join(plan.issue_ids)}: under review")
+
+
+async def cmd_appeal(args: argparse.Namespace, settings: Settings) -> None:
+    submission = PlanSubmission(
+        root_cause=args.root_cause,
+        corrective_actions=args.action or [],
+        preventive_measures=args.prevention or [],
+        submitted_by=args.by,
+    )
+    appeal = await (await _service(settings)).appeal(args.seller, submission)
+    _emit(args, appeal, f"appeal {appeal.number} of {args.seller}: {appeal.state}")
+
+
+async def cmd_review_appeal(args: argparse.Namespace, settings: Settings) -> None:
+    if args.accept:
+        review = AppealReview(decision="accept", reviewer=args.by)
+    else:
+        review = AppealReview(decision="reject", reason=args.reject, reviewer=args.by)
+    appeal = await (await _service(settings)).review_appeal(args.seller, review)
+    text = f"appeal {appeal.number} of {args.seller}: {appeal.state}"
+    if appeal.state == "accepted":
+        text += ", account reactivated"
+    _emit(args, appeal, text)
 
 
 async def cmd_review_plan(args: argparse.Namespace, settings: Settings) -> None:
@@ -759,6 +783,22 @@ def build_parser() -> argparse.ArgumentParser:
     decision.add_argument("--accept", action="store_true")
     decision.add_argument("--request-info", action="append", metavar="QUESTION")
     review.add_argument("--by", default="specialist")
+
+    appeal = command("appeal", cmd_appeal, "a deactivated seller appeals with a plan of action")
+    appeal.add_argument("seller")
+    appeal.add_argument("--root-cause", required=True, metavar="TEXT")
+    appeal.add_argument("--action", action="append", metavar="TEXT")
+    appeal.add_argument("--prevention", action="append", metavar="TEXT")
+    appeal.add_argument("--by", default="seller")
+
+    review_appeal = command(
+        "review-appeal", cmd_review_appeal, "a specialist accepts or rejects the appeal"
+    )
+    review_appeal.add_argument("seller")
+    verdict = review_appeal.add_mutually_exclusive_group(required=True)
+    verdict.add_argument("--accept", action="store_true")
+    verdict.add_argument("--reject", metavar="REASON")
+    review_appeal.add_argument("--by", default="specialist")
 
     resolve = command("resolve", cmd_resolve, "a specialist resolves an issue directly")
     resolve.add_argument("seller")

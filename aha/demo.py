@@ -21,6 +21,7 @@ from aha.adapters.stores import open_programme_store
 from aha.adapters.temporal.gateway import TemporalCases
 from aha.catalogue_file import load_catalogue
 from aha.config import Settings
+from aha.domain.appeal_models import AppealReview
 from aha.domain.catalogue import Catalogue
 from aha.domain.models import DetectionEvent, PlanSubmission, Resolution, Review, SweepRequest
 from aha.domain.policy import Policy
@@ -145,9 +146,8 @@ async def run_demo(client: Client, settings: Settings, interval: float = 20.0) -
             script = SCRIPTS[round_number % len(SCRIPTS)]
             contact = store.get(seller_id)
             if contact is not None and contact.account_status == "deactivated":
-                # Demo only: the seller appealed and won, so its account can go round again.
-                store.set_account_status(seller_id, AccountStatus.ACTIVE)
-                log.info("demo appeal granted", seller_id=seller_id)
+                # The seller appeals and wins, so its account can go round again.
+                await grant_appeal(service, store, seller_id)
             detected_at = datetime.now(UTC)
             if script == "late_report":
                 # Reported 2 min before its deadline: this case reaches it in minutes.
@@ -173,6 +173,33 @@ async def run_demo(client: Client, settings: Settings, interval: float = 20.0) -
             except Exception as err:  # the demo must outlive any one refused or failed event
                 log.info("demo detection refused", seller_id=seller_id, reason=str(err))
             await asyncio.sleep(interval)
+
+
+DEMO_APPEAL = PlanSubmission(
+    root_cause="A new employee listed products without checking the policy",
+    corrective_actions=["Removed the listings", "Trained the team on the policy"],
+    preventive_measures=["A second person checks every new listing"],
+)
+
+
+async def grant_appeal(service: CaseService, store: ProgrammeStore, seller_id: str) -> None:
+    """A real appeal, accepted by a demo specialist: the appeal workflow reactivates the
+    account. Should the appeal be refused (its window long gone), the demo flips it itself."""
+    try:
+        await service.appeal(seller_id, DEMO_APPEAL)
+        await service.review_appeal(
+            seller_id, AppealReview(decision="accept", reviewer="specialist:demo")
+        )
+        for _ in range(100):
+            contact = store.get(seller_id)
+            if contact is not None and contact.account_status == AccountStatus.ACTIVE:
+                log.info("demo appeal granted", seller_id=seller_id)
+                return
+            await asyncio.sleep(0.1)
+        raise TimeoutError("the account was not reactivated within 10 s")
+    except Exception as err:  # the demo must go on whatever the appeal met
+        log.info("demo appeal refused; reactivating directly", seller_id=seller_id, reason=str(err))
+        store.set_account_status(seller_id, AccountStatus.ACTIVE)
 
 
 async def _quietly(action: asyncio.Future[None] | object) -> None:

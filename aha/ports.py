@@ -16,6 +16,8 @@ from typing import Any, Literal, Protocol, TypeVar
 
 from pydantic import BaseModel
 
+from aha.domain.appeal_models import Appeal, AppealView
+from aha.domain.appeals import AppealStart
 from aha.domain.board import (
     CallCursor,
     CaseRow,
@@ -294,6 +296,9 @@ class CaseUpdate(StrEnum):
     RELEASE_CASE = "release_case"
     ASSIGN_CASE = "assign_case"
     EXTEND_DEADLINE = "extend_deadline"
+    # The appeal workflow's (linked to a deactivated case run).
+    SUBMIT_APPEAL = "submit_appeal"
+    REVIEW_APPEAL = "review_appeal"
 
 
 class CaseSummary(BaseModel):
@@ -430,4 +435,25 @@ class CaseGateway(Protocol):
 
     async def workflow_pollers(self, task_queue: str, seen_since: datetime) -> int:
         """How many workers polled the task queue for workflow tasks since `seen_since`."""
+        ...
+
+    async def open_appeal(
+        self,
+        appeal_id: str,
+        start: AppealStart,
+        submission: BaseModel,
+        *,
+        task_queue: str,
+        seller_id: str,
+        marketplace: str,
+        summary: str,
+        details: str,
+    ) -> Appeal:
+        """Update-with-start of the appeal workflow: the appeal joins the running one or
+        starts it (AlreadyStarted when it has ended; UpdateRefused). Reviews go through
+        `update_case` with the appeal's id."""
+        ...
+
+    async def appeal_view(self, appeal_id: str) -> AppealView | None:
+        """The appeal as it stands (running) or ended (its result); None if there is none."""
         ...

@@ -21,8 +21,10 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 
 from aha.catalogue_file import shipped_catalogue
-from aha.domain import case_text
+from aha.domain import appeals, case_text
 from aha.domain import catalogue as issue_catalogue
+from aha.domain.appeal_models import Appeal, AppealReview, AppealView
+from aha.domain.board import case_row
 from aha.domain.catalogue import Catalogue
 from aha.domain.contact import SellerContact
 from aha.domain.models import (
@@ -47,7 +49,8 @@ from aha.domain.models import (
     SweepResult,
 )
 from aha.domain.policy import MARKETPLACE_PATTERN as MARKETPLACE_PATTERN  # surfaces use it
-from aha.domain.vocabulary import AccountStatus, EnrollmentState, RefusalKind
+from aha.domain.refusals import Refusal
+from aha.domain.vocabulary import AccountStatus, CaseStatus, EnrollmentState, RefusalKind
 from aha.ports import (
     AlreadyStarted,
     CaseFilter,
@@ -459,7 +462,8 @@ class CaseService:
                     f"the case of seller {seller_id} cannot be read now: {err}"
                 ) from err
         if status == RunStatus.COMPLETED:
-            return await self._with_owed_notices(await self.cases.case_result(case_id))
+            closed = await self._with_owed_notices(await self.cases.case_result(case_id))
+            return await self._with_appeal(closed)
         raise CaseError(f"the case workflow of seller {seller_id} ended: {status.value}")
 
     async def explain_wait(self, waited: float, address: str) -> str:
@@ -532,6 +536,127 @@ class CaseService:
             next_page_token=base64.urlsafe_b64encode(next_token).decode() if next_token else None,
         )
 
+    # ---- appeals after deactivation --------------------------------------------------------
+
+    async def appeal(self, seller_id: str, submission: PlanSubmission) -> Appeal:
+        """Appeal the seller's deactivated case with a plan of action (its AppealWorkflow is
+        started by the first appeal); a repeated delivery of the appeal under review gets it
+        back unchanged."""
+        view = await self._deactivated_case(seller_id)
+        try:
+            appeals.check_plan(submission)
+            window = appeals.recorded_window(view)
+            if window is not None and view.closed_at is not None:
+                closed = appeals.window_closed(view.closed_at, window, datetime.now(UTC))
+                if closed is not None:
+                    raise closed
+        except Refusal as refusal:
+            raise _refused_here(refusal) from None
+        appeal_id = self._appeal_id(view)
+        assert view.closed_at is not None  # check_appealable
+        start = appeals.AppealStart(
+            case_id=view.case_id,
+            case_run_id=view.run_id or "",
+            seller_id=view.seller_id,
+            marketplace=view.marketplace,
+            deactivated_at=view.closed_at,
+            closure_reason=view.closure_reason,
+            window=window,
+            row=case_row(view, 0) if view.issues else None,
+        )
+        try:
+            return await self.cases.open_appeal(
+                appeal_id,
+                start,
+                submission,
+                task_queue=self.task_queue,
+                seller_id=view.seller_id,
+                marketplace=view.marketplace,
+                summary=f"Appeal: seller {view.seller_id}, case {view.case_id}",
+                details=(
+                    f"Appeal of case {view.case_id} (run {view.run_id}), deactivated "
+                    f"{view.closed_at.isoformat()} ({view.closure_reason})."
+                ),
+            )
+        except UpdateRefused as err:
+            if err.kind == RefusalKind.DUPLICATE_APPEAL and err.details:
+                return Appeal.model_validate(err.details[0])
+            raise _as_case_error(err) from err
+        except AlreadyStarted:
+            ended = await self.cases.appeal_view(appeal_id)
+            if ended is not None and ended.reinstated_at is not None:
+                raise Rejected(
+                    f"the appeal was accepted: the account of seller {seller_id} is reinstated",
+                    RefusalKind.ALREADY_REINSTATED,
+                ) from None
+            ends = ended.window_ends.isoformat() if ended and ended.window_ends else "earlier"
+            raise Rejected(
+                f"the appeal window of seller {seller_id}'s case ended at {ends}",
+                RefusalKind.APPEAL_WINDOW_CLOSED,
+            ) from None
+
+    async def review_appeal(self, seller_id: str, review: AppealReview) -> Appeal:
+        """Accept (the account is reactivated) or reject (with a reason) the appeal under
+        review."""
+        view = await self._deactivated_case(seller_id)
+        if review.decision == "reject" and not review.reason.strip():
+            reason = "a rejection needs a reason: the seller is told it"
+            raise Rejected(
+                reason, RefusalKind.INVALID_APPEAL_REVIEW, [{"field": "reason", "reason": reason}]
+            )
+        try:
+            return await self.cases.update_case(
+                self._appeal_id(view), CaseUpdate.REVIEW_APPEAL, review, Appeal
+            )
+        except UpdateRefused as err:
+            raise _as_case_error(err) from err
+        except NotFound:
+            raise Rejected("no appeal is under review", RefusalKind.NO_APPEAL) from None
+
+    async def appeal_of(self, seller_id: str) -> AppealView | None:
+        """The appeal of the seller's latest case, if it was deactivated and appealed."""
+        with contextlib.suppress(CaseError):
+            view = await self._deactivated_case(seller_id)
+            return await self.cases.appeal_view(self._appeal_id(view))
+        return None
+
+    @staticmethod
+    def _appeal_id(view: CaseView) -> str:
+        return appeals.appeal_id_for(view.case_id, view.run_id or "first-run")
+
+    async def _deactivated_case(self, seller_id: str) -> CaseView:
+        if self.directory.get(seller_id) is None:
+            raise UnknownSeller(f"unknown seller {seller_id!r}")
+        status = await self._describe_status(seller_id)
+        if status is None:
+            raise Rejected(
+                f"seller {seller_id} has no case: there is nothing to appeal",
+                RefusalKind.NOT_DEACTIVATED,
+            )
+        if status == RunStatus.RUNNING:
+            raise Rejected(
+                f"the case of seller {seller_id} is still open: submit a plan of action "
+                "instead of an appeal",
+                RefusalKind.NOT_DEACTIVATED,
+            )
+        if status != RunStatus.COMPLETED:
+            raise CaseError(f"the case workflow of seller {seller_id} ended: {status.value}")
+        view = await self.cases.case_result(case_id_for(seller_id))
+        try:
+            appeals.check_appealable(view)
+        except Refusal as refusal:
+            raise _refused_here(refusal) from None
+        return view
+
+    async def _with_appeal(self, view: CaseView) -> CaseView:
+        if view.status != CaseStatus.DEACTIVATED:
+            return view
+        try:
+            appeal = await self.cases.appeal_view(self._appeal_id(view))
+        except (ServiceError, QueryFailed, RunFailed):
+            return view  # not answering: the case's own record stands
+        return view if appeal is None else appeals.overlay(view, appeal)
+
     # ---- ownership -------------------------------------------------------------------------
 
     async def claim(
@@ -586,6 +711,12 @@ def _as_case_error(err: UpdateRefused) -> CaseError:
         return CaseClosed(err.message, kind)
     details = list(err.details[0]) if err.details and isinstance(err.details[0], list) else []
     return Rejected(err.message, kind, details)
+
+
+def _refused_here(refusal: Refusal) -> CaseError:
+    """A refusal the service found itself, before asking any workflow."""
+    details = [{"field": r.field, "reason": r.reason} for r in refusal.reasons]
+    return Rejected(refusal.message, refusal.kind, details)
 
 
 def refusal_kind(name: str) -> RefusalKind | str:

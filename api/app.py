@@ -17,7 +17,16 @@ from temporalio.client import Client
 
 from aha.adapters.temporal.connection import connection_target
 from aha.config import Settings
-from api import console, console_case, console_dashboard, errors, page, routes, telephony
+from api import (
+    appeals,
+    console,
+    console_case,
+    console_dashboard,
+    errors,
+    page,
+    routes,
+    telephony,
+)
 from api.bodies import Health
 from api.errors import ApiError, ErrorBody
 from api.metrics import HttpMetrics, MeasureRequests
@@ -152,6 +161,7 @@ def create_app(settings: Settings, client: Client | None = None) -> FastAPI:
     app.state.aha = state
     errors.install(app)
     app.include_router(routes.router)
+    app.include_router(appeals.router)
     app.include_router(telephony.router)
     app.include_router(page.router)
     app.include_router(console.router)

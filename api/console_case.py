@@ -18,6 +18,7 @@ from markupsafe import Markup
 from pydantic import ValidationError
 
 from aha.domain import case_text
+from aha.domain.appeal_models import AppealReview
 from aha.domain.board import case_row, queue_item
 from aha.domain.models import (
     SELLER_ID_PATTERN,
@@ -45,7 +46,7 @@ from api.console import (
 from api.errors import as_api_error
 from api.page import FAILURES, NoSuchPage, templates
 
-SECTIONS = ("facts", "ownership", "calls", "plan", "issues", "timeline")
+SECTIONS = ("facts", "ownership", "calls", "plan", "issues", "appeal", "timeline")
 NOTICES = {
     "claimed": "You own this case now.",
     "released": "The case is released: it has no owner.",
@@ -55,6 +56,8 @@ NOTICES = {
     "questions": "The questions are sent: the seller must be called before resolving.",
     "resolved": "The issue is resolved.",
     "extended": "The deadline is extended and the seller emailed.",
+    "appeal_accepted": "The appeal is accepted: the account is being reactivated.",
+    "appeal_rejected": "The appeal is rejected: the seller is emailed the reason.",
 }
 
 
@@ -401,4 +404,27 @@ async def extend(
         lambda service: service.extend(seller_id, Extension.model_validate(fields)),
         "extended",
         kept=kept,
+    )
+
+
+@router.post("/appeal/review")
+async def review_appeal(
+    request: Request,
+    seller_id: str,
+    csrf: Csrf = "",
+    decision: Annotated[str, Form()] = "",
+    reason: Annotated[str, Form()] = "",
+) -> Response:
+    gate = await _gate(request, seller_id, csrf)
+    if isinstance(gate, Response):
+        return gate
+    staff = gate
+    fields = {"decision": decision, "reason": reason, "reviewer": staff.who}
+    return await _carry_out(
+        request,
+        staff,
+        seller_id,
+        lambda service: service.review_appeal(seller_id, AppealReview.model_validate(fields)),
+        "appeal_accepted" if decision == "accept" else "appeal_rejected",
+        kept={"appeal_reason": reason},
     )

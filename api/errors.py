@@ -104,6 +104,13 @@ ANSWERS: dict[RefusalKind | type[CaseError], Answer] = {
     RefusalKind.INVALID_EXTENSION: Answer(422, "invalid_extension"),
     # A case from before deadline extensions:
     RefusalKind.NOT_EXTENSIBLE: Answer(409, "not_extensible"),
+    RefusalKind.NOT_DEACTIVATED: Answer(409, "not_deactivated"),
+    RefusalKind.APPEAL_WINDOW_CLOSED: Answer(409, "appeal_window_closed"),
+    RefusalKind.APPEAL_UNDER_REVIEW: Answer(409, "appeal_under_review"),
+    RefusalKind.DUPLICATE_APPEAL: Answer(409, "duplicate_appeal"),
+    RefusalKind.ALREADY_REINSTATED: Answer(409, "already_reinstated"),
+    RefusalKind.NO_APPEAL: Answer(409, "no_appeal"),
+    RefusalKind.INVALID_APPEAL_REVIEW: Answer(422, "invalid_appeal_review"),
 }
 
 

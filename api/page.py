@@ -22,7 +22,7 @@ from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 from temporalio.service import RPCError
 
-from aha.domain import case_text
+from aha.domain import appeals, case_text
 from aha.domain.contact import InvalidContact, SellerContact
 from aha.domain.models import SELLER_ID_PATTERN, CaseView, PlanSubmission
 from aha.service import CaseError, NoOpenCase
@@ -39,6 +39,7 @@ NOTICES = {
     "calling": "A specialist will call you now.",
     "already": "A specialist is already calling you.",
     "plan": "Your plan was submitted. A specialist will review it.",
+    "appeal": "Your appeal was submitted. A specialist will review it.",
     "contact": "Your contact details were saved.",
 }
 # What can go wrong while the page talks to the case: each becomes a message on the page.
@@ -87,7 +88,10 @@ async def _case(state: ApiState, seller_id: str) -> CaseView | None:
         return None
 
 
-def _plan_mode(view: CaseView | None) -> str:
+def _plan_mode(view: CaseView | None, appeal_open: bool = False) -> str:
+    if view is not None and view.status in APPEALABLE:
+        count = len(view.appeal.appeals) if view.appeal else 0
+        return f"appeal:{view.status}:{count}:{'open' if appeal_open else 'shut'}"
     if view is None or view.closed:
         return "none"
     if view.status in ("awaiting_contact", "engaged"):
@@ -95,10 +99,30 @@ def _plan_mode(view: CaseView | None) -> str:
     return f"{view.status}:{view.plan.review_state if view.plan else ''}"
 
 
+APPEALABLE = ("deactivated", "appeal_under_review", "reinstated")
+
+
+def _appeal_window_ends(state: ApiState, view: CaseView | None) -> datetime | None:
+    """Until when a deactivated case may be appealed: its appeal's own window once it has
+    one, else the case's recorded window (or the policy in force's) from its closing."""
+    if view is None or view.status not in APPEALABLE or view.closed_at is None:
+        return None
+    if view.appeal is not None and view.appeal.window_ends is not None:
+        return view.appeal.window_ends
+    return view.closed_at + appeals.window_for(appeals.recorded_window(view), state.policy)
+
+
 def _page_model(
     state: ApiState, contact: SellerContact, view: CaseView | None, session: Session
 ) -> dict[str, Any]:
     enrollment = state.store.enrollment(contact.seller_id)
+    window_ends = _appeal_window_ends(state, view)
+    appeal_open = (
+        view is not None
+        and view.status == "deactivated"
+        and window_ends is not None
+        and datetime.now(UTC) < window_ends
+    )
     pending_seller_call = None
     policy = view.policy if view is not None and view.policy is not None else state.policy
     if view is not None:
@@ -110,7 +134,9 @@ def _page_model(
         "enrollment": enrollment,
         "status_text": case_text.STATUS_TEXT,
         "pending_seller_call": pending_seller_call,
-        "plan_mode": _plan_mode(view),
+        "plan_mode": _plan_mode(view, appeal_open),
+        "appeal_open": appeal_open,
+        "appeal_window_ends": window_ends,
         "local": lambda moment: case_text.page_time(moment, contact.timezone),
         "remaining": lambda deadline: case_text.countdown(deadline, datetime.now(UTC)),
         "label": lambda issue: case_text.issue_label(issue, state.catalogue),
@@ -316,6 +342,54 @@ async def submit_plan(
             forms.error = api_error.detail
         return await _render(request, seller_id, forms, api_error.status)
     return _back(seller_id, "plan")
+
+
+@router.post("/appeal")
+async def submit_appeal(
+    request: Request,
+    seller_id: str,
+    csrf: Annotated[str, Form()] = "",
+    root_cause: Annotated[str, Form()] = "",
+    corrective_actions: Annotated[list[str], Form()] = [],  # noqa: B006
+    preventive_measures: Annotated[list[str], Form()] = [],  # noqa: B006
+) -> Response:
+    """A deactivated seller's appeal: the plan form's fields, the appeal route's answers."""
+    checked = await _checked_form(request, seller_id, csrf)
+    if isinstance(checked, Response):
+        return checked
+    state, _ = checked
+    actions = [a for a in corrective_actions if a.strip()]
+    measures = [m for m in preventive_measures if m.strip()]
+    forms = PageForms(
+        plan={
+            "root_cause": root_cause,
+            "corrective_actions": actions,
+            "preventive_measures": measures,
+        }
+    )
+    try:
+        submission = PlanSubmission(
+            root_cause=root_cause,
+            corrective_actions=actions,
+            preventive_measures=measures,
+            submitted_by="seller",
+        )
+    except ValidationError as err:
+        for error in err.errors():
+            name = str(error["loc"][0]) if error["loc"] else "root_cause"
+            forms.plan_errors.setdefault(name, []).append(f"{name}: {error['msg']}")
+        return await _render(request, seller_id, forms, 422)
+    try:
+        service = await state.service()
+        await state.within(service.appeal(seller_id, submission))
+    except FAILURES as err:
+        api_error = as_api_error(err)
+        for problem in api_error.fields:
+            forms.plan_errors.setdefault(problem.field, []).append(problem.reason)
+        if not api_error.fields:
+            forms.error = api_error.detail
+        return await _render(request, seller_id, forms, api_error.status)
+    return _back(seller_id, "appeal")
 
 
 @router.post("/contact")

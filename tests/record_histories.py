@@ -27,6 +27,8 @@ from temporalio.testing import WorkflowEnvironment
 import aha
 import workflows
 from aha.dev import temporal_binary
+from aha.domain.appeal_models import AppealReview
+from aha.domain.appeals import appeal_id_for
 from aha.domain.models import (
     CallReport,
     CaseView,
@@ -561,10 +563,50 @@ async def contact_mode_reached(cases: Cases, seller: str) -> None:
 # ---- the scenarios and the command ------------------------------------------------------
 
 
+# ---- appeals after deactivation (AppealWorkflow, linked to the deactivated case run) ---------
+
+APPEAL_POLICY = 'appeal_window = "17d"\n' + ALWAYS_CALLABLE
+
+
+async def _appeal(cases: Cases, seller: str, root_cause: str) -> None:
+    # The appeal's clock runs in real time until the scenario fast-forwards it.
+    with cases.env.with_time_skipping_disabled():  # type: ignore[attr-defined]
+        await cases.service.appeal(seller, PLAN.model_copy(update={"root_cause": root_cause}))
+
+
+async def appeal_rejected_then_accepted(cases: Cases, seller: str) -> None:
+    """Deactivated at once (fraud); appealed, rejected with a reason, appealed again and
+    accepted: the account is reactivated and the appeal ends."""
+    await cases.detect(seller, issue_type="fraud")
+    await cases.run_to_end(seller)
+    await _appeal(cases, seller, "A stolen login placed the listings")
+    await cases.service.review_appeal(
+        seller, AppealReview(decision="reject", reason="Show the login audit", reviewer="sp")
+    )
+    await _appeal(cases, seller, "Login audit attached: a stolen login placed the listings")
+    await cases.service.review_appeal(seller, AppealReview(decision="accept", reviewer="sp"))
+
+
+async def appeal_window_passed(cases: Cases, seller: str) -> None:
+    """A case whose policy names no window (the policy in force's, read by the appeal, is
+    the default 17 days); rejected, and the window passes with no second appeal."""
+    await cases.detect(seller, issue_type="fraud")
+    view = await cases.run_to_end(seller)
+    await _appeal(cases, seller, "A stolen login placed the listings")
+    await cases.service.review_appeal(
+        seller, AppealReview(decision="reject", reason="No evidence", reviewer="sp")
+    )
+    assert view.run_id is not None
+    appeal = cases.client.get_workflow_handle(appeal_id_for(view.case_id, view.run_id))
+    await cases.env.fast_forward(appeal)  # type: ignore[attr-defined]
+
+
 @dataclass(frozen=True)
 class Scenario:
     record: Callable[[Cases], Awaitable[str]]  # plays one case and returns its seller
     policy: str = ALWAYS_CALLABLE
+    # Keep only the AppealWorkflow's history: the case run it appeals is any other case's.
+    appeal_only: bool = False
 
 
 def with_new_seller(play: Callable[[Cases, str], Awaitable[None]]) -> Scenario:
@@ -609,6 +651,14 @@ SCENARIOS: dict[str, Scenario] = {
     "calendar_weekend_holiday_canada": Scenario(calendar_weekend_holiday_canada, CALENDAR_POLICY),
     "deadline_extended": Scenario(with_new_seller(deadline_extended).record, EXTENDING_POLICY),
     "contact_mode_reached": Scenario(with_new_seller(contact_mode_reached).record, CONTACT_POLICY),
+    "appeal_rejected_then_accepted": Scenario(
+        with_new_seller_without_phone(appeal_rejected_then_accepted),
+        APPEAL_POLICY,
+        appeal_only=True,
+    ),
+    "appeal_window_passed": Scenario(
+        with_new_seller(appeal_window_passed).record, appeal_only=True
+    ),
 }
 
 
@@ -629,7 +679,8 @@ async def main(tag: str, names: list[str], overwrite: bool = False) -> None:
     existing = [
         path
         for name in names
-        for path in (HISTORIES / f"{tag}-{name}.json", HISTORIES / f"{tag}-{name}-notices.json")
+        for suffix in ("", "-notices", "-appeal")
+        for path in (HISTORIES / f"{tag}-{name}{suffix}.json",)
         if path.exists()
     ]
     if existing and not overwrite:
@@ -653,19 +704,25 @@ async def main(tag: str, names: list[str], overwrite: bool = False) -> None:
                         if SCENARIOS[name].policy == policy:
                             print(f"{tag}-{name}")
                             seller = await SCENARIOS[name].record(cases)
-                            await save(cases, seller, f"{tag}-{name}")
+                            appeal_only = SCENARIOS[name].appeal_only
+                            await save(cases, seller, f"{tag}-{name}", appeal_only)
 
 
-async def save(cases: Cases, seller: str, name: str) -> None:
+async def save(cases: Cases, seller: str, name: str, appeal_only: bool = False) -> None:
     """Write the case's history once it has ended, so the history holds its result."""
     handle = cases.client.get_workflow_handle(case_id_for(seller))
     await asyncio.wait_for(handle.result(), timeout=60)
-    write(name, await handle.fetch_history())
+    if not appeal_only:
+        write(name, await handle.fetch_history())
     view = await cases.view(seller)
-    if view.notices_courier:
+    if view.notices_courier and not appeal_only:
         courier = cases.client.get_workflow_handle(view.notices_courier)
         await asyncio.wait_for(courier.result(), timeout=60)
         write(f"{name}-notices", await courier.fetch_history())
+    if view.appeal is not None:
+        appeal = cases.client.get_workflow_handle(view.appeal.appeal_id)
+        await asyncio.wait_for(appeal.result(), timeout=60)
+        write(f"{name}-appeal", await appeal.fetch_history())
 
 
 def write(name: str, history: WorkflowHistory) -> None:

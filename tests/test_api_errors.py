@@ -44,6 +44,13 @@ REFUSALS = {
     "InvalidOwner": (422, "invalid_owner"),
     "InvalidExtension": (422, "invalid_extension"),
     "NotExtensible": (409, "not_extensible"),
+    "NotDeactivated": (409, "not_deactivated"),
+    "AppealWindowClosed": (409, "appeal_window_closed"),
+    "AppealUnderReview": (409, "appeal_under_review"),
+    "DuplicateAppeal": (409, "duplicate_appeal"),
+    "AlreadyReinstated": (409, "already_reinstated"),
+    "NoAppeal": (409, "no_appeal"),
+    "InvalidAppealReview": (422, "invalid_appeal_review"),
 }
 REASON = {"field": "note", "reason": "cannot be empty"}
 

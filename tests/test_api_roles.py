@@ -115,6 +115,16 @@ ROUTES = {
         frozenset({"own seller"}),
         lambda api, s: {"email": f"{s}@example.com", "timezone": "UTC"},
     ),
+    # Staff may appeal on the seller's behalf; only staff review appeals.
+    "appeal": Route(
+        "POST", "/v1/sellers/{seller}/case/appeal", STAFF | {"own seller"}, lambda a, s: PLAN
+    ),
+    "review appeal": Route(
+        "POST",
+        "/v1/sellers/{seller}/case/appeal/review",
+        STAFF,
+        lambda api, s: {"decision": "reject", "reason": "no invoices"},
+    ),
     "ahr readings": Route("POST", "/v1/ahr-readings", frozenset({"rating"}), _reading),
 }
 

@@ -56,6 +56,8 @@ ROLES: dict[str, str | None] = {
     "POST /v1/sellers/{seller_id}/case/claim": "specialist",
     "POST /v1/sellers/{seller_id}/case/assign": "supervisor",
     "POST /v1/sellers/{seller_id}/case/release": "supervisor",
+    "POST /v1/sellers/{seller_id}/case/appeal": "seller",
+    "POST /v1/sellers/{seller_id}/case/appeal/review": "specialist",
     # Twilio's callback: no token, Twilio's signature, which only Twilio (or a test) can make.
     "POST /v1/telephony/twilio/status": None,
     "POST /v1/sellers/{seller_id}/case/issues/{issue_id}/extend": "supervisor",

@@ -11,6 +11,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from aha.domain import appeals
+from aha.domain.appeal_models import AppealReview
+from aha.domain.appeals import AppealCase, AppealStart
 from aha.domain.case import DIALER_FAILED, NO_REPORT, Case, Edition
 from aha.domain.effects import CloseResolved, Deactivate, Effect, PlaceCall, SendEmail
 from aha.domain.models import (
@@ -732,7 +735,51 @@ PROVOKE: dict[RefusalKind, Callable[[], None]] = {
     RefusalKind.NOT_EXTENSIBLE: lambda: opened().check_extend(
         Extension(issue_id="I1", until=LATE + timedelta(hours=1), reason="r"), T0
     ),
+    RefusalKind.NOT_DEACTIVATED: lambda: appeals.check_appealable(opened().view),
+    RefusalKind.APPEAL_WINDOW_CLOSED: lambda: _raise(
+        appeals.window_closed(T0, timedelta(days=17), T0 + timedelta(days=17))
+    ),
+    RefusalKind.APPEAL_UNDER_REVIEW: lambda: _appealed().check_appeal(PLAN, T0),
+    RefusalKind.NO_APPEAL: lambda: _appeal().check_review(AppealReview(decision="accept")),
+    RefusalKind.INVALID_APPEAL_REVIEW: lambda: _appealed().check_review(
+        AppealReview(decision="reject", reason=" ")
+    ),
+    RefusalKind.ALREADY_REINSTATED: lambda: _reinstated().check_appeal(PLAN, T0),
 }
+# A repeated appeal is recognised by the appeal workflow, which answers with the first one
+# (tests/test_appeal_workflow.py), not by a rule.
+WORKFLOW_REFUSALS = {RefusalKind.DUPLICATE_APPEAL}
+
+
+def _raise(refusal: Refusal | None) -> None:
+    if refusal is not None:
+        raise refusal
+
+
+def _appeal() -> AppealCase:
+    start = AppealStart(
+        case_id="c",
+        case_run_id="run-1",
+        seller_id="S1",
+        marketplace="US",
+        deactivated_at=T0,
+        closure_reason="deadline_passed",
+        window=timedelta(days=17),
+        row=None,
+    )
+    return AppealCase(start, appeals.appeal_id_for("c", "run-1"))
+
+
+def _appealed() -> AppealCase:
+    case = _appeal()
+    case.appeal(PLAN, T0)
+    return case
+
+
+def _reinstated() -> AppealCase:
+    case = _appealed()
+    case.review(AppealReview(decision="accept"), T0)
+    return case
 
 
 def _extensible() -> Case:
@@ -759,7 +806,7 @@ def _closed_issue() -> Case:
 
 
 def test_every_refusal_kind_can_be_provoked() -> None:
-    assert set(PROVOKE) == set(RefusalKind)
+    assert set(PROVOKE) == set(RefusalKind) - WORKFLOW_REFUSALS
 
 
 @pytest.mark.parametrize("kind", list(PROVOKE), ids=[k.value for k in PROVOKE])

@@ -546,3 +546,43 @@ def test_adding_the_missing_phone_enrols_at_once(aha: Aha) -> None:
     assert added["enrolled_now"] is True
     enrollment = as_json(aha("seller", "show", seller, "--json"))["enrollment"]
     assert enrollment["state"] == "enrolled" and enrollment["reasons"] == []
+
+
+def test_a_deactivated_seller_appeals_and_a_specialist_decides(aha: Aha) -> None:
+    """aha appeal and aha review-appeal: rejected with a reason, appealed again, accepted."""
+    seller = new_seller_id("appeal")
+    add_seller(aha, seller, enroll=False)  # unprotected: deactivated by its first detection
+    detect(aha, seller)
+    poll("the deactivation", lambda: status(aha, seller)["status"] == "deactivated", timeout=30)
+    plan = [
+        "--root-cause", "A supplier sent counterfeit goods",
+        "--action", "Removed the listings",
+        "--prevention", "Authorised distributors only",
+    ]  # fmt: skip
+
+    def appeal(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        # The case run has ended; its workflow may still be settling its last notices.
+        return aha("appeal", seller, *args, check=check)
+
+    empty = appeal("--root-cause", " ", "--action", "x", "--prevention", "y", check=False)
+    assert empty.returncode != 0 and "root_cause is empty" in empty.stderr
+    assert "Traceback" not in empty.stderr
+    assert f"appeal 1 of {seller}: under_review" in appeal(*plan).stdout
+    assert "appeal: appeal_under_review" in aha("status", seller).stdout
+    rejected = aha("review-appeal", seller, "--reject", "No invoices attached")
+    assert f"appeal 1 of {seller}: rejected" in rejected.stdout
+    nothing = aha("review-appeal", seller, "--accept", check=False)
+    assert nothing.returncode != 0 and "no appeal is under review" in nothing.stderr
+
+    again = appeal(plan[0], "Invoices attached", *plan[2:])
+    assert f"appeal 2 of {seller}: under_review" in again.stdout
+    accepted = aha("review-appeal", seller, "--accept", "--by", "specialist:dana")
+    assert "accepted, account reactivated" in accepted.stdout
+    poll(
+        "the reactivation",
+        lambda: as_json(aha("seller", "show", seller, "--json"))["account_status"] == "active",
+        timeout=15,
+    )
+    view = status(aha, seller)
+    assert view["status"] == "reinstated"
+    assert [a["state"] for a in view["appeal"]["appeals"]] == ["rejected", "accepted"]

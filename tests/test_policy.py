@@ -167,7 +167,8 @@ def test_calling_hours_start_must_be_before_end(start: str, end: str) -> None:
 
 
 def test_shipped_default_policy_is_the_model_defaults_with_the_example_targets() -> None:
-    # A policy without [sla] tracks no target; the shipped file tracks the examples.
+    # A policy without [sla] tracks no target; the shipped file tracks the examples,
+    # and names the appeal window (a policy without it leaves it to aha.domain.appeals).
     targets = SlaTargets(
         first_attempt_within=timedelta(minutes=15),
         reached_by_before_deadline=timedelta(hours=24),
@@ -181,6 +182,7 @@ def test_shipped_default_policy_is_the_model_defaults_with_the_example_targets()
         max_extension=timedelta(hours=72),
         resolution_window=timedelta(days=14),
         engagement_timeout=timedelta(hours=72),
+        appeal_window=timedelta(days=17),
     )
     assert parse_policy(default_policy_text(), "default policy") == shipped
     assert load_policy(None) == shipped

@@ -50,6 +50,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 from temporalio.workflow import NondeterminismError
 
 from tests.replay_mutants import PublishesNothing, SealsWithAnotherActivity, WaitsBeforeStarting
+from workflows.appeal import AppealWorkflow
 from workflows.case import CaseWorkflow
 from workflows.notices import CaseNotices
 
@@ -80,6 +81,7 @@ def workflow_type(path: Path) -> str:
 
 
 CASE_HISTORIES = [p for p in HISTORIES if workflow_type(p) == "CaseWorkflow"]
+APPEAL_HISTORIES = [p for p in HISTORIES if workflow_type(p) == "AppealWorkflow"]
 SEALING_HISTORIES = [
     p
     for p in CASE_HISTORIES
@@ -109,7 +111,8 @@ def test_histories_are_committed() -> None:
 @pytest.mark.parametrize("path", HISTORIES, ids=ids(HISTORIES))
 async def test_history_replays(path: Path) -> None:
     replayer = Replayer(
-        workflows=[CaseWorkflow, CaseNotices], data_converter=pydantic_data_converter
+        workflows=[CaseWorkflow, CaseNotices, AppealWorkflow],
+        data_converter=pydantic_data_converter,
     )
     await replayer.replay_workflow(history(path))
 
@@ -301,7 +304,7 @@ async def replayed(path: Path) -> Replayed:
     if path not in _replays:
         recorded = history(path)
         replayer = Replayer(
-            workflows=[CaseWorkflow, CaseNotices],
+            workflows=[CaseWorkflow, CaseNotices, AppealWorkflow],
             data_converter=pydantic_data_converter,
             interceptors=[_Capture()],
             workflow_runner=_TimerRecordingRunner(),
@@ -581,3 +584,29 @@ def test_the_contact_mode_history_lifted_its_deadline() -> None:
 def test_older_histories_do_not_carry_the_deadline_patch() -> None:
     older = [p for p in CASE_HISTORIES if not p.stem.startswith("v9-")]
     assert older and all("deadline-rules-v8" not in patches(p) for p in older)
+
+
+# ---- appeals (AppealWorkflow, linked to a deactivated case run) ------------------------------
+
+
+def test_appeal_histories_are_replayed_too() -> None:
+    """Both appeal endings are kept: reinstated, and the window passing after a rejection."""
+    assert {p.stem.split("-", 1)[1] for p in APPEAL_HISTORIES} >= {
+        "appeal_rejected_then_accepted-appeal",
+        "appeal_window_passed-appeal",
+    }
+
+
+@pytest.mark.parametrize("path", APPEAL_HISTORIES, ids=ids(APPEAL_HISTORIES))
+def test_an_appeal_history_is_linked_to_its_case_run(path: Path) -> None:
+    start = decoded(events(path, "WORKFLOW_EXECUTION_STARTED")[0].get("input"))[0]
+    assert start["case_id"].startswith("at-risk-case-") and start["case_run_id"]
+    assert start["row"]["status"] == "deactivated"
+    scheduled = [e["activityType"]["name"] for e in events(path, "ACTIVITY_TASK_SCHEDULED")]
+    result = decoded(events(path, "WORKFLOW_EXECUTION_COMPLETED")[0].get("result"))[0]
+    if result["status"] == "reinstated":
+        assert scheduled.count("reactivate_account") == 1
+    else:
+        assert "reactivate_account" not in scheduled
+        # The case recorded no window: the appeal read the policy in force for it.
+        assert start["window"] is None and "current_policy" in local_activities(path)

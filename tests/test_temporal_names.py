@@ -25,11 +25,13 @@ from aha.adapters.temporal import names
 from aha.config import Settings
 from aha.policy_file import load_policy
 from aha.ports import CaseUpdate
+from workflows.appeal import AppealWorkflow
 from workflows.case import CaseWorkflow
 from workflows.enrollment import EnrollmentSweep
 from workflows.notices import CaseNotices
 
 CASE_UPDATES = {
+    "extend_deadline",
     "detect",
     "contact_me_now",
     "report_call_outcome",
@@ -41,11 +43,13 @@ CASE_UPDATES = {
     "assign_case",
 }
 CASE_SIGNALS = {"contact_changed", "call_placed"}
+APPEAL_UPDATES = {"submit_appeal", "review_appeal"}
 ACTIVITIES = {
     "current_policy",
     "seller_profile",
     "deactivate_account",
     "seal_case",
+    "reactivate_account",
     "send_email",
     "deliver_email",
     "place_call",
@@ -69,8 +73,9 @@ def _definition(cls: type) -> workflow._Definition:
         (CaseWorkflow, "CaseWorkflow", CASE_UPDATES, CASE_SIGNALS, {"get_case"}),
         (CaseNotices, "CaseNotices", set(), set(), {"get_notices"}),
         (EnrollmentSweep, "EnrollmentSweep", set(), set(), set()),
+        (AppealWorkflow, "AppealWorkflow", APPEAL_UPDATES, set(), {"get_appeal"}),
     ],
-    ids=["CaseWorkflow", "CaseNotices", "EnrollmentSweep"],
+    ids=["CaseWorkflow", "CaseNotices", "EnrollmentSweep", "AppealWorkflow"],
 )
 def test_each_workflow_answers_to_its_public_names(
     cls: type, name: str, updates: set[str], signals: set[str], queries: set[str]
@@ -88,7 +93,10 @@ def test_the_gateway_calls_the_public_names() -> None:
     assert names.ENROLLMENT_SWEEP == "EnrollmentSweep"
     assert names.DETECT == "detect"
     assert names.REPORT_CALL_OUTCOME == "report_call_outcome"
-    assert {names.DETECT, *(u.value for u in CaseUpdate)} == CASE_UPDATES
+    assert {names.DETECT, *(u.value for u in CaseUpdate)} == CASE_UPDATES | APPEAL_UPDATES
+    assert names.APPEAL_WORKFLOW == "AppealWorkflow"
+    assert {names.SUBMIT_APPEAL, names.REVIEW_APPEAL} == APPEAL_UPDATES
+    assert names.GET_APPEAL == "get_appeal"
     assert names.CONTACT_CHANGED == "contact_changed"
     assert names.CALL_PLACED == "call_placed"
     assert names.GET_CASE == "get_case"
@@ -118,7 +126,7 @@ def test_the_worker_registers_the_public_names(
     worker.build_worker(object(), settings, load_policy(None))  # type: ignore[arg-type]
 
     workflows = {_definition(cls).name for cls in registered["workflows"]}
-    assert workflows == {"CaseWorkflow", "CaseNotices", "EnrollmentSweep"}
+    assert workflows == {"CaseWorkflow", "CaseNotices", "EnrollmentSweep", "AppealWorkflow"}
     activities = [activity._Definition.must_from_callable(fn) for fn in registered["activities"]]
     assert sorted(a.name for a in activities) == sorted(ACTIVITIES)
 

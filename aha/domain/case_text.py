@@ -85,6 +85,8 @@ STATUS_TEXT: dict[str, str] = {
     CaseStatus.CALL_REQUIRED: "A call is needed before we can resolve this",
     CaseStatus.RESOLVED: "Resolved",
     CaseStatus.DEACTIVATED: "Account deactivated",
+    CaseStatus.APPEAL_UNDER_REVIEW: "Account deactivated: your appeal is under review",
+    CaseStatus.REINSTATED: "Appeal accepted: your account is reactivated",
 }
 
 
@@ -160,6 +162,19 @@ def case_summary(view: CaseView) -> str:
         lines.append(f"plan: {view.plan.review_state} for {', '.join(view.plan.issue_ids)}")
         for question in view.plan.questions:
             lines.append(f"  question: {question}")
+    if view.appeal is not None:
+        ends = view.appeal.window_ends
+        lines.append(
+            f"appeal: {view.appeal.status}"
+            + (f", window ends {ends:%Y-%m-%d %H:%M} UTC" if ends else "")
+        )
+        for appeal in view.appeal.appeals:
+            decided = f" by {appeal.decided_by}" if appeal.decided_by else ""
+            reason = f": {appeal.reason}" if appeal.reason else ""
+            lines.append(
+                f"  #{appeal.number} {appeal.submitted_at:%Y-%m-%d %H:%M} [{appeal.submitted_by}]"
+                f" {appeal.state}{decided}{reason}"
+            )
     lines.append("timeline:")
     for entry in view.timeline:
         lines.append(f"  {entry.at:%Y-%m-%d %H:%M:%S} {entry.kind} [{entry.who}] {entry.detail}")

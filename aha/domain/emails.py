@@ -117,6 +117,25 @@ def render(request: EmailRequest, to: Recipient, catalogue: Catalogue) -> tuple[
             f"plan of action. Resolve the issues below by: {deadline}\n\n"
             f"{issues}\n\n{_ways_to_act(to)}"
         )
+    elif request.kind == "appeal_accepted":
+        subject = "Appeal accepted: your account is reactivated"
+        body = (
+            "We reviewed your appeal and accepted your plan of action. Your account has been "
+            "reactivated.\n\nYour account health page:\n"
+            f"  {to.page_url}"
+        )
+    elif request.kind == "appeal_rejected":
+        window = (
+            f"You may appeal again with a new plan of action until {deadline}"
+            if request.deadline
+            else "You may appeal again with a new plan of action"
+        )
+        subject = "Appeal not accepted: your account stays deactivated"
+        body = (
+            "We reviewed your appeal and could not accept it.\n\n"
+            f"Reason: {request.reason}\n\n{window}, on your account health page:\n"
+            f"  {to.page_url}"
+        )
     else:
         subject = "Your account has been deactivated"
         body = (

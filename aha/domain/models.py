@@ -7,6 +7,7 @@ from typing import Annotated
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
+from aha.domain.appeal_models import AppealView
 from aha.domain.policy import Policy
 from aha.domain.sla import SlaClock
 from aha.domain.vocabulary import (
@@ -26,7 +27,14 @@ from aha.domain.vocabulary import (
 )
 
 CASE_STATUSES: tuple[str, ...] = tuple(CaseStatus)
-CLOSED_STATUSES = (CaseStatus.RESOLVED, CaseStatus.DEACTIVATED)
+# A case never takes the appeal's statuses itself; a closed case shows them once the service
+# overlays its appeal, and it is still closed then.
+CLOSED_STATUSES = (
+    CaseStatus.RESOLVED,
+    CaseStatus.DEACTIVATED,
+    CaseStatus.APPEAL_UNDER_REVIEW,
+    CaseStatus.REINSTATED,
+)
 CALL_OUTCOMES: tuple[str, ...] = tuple(CallOutcome)
 
 SELLER_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
@@ -268,6 +276,8 @@ class CaseView(Strict):
     engaged_at: datetime | None = None
     # When the seller counts as disengaged if nothing happens first (None: not tracked now).
     engagement_due_at: datetime | None = None
+    # The appeal of a deactivated case (its own AppealWorkflow), overlaid by the service.
+    appeal: AppealView | None = None
 
     def issue(self, issue_id: str) -> Issue | None:
         return next((i for i in self.issues if i.id == issue_id), None)

@@ -305,6 +305,9 @@ class Policy(BaseModel):
     deadline_applies_to: Literal["resolution", "contact"] = "resolution"
     resolution_window: timedelta | None = None
     engagement_timeout: timedelta = timedelta(hours=72)
+    # How long after its deactivation a case may be appealed. None: not set in this policy
+    # (a case recorded before the key existed); aha.domain.appeals says what then applies.
+    appeal_window: timedelta | None = None
 
     @field_validator(
         "deadline",
@@ -313,6 +316,7 @@ class Policy(BaseModel):
         "max_extension",
         "resolution_window",
         "engagement_timeout",
+        "appeal_window",
         mode="before",
     )
     @classmethod
@@ -356,6 +360,8 @@ class Policy(BaseModel):
         durations["engagement_timeout"] = self.engagement_timeout
         if self.resolution_window is not None:
             durations["resolution_window"] = self.resolution_window
+        if self.appeal_window is not None:
+            durations["appeal_window"] = self.appeal_window
         for key, value in durations.items():
             if value <= timedelta(0):
                 raise ValueError(f"{key} must be longer than zero")

@@ -16,6 +16,10 @@ class CaseStatus(StrEnum):
     CALL_REQUIRED = "call_required"
     RESOLVED = "resolved"
     DEACTIVATED = "deactivated"
+    # A deactivated case's appeal (the linked AppealWorkflow): waiting for its review, and
+    # accepted, the account reactivated.
+    APPEAL_UNDER_REVIEW = "appeal_under_review"
+    REINSTATED = "reinstated"
 
 
 class Severity(StrEnum):
@@ -68,6 +72,8 @@ class EmailKind(StrEnum):
     DEACTIVATED = "deactivated"
     DEADLINE_EXTENDED = "deadline_extended"
     DEADLINE_LIFTED = "deadline_lifted"
+    APPEAL_ACCEPTED = "appeal_accepted"
+    APPEAL_REJECTED = "appeal_rejected"
 
 
 class NoticeState(StrEnum):
@@ -158,6 +164,13 @@ class RefusalKind(StrEnum):
     INVALID_OWNER = "InvalidOwner"
     INVALID_EXTENSION = "InvalidExtension"
     NOT_EXTENSIBLE = "NotExtensible"
+    NOT_DEACTIVATED = "NotDeactivated"
+    APPEAL_WINDOW_CLOSED = "AppealWindowClosed"
+    APPEAL_UNDER_REVIEW = "AppealUnderReview"
+    DUPLICATE_APPEAL = "DuplicateAppeal"
+    ALREADY_REINSTATED = "AlreadyReinstated"
+    NO_APPEAL = "NoAppeal"
+    INVALID_APPEAL_REVIEW = "InvalidAppealReview"
 
 
 class SlaTarget(StrEnum):
@@ -191,3 +204,14 @@ class StaffAlertKind(StrEnum):
 
     SLA_WARNING = "sla_warning"
     SLA_BREACHED = "sla_breached"
+
+
+class AppealDecision(StrEnum):
+    ACCEPT = "accept"
+    REJECT = "reject"
+
+
+class AppealState(StrEnum):
+    UNDER_REVIEW = "under_review"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"

@@ -39,6 +39,8 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from aha import search_attributes as sa
 from aha.adapters.temporal import names
+from aha.domain.appeal_models import Appeal, AppealView
+from aha.domain.appeals import AppealStart
 from aha.domain.models import (
     CaseStart,
     CaseView,
@@ -186,6 +188,71 @@ class TemporalCases:
         except WorkflowUpdateFailedError as err:
             _refused(err)
 
+    async def open_appeal(
+        self,
+        appeal_id: str,
+        start: AppealStart,
+        submission: BaseModel,
+        *,
+        task_queue: str,
+        seller_id: str,
+        marketplace: str,
+        summary: str,
+        details: str,
+    ) -> Appeal:
+        operation: WithStartWorkflowOperation[Any, AppealView] = WithStartWorkflowOperation(
+            names.APPEAL_WORKFLOW,
+            start,
+            id=appeal_id,
+            task_queue=task_queue,
+            result_type=AppealView,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            # An ended appeal (reinstated, or its window passed) is not started again.
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            search_attributes=TypedSearchAttributes(
+                [
+                    SearchAttributePair(sa.SELLER_ID, seller_id),
+                    SearchAttributePair(sa.MARKETPLACE, marketplace),
+                    SearchAttributePair(sa.CASE_STATUS, CaseStatus.APPEAL_UNDER_REVIEW.value),
+                ]
+            ),
+            static_summary=summary,
+            static_details=details,
+        )
+        try:
+            with _translated():
+                appeal: Appeal = await self.client.execute_update_with_start_workflow(
+                    names.SUBMIT_APPEAL,
+                    submission,
+                    start_workflow_operation=operation,
+                    result_type=Appeal,
+                )
+                return appeal
+        except WorkflowAlreadyStartedError as err:
+            with contextlib.suppress(WorkflowAlreadyStartedError):
+                await operation.workflow_handle()
+            raise AlreadyStarted(str(err)) from err
+        except WorkflowUpdateFailedError as err:
+            _refused(err)
+
+    async def appeal_view(self, appeal_id: str) -> AppealView | None:
+        handle = self.client.get_workflow_handle(appeal_id, result_type=AppealView)
+        try:
+            with _translated():
+                description = await handle.describe()
+        except WrongNamespace:
+            raise
+        except NotFound:
+            return None
+        async with _reading():
+            if description.status == WorkflowExecutionStatus.RUNNING:
+                running: AppealView = await handle.query(names.GET_APPEAL, result_type=AppealView)
+                return running
+            if description.status == WorkflowExecutionStatus.COMPLETED:
+                ended: AppealView = await handle.result()
+                return ended
+        return None
+
     async def status(self, workflow_id: str) -> RunStatus | None:
         try:
             with _translated():
@@ -299,7 +366,9 @@ class TemporalCases:
 
 def _query(filters: CaseFilter) -> str:
     # The service has checked the values against closed sets or strict patterns.
-    query = f"WorkflowType = '{names.CASE_WORKFLOW}'"
+    # The appeal statuses are the appeal workflows' own: those lists list appeals.
+    appeals = filters.status in (CaseStatus.APPEAL_UNDER_REVIEW, CaseStatus.REINSTATED)
+    query = f"WorkflowType = '{names.APPEAL_WORKFLOW if appeals else names.CASE_WORKFLOW}'"
     if filters.status is not None:
         query += f" AND CaseStatus = '{filters.status}'"
     if filters.marketplace is not None:

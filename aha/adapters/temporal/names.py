@@ -16,3 +16,8 @@ NOTICES_WORKFLOW = "CaseNotices"
 GET_NOTICES = "get_notices"
 
 ENROLLMENT_SWEEP = "EnrollmentSweep"
+
+APPEAL_WORKFLOW = "AppealWorkflow"
+SUBMIT_APPEAL = "submit_appeal"
+REVIEW_APPEAL = "review_appeal"
+GET_APPEAL = "get_appeal"
