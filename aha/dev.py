@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -92,10 +93,23 @@ def search_attribute_args() -> list[str]:
     return args
 
 
+# Below Linux's ephemeral range (32768-60999): a port chosen here and bound a moment later
+# cannot be handed meanwhile to a process binding port 0, such as the Temporal dev server's
+# internal services started first.
+_QUIET_PORTS = range(20000, 32768)
+
+
 def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+    """A loopback port free now and outside the kernel's ephemeral range."""
+    for _ in range(200):
+        port = secrets.choice(_QUIET_PORTS)
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free loopback port in 20000-32767")
 
 
 async def connect_when_ready(
