@@ -213,8 +213,11 @@ async def detect(stack: FaultStack, seller_id: str) -> DetectionEvent:
 async def drive(stack: FaultStack, seller_id: str, kind: Kind, give_up_at: float) -> None:
     """Play the seller and the specialist until the case closes."""
     service = stack.service
+    last_seen = "no answer from the case"
     while time.monotonic() < give_up_at:
         view: CaseView | None = await _try(service.status(seller_id))
+        if view is not None:
+            last_seen = _summary(view)
         if view is None or not view.issues:
             await asyncio.sleep(0.5)
             continue
@@ -249,7 +252,19 @@ async def drive(stack: FaultStack, seller_id: str, kind: Kind, give_up_at: float
             await _try(service.review_plan(seller_id, review))
         # Unhurried, as people are: 64 actors looking 3 times a second would load 2 cores.
         await asyncio.sleep(0.7 + random.random() * 0.6)
-    raise AssertionError(f"{kind} case of {seller_id} did not close in time")
+    raise AssertionError(
+        f"{kind} case of {seller_id} did not close in time; last seen: {last_seen}"
+    )
+
+
+def _summary(view: CaseView) -> str:
+    """Enough of a case to tell a slow run from a stuck rule when a case does not close."""
+    last = view.timeline[-1] if view.timeline else None
+    return (
+        f"status={view.status} deadline={view.deadline} closed={view.closed} "
+        f"attempts={len(view.call_attempts)} last event={last.kind if last else None} "
+        f"at {last.at if last else None}"
+    )
 
 
 async def settle(stack: FaultStack, sellers: Iterable[str], timeout: float) -> dict[str, CaseView]:
