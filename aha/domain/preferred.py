@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
 from aha.domain import calendar
 from aha.domain.calling import local_day
@@ -78,7 +78,15 @@ def parse_assignments(items: Sequence[str]) -> PreferredWindows:
                 f"{item!r} is not DAY=HH:MM-HH:MM with DAY one of {', '.join(WEEKDAYS)}"
             )
         days.setdefault(day, []).extend(w for w in windows.split(",") if w.strip())
-    return PreferredWindows.model_validate(days)
+    try:
+        return PreferredWindows.model_validate(days)
+    except ValidationError as err:
+        problems = []
+        for error in err.errors():
+            where = ".".join(str(part) for part in error["loc"][:1])
+            reason = error["msg"].removeprefix("Value error, ")
+            problems.append(f"{where}: {reason}" if where else reason)
+        raise ValueError("; ".join(problems)) from None
 
 
 def combined(days: Windows, preferred: PreferredWindows) -> Windows:
