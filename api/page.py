@@ -165,13 +165,11 @@ def _preferred_days(contact: SellerContact) -> list[tuple[str, str, str]]:
 
 
 def _windows_errors(err: ValidationError) -> dict[str, str]:
-    """Each refusal under the weekday it is about (an overlap names its day first)."""
+    """Each refusal under the weekday it is about."""
     errors: dict[str, str] = {}
     for error in err.errors():
-        reason = error["msg"].removeprefix("Value error, ")
-        day = str(error["loc"][0]) if error["loc"] else reason.partition(":")[0]
-        if day in WEEKDAYS:
-            errors.setdefault(day, reason.removeprefix(f"{day}: "))
+        day = str(error["loc"][0]) if error["loc"] else ""
+        errors.setdefault(day, error["msg"].removeprefix("Value error, "))
     return errors
 
 

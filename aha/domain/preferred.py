@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
+from itertools import pairwise
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from aha.domain import calendar
 from aha.domain.calling import local_day
-from aha.domain.policy import WEEKDAYS, _refuse_overlaps, _spans, _windows
+from aha.domain.policy import WEEKDAYS, _spans, _windows
 from aha.domain.sla import Windows
 
 # A week with a holiday or two still shows whether the windows ever meet the calendar.
@@ -27,8 +28,14 @@ MAX_PER_DAY = 6
 
 def _bounded(value: Any) -> Any:
     checked = _windows(value)
-    if isinstance(checked, tuple) and len(checked) > MAX_PER_DAY:
+    if not isinstance(checked, tuple):
+        return checked
+    if len(checked) > MAX_PER_DAY:
         raise ValueError(f"at most {MAX_PER_DAY} windows a day")
+    # Checked per day (not across the model) so that the refusal names its weekday.
+    for (_, ends), (starts, _) in pairwise(sorted(_spans(checked))):
+        if starts < ends:
+            raise ValueError("preferred windows overlap; give each hour once")
     return checked
 
 
@@ -46,11 +53,6 @@ class PreferredWindows(BaseModel):
     sun: tuple[str, ...] = ()
 
     _check = field_validator(*WEEKDAYS, mode="before")(_bounded)
-
-    @model_validator(mode="after")
-    def _no_overlaps(self) -> PreferredWindows:
-        _refuse_overlaps(self, "preferred")
-        return self
 
     @property
     def empty(self) -> bool:
