@@ -3,7 +3,9 @@ staff get back, each refusal naming its weekday and changing nothing, and an ope
 
 from __future__ import annotations
 
+from aha.domain.case_text import case_summary
 from tests.conftest import Api
+from tests.test_console_http import sign_in, specialist
 
 
 def path(seller: str) -> str:
@@ -83,3 +85,9 @@ async def test_an_open_case_is_told_and_follows(api: Api, api_cases_end_after: N
     entry = next(e for e in view.timeline if e.kind == "preferred_windows_updated")
     assert entry.detail == "preferred contact windows are now sun 10:00-11:00"
     assert view.preferred_windows is not None and view.preferred_windows.sun == ("10:00-11:00",)
+    assert "preferred windows (seller's time): sun 10:00-11:00" in case_summary(view)
+
+    async with api.http() as http:
+        await sign_in(http, specialist(api))
+        screen = await http.get(f"/console/cases/{seller}")
+        assert '<dd id="preferred-windows">sun 10:00-11:00 (seller\'s time;' in screen.text
