@@ -39,6 +39,7 @@ sun = ["10:00-18:00"]
 holidays = ["2026-03-10"]
 """
 DAYS = calling_days(parse_policy(CANADA), "CA")
+ALWAYS = '[calling_hours]\nstart = "00:00"\nend = "24:00"\n'
 
 
 def utc(*parts: int) -> datetime:
@@ -245,3 +246,12 @@ def test_changed_windows_are_recorded_and_followed() -> None:
     assert entry.who == "seller"
     assert case.plan_calls(friday_noon) == []
     assert case.view.next_call_at == utc(2026, 3, 7, 16)
+
+
+def test_a_window_in_the_spring_forward_gap_waits_for_a_day_that_has_it() -> None:
+    always = calling_days(parse_policy(ALWAYS), "US")
+    windows = PreferredWindows(sun=("02:00-03:00",))
+    saturday_noon = utc(2026, 3, 7, 17)
+    # Sun 8 March 02:00-03:00 does not exist in Toronto; Sun 15 March 02:00 EDT is 06:00 UTC.
+    found = next_call_slot(saturday_noon, TORONTO, always, windows, None, 4)
+    assert found == utc(2026, 3, 15, 6)
