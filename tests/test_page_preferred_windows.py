@@ -14,6 +14,7 @@ from tests.test_page_browser import (  # noqa: F401 - fixtures
     open_case,
     sign_in,
 )
+from tests.test_page_http import signed_in
 
 
 async def test_the_seller_saves_preferred_call_times_and_a_bad_day_is_named(
@@ -57,3 +58,25 @@ async def test_the_seller_saves_preferred_call_times_and_a_bad_day_is_named(
     contact = api.cases.store.get(seller_id)
     assert contact is not None and contact.preferred_windows is not None
     assert contact.preferred_windows.tue == ()  # nothing changed
+
+
+async def test_a_forged_form_is_refused_and_changes_nothing(api: Api) -> None:
+    seller_id, token = api.seller()
+    async with api.http() as http:
+        csrf = await signed_in(api, http, seller_id, token)
+        url = f"/account-health/{seller_id}/preferred-windows"
+        forged = await http.post(url, data={"csrf": "0" * 64, "mon": "09:00-12:00"})
+        assert forged.status_code == 403 and "The form expired" in forged.text
+        contact = api.cases.store.get(seller_id)
+        assert contact is not None and contact.preferred_windows is None
+        saved = await http.post(url, data={"csrf": csrf, "mon": "09:00-12:00", "tue": ""})
+        assert saved.status_code == 303
+        assert saved.headers["location"].endswith("?notice=windows")
+        contact = api.cases.store.get(seller_id)
+        assert contact is not None and contact.preferred_windows is not None
+        assert contact.preferred_windows.summary() == "mon 09:00-12:00"
+    async with api.http() as http:  # signed out: the sign-in page, nothing stored
+        refused = await http.post(url, data={"csrf": csrf, "mon": ""})
+        assert refused.status_code == 401
+        contact = api.cases.store.get(seller_id)
+        assert contact is not None and contact.preferred_windows is not None

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from aha.domain.calendar import calling_days
 from aha.domain.case import Case, Edition
 from aha.domain.models import CaseStart, DetectionEvent, SellerProfile
-from aha.domain.policy import Policy, parse_policy
+from aha.domain.policy import Policy, PolicyError, parse_policy
 from aha.domain.preferred import (
     PreferredWindows,
     combined,
@@ -255,3 +255,12 @@ def test_a_window_in_the_spring_forward_gap_waits_for_a_day_that_has_it() -> Non
     # Sun 8 March 02:00-03:00 does not exist in Toronto; Sun 15 March 02:00 EDT is 06:00 UTC.
     found = next_call_slot(saturday_noon, TORONTO, always, windows, None, 4)
     assert found == utc(2026, 3, 15, 6)
+
+
+def test_the_policy_key_is_a_duration_and_never_negative() -> None:
+    assert Policy().preferred_windows_until == timedelta(hours=24)
+    assert parse_policy('preferred_windows_until = "6h"').preferred_windows_until == timedelta(
+        hours=6
+    )
+    with pytest.raises(PolicyError, match="preferred_windows_until"):
+        parse_policy('preferred_windows_until = "soon"')
