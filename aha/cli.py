@@ -30,7 +30,7 @@ from aha.adapters.temporal.keyring import load_key_ring
 from aha.board_reads import BoardReads, PendingCall
 from aha.catalogue_file import load_catalogue
 from aha.config import Settings
-from aha.domain import case_text
+from aha.domain import case_text, preferred
 from aha.domain.appeal_models import AppealReview
 from aha.domain.board import OPEN_STATUSES, QueueFilter, QueueItem
 from aha.domain.catalogue import Catalogue, CatalogueError
@@ -57,6 +57,7 @@ from aha.service import (
     CaseService,
     ContactUpdate,
     change_contact,
+    change_preferred_windows,
 )
 from api.auth import TokenFileError, load_tokens
 
@@ -422,6 +423,37 @@ async def cmd_seller_show(args: argparse.Namespace, settings: Settings) -> None:
     _emit(args, data, text)
 
 
+async def cmd_seller_preferred_windows(args: argparse.Namespace, settings: Settings) -> None:
+    store = _existing_store(settings)
+    contact = store.get(args.seller)
+    if contact is None:
+        raise CaseError(f"unknown seller {args.seller!r}")
+    if args.set or args.clear:
+        windows = None if args.clear else preferred.parse_assignments(args.set)
+        update = await change_preferred_windows(
+            store,
+            args.seller,
+            windows,
+            service=lambda: _service(settings),
+            changed_by="aha CLI",
+        )
+        for warning in update.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
+        contact = update.contact
+    windows = contact.preferred_windows or preferred.PreferredWindows()
+    data = {
+        "seller_id": contact.seller_id,
+        "timezone": contact.timezone,
+        "windows": windows.model_dump(mode="json"),
+        "summary": windows.summary(),
+    }
+    _emit(
+        args,
+        data,
+        f"preferred windows of {contact.seller_id} ({contact.timezone}): {windows.summary()}",
+    )
+
+
 async def cmd_seller_ahr(args: argparse.Namespace, settings: Settings) -> None:
     _existing_store(settings).record_reading(args.seller, args.date, args.score)
     _emit(
@@ -620,6 +652,15 @@ def _duration(text: str) -> timedelta:
 def _marketplace(text: str) -> str:
     if not re.fullmatch(MARKETPLACE_PATTERN, text):
         raise argparse.ArgumentTypeError(f"{text!r} is not a marketplace code, e.g. US")
+    return text
+
+
+def _preferred_window(text: str) -> str:
+    # Each --set checked on its own, so the error names the one that is wrong.
+    try:
+        preferred.parse_assignments([text])
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
     return text
 
 
@@ -878,6 +919,23 @@ def build_parser() -> argparse.ArgumentParser:
         parent=board_commands,
     )
     reconcile.add_argument("--dry-run", action="store_true", help="only say what would close")
+    windows = command(
+        "preferred-windows",
+        cmd_seller_preferred_windows,
+        "show, set or clear a seller's preferred contact windows (seller-local time)",
+        parent=seller_commands,
+    )
+    windows.add_argument("seller")
+    windows_change = windows.add_mutually_exclusive_group()
+    windows_change.add_argument(
+        "--set",
+        action="append",
+        type=_preferred_window,
+        metavar="DAY=HH:MM-HH:MM",
+        help="a window, e.g. mon=09:00-12:00 (repeat it; DAY=A,B for two on a day); "
+        "replaces all stored windows",
+    )
+    windows_change.add_argument("--clear", action="store_true", help="remove all windows")
     ahr = command("ahr", cmd_seller_ahr, "record one day's AHR reading", parent=seller_commands)
     ahr.add_argument("seller")
     ahr.add_argument("--date", required=True, type=_iso_date, metavar="YYYY-MM-DD")

@@ -38,6 +38,7 @@ from aha.domain.models import (
     SweepRequest,
     SweepResult,
 )
+from aha.domain.preferred import PreferredWindows
 from aha.domain.programme import Enrollment, ImportReport
 from aha.domain.vocabulary import AccountStatus
 
@@ -67,6 +68,13 @@ class SellerDirectory(Protocol):
         ...
 
     def set_account_status(self, seller_id: str, status: AccountStatus) -> None: ...
+
+    def set_preferred_windows(
+        self, seller_id: str, windows: PreferredWindows | None
+    ) -> SellerContact:
+        """Store the seller's preferred contact windows (None or empty: none); LookupError
+        for an unknown seller."""
+        ...
 
 
 class SellerPages(Protocol):

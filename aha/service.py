@@ -49,6 +49,7 @@ from aha.domain.models import (
     SweepResult,
 )
 from aha.domain.policy import MARKETPLACE_PATTERN as MARKETPLACE_PATTERN  # surfaces use it
+from aha.domain.preferred import PreferredWindows
 from aha.domain.refusals import Refusal
 from aha.domain.vocabulary import AccountStatus, CaseStatus, EnrollmentState, RefusalKind
 from aha.ports import (
@@ -208,6 +209,39 @@ async def change_contact(
             warnings=[f"saved, but not told to Temporal: {_reason(err)}"],
         )
     return await case_service.announce_contact_change(saved, changed_by, temporal_timeout)
+
+
+async def change_preferred_windows(
+    directory: ProgrammeStore,
+    seller_id: str,
+    windows: PreferredWindows | None,
+    *,
+    service: Callable[[], Awaitable[CaseService]],
+    changed_by: str,
+    temporal_timeout: float = 10.0,
+) -> ContactUpdate:
+    """Store the seller's preferred contact windows (None or empty clears them), then tell
+    the open case, which reads them with the rest of the seller's profile. As with contact
+    data, the save stands while Temporal is unreachable, and the warnings say so."""
+    before = directory.get(seller_id)
+    if before is None:
+        raise UnknownSeller(f"unknown seller {seller_id!r}")
+    contact = await asyncio.to_thread(directory.set_preferred_windows, seller_id, windows)
+    if contact.preferred_windows == before.preferred_windows:
+        return ContactUpdate(contact=contact, case_notified=False, enrolled_now=False)
+    try:
+        case_service = await service()
+        notified = await asyncio.wait_for(
+            case_service.contact_changed(seller_id, changed_by), temporal_timeout
+        )
+    except Exception as err:  # any failure after the save is a warning, not an error
+        return ContactUpdate(
+            contact=contact,
+            case_notified=False,
+            enrolled_now=False,
+            warnings=[f"saved, but the open case was not told: {_reason(err)}"],
+        )
+    return ContactUpdate(contact=contact, case_notified=notified, enrolled_now=False)
 
 
 def _reason(err: BaseException) -> str:

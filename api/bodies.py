@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
 from aha.board_reads import PendingCall
 from aha.domain.models import SELLER_ID_PATTERN, SPECIALIST_NAME_PATTERN
+from aha.domain.preferred import PreferredWindows
 from aha.domain.vocabulary import CallOutcome
 
 Text = Field(max_length=4000)
@@ -67,6 +68,24 @@ class ContactSaved(BaseModel):
     timezone: str
     case_notified: bool = Field(description="whether an open case was told to re-read it")
     enrolled_now: bool
+    warnings: list[str] = []
+
+
+class PreferredWindowsView(BaseModel):
+    """The seller's preferred contact windows, in the seller's local time (`timezone`)."""
+
+    seller_id: str
+    timezone: str
+    windows: PreferredWindows = Field(description="per weekday, e.g. mon: ['09:00-12:00']")
+    summary: str = Field(description="the windows in a line, or 'none'")
+    meets_calendar: bool | None = Field(
+        default=None,
+        description="whether the windows share any time with the marketplace's calling "
+        "calendar (windows that never do are ignored); null without windows",
+    )
+    case_notified: bool = Field(
+        default=False, description="on a change: whether an open case was told to re-read it"
+    )
     warnings: list[str] = []
 
 

@@ -25,6 +25,8 @@ from temporalio.service import RPCError
 from aha.domain import appeals, case_text
 from aha.domain.contact import InvalidContact, SellerContact
 from aha.domain.models import SELLER_ID_PATTERN, CaseView, PlanSubmission
+from aha.domain.policy import WEEKDAYS
+from aha.domain.preferred import PreferredWindows
 from aha.service import CaseError, NoOpenCase
 from api.errors import ApiError, as_api_error, contact_field
 from api.sessions import Session, Sessions, seller_page
@@ -41,7 +43,9 @@ NOTICES = {
     "plan": "Your plan was submitted. A specialist will review it.",
     "appeal": "Your appeal was submitted. A specialist will review it.",
     "contact": "Your contact details were saved.",
+    "windows": "Your preferred call times were saved.",
 }
+DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 # What can go wrong while the page talks to the case: each becomes a message on the page.
 FAILURES = (CaseError, ApiError, RPCError)
 
@@ -78,6 +82,8 @@ class PageForms:
     plan_errors: dict[str, list[str]] = field(default_factory=dict)
     contact: dict[str, str] = field(default_factory=dict)
     contact_errors: dict[str, str] = field(default_factory=dict)
+    windows: dict[str, str] = field(default_factory=dict)
+    windows_errors: dict[str, str] = field(default_factory=dict)
     error: str | None = None
 
 
@@ -145,7 +151,26 @@ def _page_model(
         "deadline_span": case_text.duration_text(policy.deadline),
         "csrf": _sessions(state, contact.seller_id).csrf_token(session.nonce),
         "zones": ZONES,
+        "preferred_days": _preferred_days(contact),
     }
+
+
+def _preferred_days(contact: SellerContact) -> list[tuple[str, str, str]]:
+    """Each weekday's key, name and stored windows as the form shows them."""
+    windows = contact.preferred_windows or PreferredWindows()
+    return [
+        (day, name, ", ".join(getattr(windows, day)))
+        for day, name in zip(WEEKDAYS, DAY_NAMES, strict=True)
+    ]
+
+
+def _windows_errors(err: ValidationError) -> dict[str, str]:
+    """Each refusal under the weekday it is about."""
+    errors: dict[str, str] = {}
+    for error in err.errors():
+        day = str(error["loc"][0]) if error["loc"] else ""
+        errors.setdefault(day, error["msg"].removeprefix("Value error, "))
+    return errors
 
 
 async def _signed_in(
@@ -422,6 +447,29 @@ async def update_contact(
     except FAILURES as err:
         return await _failed(request, seller_id, err, forms)
     return _back(seller_id, "contact")
+
+
+@router.post("/preferred-windows")
+async def update_preferred_windows(request: Request, seller_id: str) -> Response:
+    """One field per weekday, "09:00-12:00, 14:00-16:00" or empty; all empty clears them."""
+    form = await request.form()
+    checked = await _checked_form(request, seller_id, str(form.get("csrf", "")))
+    if isinstance(checked, Response):
+        return checked
+    state, _ = checked
+    typed = {day: str(form.get(day, "")) for day in WEEKDAYS}
+    forms = PageForms(windows=typed)
+    days = {day: [w for w in text.split(",") if w.strip()] for day, text in typed.items()}
+    try:
+        windows = PreferredWindows.model_validate(days)
+    except ValidationError as err:
+        forms.windows_errors = _windows_errors(err)
+        return await _render(request, seller_id, forms, 422)
+    try:
+        await state.change_preferred_windows(seller_id, windows, changed_by="seller")
+    except FAILURES as err:
+        return await _failed(request, seller_id, err, forms)
+    return _back(seller_id, "windows")
 
 
 @router.get("/live")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
@@ -13,7 +13,10 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from itsdangerous import BadSignature, Signer
 
 from aha.board_reads import QueuePage
+from aha.domain import calendar, preferred
 from aha.domain.board import OPEN_STATUSES, QueueFilter
+from aha.domain.calling import local_day
+from aha.domain.contact import SellerContact
 from aha.domain.models import (
     CASE_STATUSES,
     CallAttempt,
@@ -31,7 +34,8 @@ from aha.domain.models import (
     Review,
 )
 from aha.domain.policy import parse_duration
-from aha.service import MARKETPLACE_PATTERN, CasePage
+from aha.domain.preferred import PreferredWindows
+from aha.service import MARKETPLACE_PATTERN, CasePage, ContactUpdate
 from api.auth import Identity
 from api.bodies import (
     AhrBatch,
@@ -46,6 +50,7 @@ from api.bodies import (
     OutcomeBody,
     PendingCalls,
     PlanBody,
+    PreferredWindowsView,
     RejectedReading,
     ResolveBody,
     ReviewBody,
@@ -523,6 +528,62 @@ async def put_contact(
         enrolled_now=update.enrolled_now,
         warnings=update.warnings,
     )
+
+
+def _windows_view(
+    state: ApiState, update: ContactUpdate | None, contact: SellerContact
+) -> PreferredWindowsView:
+    windows = contact.preferred_windows or PreferredWindows()
+    today = local_day(datetime.now(UTC), contact.timezone)
+    days = calendar.calling_days(state.policy, contact.marketplace)
+    return PreferredWindowsView(
+        seller_id=contact.seller_id,
+        timezone=contact.timezone,
+        windows=windows,
+        summary=windows.summary(),
+        meets_calendar=None if windows.empty else preferred.meets_calendar(days, windows, today),
+        case_notified=update.case_notified if update else False,
+        warnings=update.warnings if update else [],
+    )
+
+
+@router.get(
+    "/sellers/{seller_id}/preferred-windows",
+    tags=["seller"],
+    response_model=PreferredWindowsView,
+    responses=_errors(*AUTH, 404),
+    summary="The seller's preferred contact windows (the seller, specialist, supervisor)",
+)
+async def get_preferred_windows(
+    seller_id: SellerId,
+    state: State,
+    who: Annotated[Identity, Depends(allow("specialist", own_seller=True))],
+) -> PreferredWindowsView:
+    contact = state.store.get(seller_id)
+    if contact is None:
+        raise unknown_seller(seller_id)
+    return _windows_view(state, None, contact)
+
+
+@router.put(
+    "/sellers/{seller_id}/preferred-windows",
+    tags=["seller"],
+    response_model=PreferredWindowsView,
+    responses=_errors(400, *AUTH, 404, 413, 422),
+    summary="Store the seller's preferred contact windows (the seller, specialist, supervisor)",
+)
+async def put_preferred_windows(
+    seller_id: SellerId,
+    body: PreferredWindows,
+    state: State,
+    who: Annotated[Identity, Depends(allow("specialist", own_seller=True))],
+) -> PreferredWindowsView:
+    """Windows per seller-local weekday (`mon` ... `sun`, each a list of "HH:MM-HH:MM"); a
+    day left out has none, and `{}` clears them all. Proactive calls wait for the calendar's
+    hours within these windows, except within the policy's `preferred_windows_until` of the
+    deadline. The change is saved first, then an open case is told (`warnings` otherwise)."""
+    update = await state.change_preferred_windows(seller_id, body, changed_by=who.who)
+    return _windows_view(state, update, update.contact)
 
 
 @router.post(

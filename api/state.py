@@ -20,9 +20,10 @@ from aha.catalogue_file import load_catalogue, shipped_catalogue
 from aha.config import Settings
 from aha.domain.catalogue import Catalogue
 from aha.domain.policy import Policy
+from aha.domain.preferred import PreferredWindows
 from aha.policy_file import load_policy
 from aha.ports import ProgrammeStore, SignedOutSessions
-from aha.service import CaseService, ContactUpdate, change_contact
+from aha.service import CaseService, ContactUpdate, change_contact, change_preferred_windows
 from aha.twilio_settings import TwilioCallbacks, twilio_callbacks
 from api.auth import TokenBook, TokenSource
 from api.errors import TemporalUnavailable
@@ -121,6 +122,18 @@ class ApiState:
             email=email,
             phone=phone,
             timezone=timezone,
+            service=self.service,
+            changed_by=changed_by,
+            temporal_timeout=self.settings.api_timeout_seconds,
+        )
+
+    async def change_preferred_windows(
+        self, seller_id: str, windows: PreferredWindows | None, *, changed_by: str
+    ) -> ContactUpdate:
+        return await change_preferred_windows(
+            self.store,
+            seller_id,
+            windows,
             service=self.service,
             changed_by=changed_by,
             temporal_timeout=self.settings.api_timeout_seconds,

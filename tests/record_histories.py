@@ -37,9 +37,10 @@ from aha.domain.models import (
     Resolution,
     Review,
 )
-from aha.domain.policy import parse_policy
+from aha.domain.policy import WEEKDAYS, parse_policy
+from aha.domain.preferred import PreferredWindows
 from aha.policy_file import default_policy_text
-from aha.service import case_id_for
+from aha.service import CaseService, case_id_for, change_preferred_windows
 from tests.conftest import ALWAYS_CALLABLE, Cases, dev_server_args, running_cases
 from tests.fault_harness import StoppableMail
 
@@ -560,6 +561,36 @@ async def contact_mode_reached(cases: Cases, seller: str) -> None:
     await cases.wait_for(seller, lambda v: v.status == "resolved")
 
 
+async def preferred_window_call(cases: Cases) -> str:
+    """A seller in UTC with a preferred window 30 hours ahead moves it to 36 hours ahead while
+    the case waits (contact_changed); the first call goes out in the new window, is answered,
+    and the issue is resolved."""
+
+    async def service() -> CaseService:
+        return cases.service
+
+    def window(moment: datetime) -> tuple[PreferredWindows, datetime]:
+        start = moment.replace(minute=0, second=0, microsecond=0)
+        end = "24:00" if start.hour == 23 else f"{start.hour + 1:02d}:00"
+        day = WEEKDAYS[start.weekday()]
+        return PreferredWindows.model_validate({day: [f"{start:%H}:00-{end}"]}), start
+
+    seller = cases.new_seller(timezone="UTC")
+    first, opens = window(datetime.now(UTC) + timedelta(hours=30))
+    cases.store.set_preferred_windows(seller, first)
+    await cases.detect(seller)
+    await cases.wait_for(seller, lambda v: v.next_call_at == opens)
+    moved, opens = window(datetime.now(UTC) + timedelta(hours=36))
+    await change_preferred_windows(cases.store, seller, moved, service=service, changed_by="seller")
+    await cases.wait_for(seller, lambda v: v.next_call_at == opens)
+    await advance_to(cases, seller, opens + timedelta(minutes=1))
+    await cases.wait_for_call(seller, 1)
+    await cases.service.report_call_outcome(seller, CallReport(attempt=1, outcome="answered"))
+    await cases.service.resolve(seller, Resolution(issue_id="I1", note="fixed on the call"))
+    await cases.wait_for(seller, lambda v: v.status == "resolved")
+    return seller
+
+
 # ---- the scenarios and the command ------------------------------------------------------
 
 
@@ -651,6 +682,7 @@ SCENARIOS: dict[str, Scenario] = {
     "calendar_weekend_holiday_canada": Scenario(calendar_weekend_holiday_canada, CALENDAR_POLICY),
     "deadline_extended": Scenario(with_new_seller(deadline_extended).record, EXTENDING_POLICY),
     "contact_mode_reached": Scenario(with_new_seller(contact_mode_reached).record, CONTACT_POLICY),
+    "preferred_window_call": Scenario(preferred_window_call, ALWAYS_CALLABLE),
     "appeal_rejected_then_accepted": Scenario(
         with_new_seller_without_phone(appeal_rejected_then_accepted),
         APPEAL_POLICY,

@@ -115,6 +115,15 @@ ROUTES = {
         frozenset({"own seller"}),
         lambda api, s: {"email": f"{s}@example.com", "timezone": "UTC"},
     ),
+    "get preferred windows": Route(
+        "GET", "/v1/sellers/{seller}/preferred-windows", STAFF | {"own seller"}
+    ),
+    "preferred windows": Route(
+        "PUT",
+        "/v1/sellers/{seller}/preferred-windows",
+        STAFF | {"own seller"},
+        lambda api, s: {"mon": ["09:00-12:00"]},
+    ),
     # Staff may appeal on the seller's behalf; only staff review appeals.
     "appeal": Route(
         "POST", "/v1/sellers/{seller}/case/appeal", STAFF | {"own seller"}, lambda a, s: PLAN

@@ -47,6 +47,8 @@ ROLES: dict[str, str | None] = {
     "GET /v1/sellers/{seller_id}/case": "specialist",
     "POST /v1/sellers/{seller_id}/case/contact-me-now": "seller",
     "PUT /v1/sellers/{seller_id}/contact": "seller",
+    "GET /v1/sellers/{seller_id}/preferred-windows": "seller",
+    "PUT /v1/sellers/{seller_id}/preferred-windows": "specialist",
     "POST /v1/sellers/{seller_id}/case/plan": "seller",
     "POST /v1/sellers/{seller_id}/case/calls/{attempt}/outcome": "telephony",
     "POST /v1/sellers/{seller_id}/case/review": "specialist",
@@ -226,6 +228,14 @@ def _contact(draw: DrawFn, case: AnyCase, world: World) -> None:
         body["emergency_phone"] = phone
 
 
+def _windows(draw: DrawFn, case: AnyCase, world: World) -> None:
+    case.body = draw(
+        st.sampled_from(
+            [{}, {"mon": ["09:00-12:00"]}, {"sat": ["10:00-11:00", "14:00-15:30"], "sun": []}]
+        )
+    )
+
+
 def _plan(draw: DrawFn, case: AnyCase, world: World) -> None:
     body_of(case).update(
         root_cause="A supplier sent goods that did not match the listings",
@@ -276,6 +286,7 @@ TWEAKS: dict[str, Tweak] = {
     "POST /v1/detections": _detection,
     "POST /v1/ahr-readings": _readings,
     "PUT /v1/sellers/{seller_id}/contact": _contact,
+    "PUT /v1/sellers/{seller_id}/preferred-windows": _windows,
     "POST /v1/sellers/{seller_id}/case/plan": _plan,
     "GET /v1/cases": _case_filters,
     "GET /v1/queue": _queue_filters,

@@ -469,7 +469,7 @@ async def test_replay_upserts_the_recorded_search_attributes(path: Path) -> None
 # ---- the console edition ---------------------------------------------------------------------
 
 # v6 histories are of the calendar edition, which keeps the console's board too.
-CONSOLE_HISTORIES = [p for p in CASE_HISTORIES if p.stem.startswith(("v5-", "v6-", "v9-"))]
+CONSOLE_HISTORIES = [p for p in CASE_HISTORIES if p.stem.startswith(("v5-", "v6-", "v9-", "v13-"))]
 
 
 def local_activities(path: Path) -> list[str]:
@@ -537,8 +537,8 @@ def test_the_calendar_history_opened_in_the_calendar_edition_and_recorded_its_ca
     # Proactive calls on the Saturday at 10:00 and the Monday at 09:00, Toronto winter time.
     placed = [a["scheduled_for"][11:16] for a in view["call_attempts"]]
     assert placed == ["15:00", "14:00"]
-    # v9 histories are of the deadline edition, which keeps the calendar edition too.
-    older = [p for p in CASE_HISTORIES if not p.stem.startswith(("v6-", "v9-"))]
+    # v9 and v13 histories are of later editions, which keep the calendar edition too.
+    older = [p for p in CASE_HISTORIES if not p.stem.startswith(("v6-", "v9-", "v13-"))]
     assert all("calling-calendars-v5" not in patches(p) for p in older)
 
 
@@ -582,8 +582,27 @@ def test_the_contact_mode_history_lifted_its_deadline() -> None:
 
 
 def test_older_histories_do_not_carry_the_deadline_patch() -> None:
-    older = [p for p in CASE_HISTORIES if not p.stem.startswith("v9-")]
+    older = [p for p in CASE_HISTORIES if not p.stem.startswith(("v9-", "v13-"))]
     assert older and all("deadline-rules-v8" not in patches(p) for p in older)
+
+
+# ---- the preferred-windows edition -----------------------------------------------------------
+
+
+def test_the_preferred_window_history_called_in_the_window_it_was_moved_to() -> None:
+    path = next(p for p in CASE_HISTORIES if p.stem == "v13-preferred_window_call")
+    assert {"deadline-rules-v8", "preferred-windows-v10"} <= set(patches(path))
+    view = result_view(path)
+    [day] = [d for d, windows in view["preferred_windows"].items() if windows]
+    [window] = view["preferred_windows"][day]
+    [entry] = [e for e in view["timeline"] if e["kind"] == "preferred_windows_updated"]
+    assert entry["who"] == "seller" and entry["detail"].endswith(f"{day} {window}")
+    [attempt] = view["call_attempts"]
+    called = datetime.fromisoformat(attempt["scheduled_for"])
+    assert f"{called:%H:%M}" == window[:5] and called.strftime("%a").lower() == day
+    assert view["status"] == "resolved"
+    older = [p for p in CASE_HISTORIES if not p.stem.startswith("v13-")]
+    assert older and all("preferred-windows-v10" not in patches(p) for p in older)
 
 
 # ---- appeals (AppealWorkflow, linked to a deactivated case run) ------------------------------

@@ -73,6 +73,9 @@ CALLING_CALENDARS = "calling-calendars-v5"
 # v8: a supervisor may extend an issue's deadline (audited, reminders recomputed), and the
 # policy's deadline_applies_to = "contact" lifts the deadline once the seller is reached.
 DEADLINE_RULES = "deadline-rules-v8"
+# v10: proactive calls prefer the seller's preferred contact windows inside the calendar,
+# until the policy's preferred_windows_until before the earliest open deadline.
+PREFERRED_WINDOWS = "preferred-windows-v10"
 
 LOCAL_READ_TIMEOUT = timedelta(seconds=10)
 # Sealing and deactivating are quick database writes: a short timeout keeps a crash from
@@ -148,7 +151,9 @@ class CaseWorkflow:
             return Edition.CONSOLE
         if not workflow.patched(DEADLINE_RULES):
             return Edition.CALENDARS
-        return Edition.DEADLINES
+        if not workflow.patched(PREFERRED_WINDOWS):
+            return Edition.DEADLINES
+        return Edition.PREFERRED_WINDOWS
 
     async def _step(self) -> None:
         if self._profile_stale:

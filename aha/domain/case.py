@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from enum import IntEnum
 
-from aha.domain import calendar, calling, deadlines, sla
+from aha.domain import calendar, calling, deadlines, preferred, sla
 from aha.domain.effects import (
     AlertStaff,
     CloseResolved,
@@ -77,6 +77,8 @@ class Edition(IntEnum):
     CALENDARS = 5
     # Audited deadline extensions, and the policy's "contact" reading of the deadline.
     DEADLINES = 8
+    # Proactive calls prefer the seller's preferred contact windows, short of the deadline.
+    PREFERRED_WINDOWS = 10
 
 
 # Closure reasons that do not wait for a deadline, and what the seller is told.
@@ -161,6 +163,8 @@ class Case:
             self.view.calling_marketplace = profile.marketplace
         if self.edition >= Edition.CONSOLE:
             self.view.sla_state = SlaState.OK
+        if self.edition >= Edition.PREFERRED_WINDOWS:
+            self.view.preferred_windows = profile.preferred_windows
 
     @property
     def run_key(self) -> str:
@@ -357,7 +361,17 @@ class Case:
             return self._take()
         placed = [a.placed_at for a in self.view.call_attempts if not a.seller_initiated]
         earlier = [p for p in placed if p is not None]
-        if self.edition >= Edition.CALENDARS:
+        if self.edition >= Edition.PREFERRED_WINDOWS:
+            slot = preferred.next_call_slot(
+                max(self._call_not_before, now),
+                self.profile.timezone,
+                self._calling_days(),
+                self.profile.preferred_windows,
+                preferred.prefer_until(self.deadline(), self.policy.preferred_windows_until),
+                self.policy.max_call_attempts_per_day,
+                earlier,
+            )
+        elif self.edition >= Edition.CALENDARS:
             slot = calendar.next_call_slot(
                 max(self._call_not_before, now),
                 self.profile.timezone,
@@ -502,6 +516,19 @@ class Case:
             self.record(
                 TimelineKind.TIMEZONE_UPDATED,
                 f"time zone is now {profile.timezone}",
+                changed_by,
+                now=now,
+            )
+        if (
+            self.edition >= Edition.PREFERRED_WINDOWS
+            and profile.preferred_windows != before.preferred_windows
+        ):
+            self.view.preferred_windows = profile.preferred_windows
+            windows = profile.preferred_windows
+            self.record(
+                TimelineKind.PREFERRED_WINDOWS_UPDATED,
+                "preferred contact windows are now "
+                + (windows.summary() if windows is not None else "none"),
                 changed_by,
                 now=now,
             )

@@ -133,6 +133,8 @@ def case_summary(view: CaseView) -> str:
     ]
     if view.next_call_at:
         lines.append(f"next call: {cli_time(view.next_call_at, view.timezone)}")
+    if view.preferred_windows and not view.preferred_windows.empty:
+        lines.append(f"preferred windows (seller's time): {view.preferred_windows.summary()}")
     if view.calling_stopped_reason and not view.closed:
         lines.append(f"calling stopped: {view.calling_stopped_reason}")
     if view.deadline_lifted_at:
@@ -196,6 +198,8 @@ def details_markdown(view: CaseView) -> str:
     extended = sum(len(i.extensions) for i in view.issues)
     if extended:
         lines.append(f"- **Extensions:** {extended}")
+    if view.preferred_windows and not view.preferred_windows.empty:
+        lines.append(f"- **Preferred windows:** {view.preferred_windows.summary()} (seller's time)")
     if view.next_call_at:
         lines.append(f"- **Next scheduled call:** {when(view.next_call_at)}")
     elif view.calling_stopped_reason and not view.closed:

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
 
 from aha.domain.models import SELLER_ID_PATTERN, SellerProfile
+from aha.domain.preferred import PreferredWindows
 from aha.domain.vocabulary import AccountStatus
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -37,6 +39,13 @@ class SellerContact(BaseModel):
     account_status: AccountStatus
     phone_version: int
     updated_at: datetime
+    preferred_windows: PreferredWindows | None = None
+
+    @field_validator("preferred_windows", mode="before")
+    @classmethod
+    def _stored_json(cls, value: Any) -> Any:
+        # SQLite keeps the windows as JSON text; PostgreSQL's jsonb arrives parsed.
+        return json.loads(value) if isinstance(value, str) else value
 
     def profile(self) -> SellerProfile:
         return SellerProfile(
@@ -46,6 +55,7 @@ class SellerContact(BaseModel):
             has_phone=bool(self.phone),
             phone_version=self.phone_version,
             account_status=self.account_status,
+            preferred_windows=self.preferred_windows,
         )
 
 

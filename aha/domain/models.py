@@ -9,6 +9,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validato
 
 from aha.domain.appeal_models import AppealView
 from aha.domain.policy import Policy
+from aha.domain.preferred import PreferredWindows
 from aha.domain.sla import SlaClock
 from aha.domain.vocabulary import (
     AccountStatus,
@@ -212,6 +213,8 @@ class SellerProfile(Strict):
     has_phone: bool
     phone_version: int
     account_status: AccountStatus
+    # None: the seller stored none, or the directory predates them.
+    preferred_windows: PreferredWindows | None = None
 
 
 class CaseStart(Strict):
@@ -278,6 +281,8 @@ class CaseView(Strict):
     engagement_due_at: datetime | None = None
     # The appeal of a deactivated case (its own AppealWorkflow), overlaid by the service.
     appeal: AppealView | None = None
+    # The seller's preferred contact windows the case calls in, for cases that follow them.
+    preferred_windows: PreferredWindows | None = None
 
     def issue(self, issue_id: str) -> Issue | None:
         return next((i for i in self.issues if i.id == issue_id), None)

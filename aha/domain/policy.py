@@ -308,6 +308,9 @@ class Policy(BaseModel):
     # How long after its deactivation a case may be appealed. None: not set in this policy
     # (a case recorded before the key existed); aha.domain.appeals says what then applies.
     appeal_window: timedelta | None = None
+    # A proactive call waits for the seller's preferred contact windows (inside the calendar)
+    # only while more than this remains before the earliest open deadline.
+    preferred_windows_until: timedelta = timedelta(hours=24)
 
     @field_validator(
         "deadline",
@@ -317,6 +320,7 @@ class Policy(BaseModel):
         "resolution_window",
         "engagement_timeout",
         "appeal_window",
+        "preferred_windows_until",
         mode="before",
     )
     @classmethod
@@ -367,6 +371,8 @@ class Policy(BaseModel):
                 raise ValueError(f"{key} must be longer than zero")
         if self.max_extension < timedelta(0):
             raise ValueError("max_extension cannot be negative")
+        if self.preferred_windows_until < timedelta(0):
+            raise ValueError("preferred_windows_until cannot be negative")
         if self.deadline_applies_to == "contact" and self.resolution_window is None:
             raise ValueError(
                 "resolution_window is required when deadline_applies_to is 'contact' "

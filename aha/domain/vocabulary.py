@@ -113,6 +113,7 @@ class TimelineKind(StrEnum):
     CALLING_STOPPED = "calling_stopped"
     PHONE_UPDATED = "phone_updated"
     TIMEZONE_UPDATED = "timezone_updated"
+    PREFERRED_WINDOWS_UPDATED = "preferred_windows_updated"
     PROFILE_UNAVAILABLE = "profile_unavailable"
     PLAN_SUBMITTED = "plan_submitted"
     PLAN_ACCEPTED = "plan_accepted"

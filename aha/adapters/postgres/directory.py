@@ -9,16 +9,18 @@ from typing import Any
 
 import psycopg
 from psycopg.rows import DictRow
+from psycopg.types.json import Jsonb
 from pydantic import ValidationError
 
 from aha.adapters.postgres.ledger import PostgresDeliveries
 from aha.adapters.postgres.pool import Pool
 from aha.domain.contact import SellerContact, check_account_type, validate_contact
+from aha.domain.preferred import PreferredWindows
 from aha.domain.vocabulary import AccountStatus
 
 SELLER_COLUMNS = (
     "seller_id, name, email, phone, timezone, marketplace, account_status, phone_version,"
-    " account_type, updated_at"
+    " account_type, updated_at, preferred_windows"
 )
 
 
@@ -138,6 +140,20 @@ class PostgresDirectory:
             ).rowcount
         if not changed:
             raise LookupError(f"unknown seller {seller_id!r}")
+
+    def set_preferred_windows(
+        self, seller_id: str, windows: PreferredWindows | None
+    ) -> SellerContact:
+        stored = None if windows is None or windows.empty else Jsonb(windows.model_dump())
+        with self.pool.connection() as db:
+            row = db.execute(
+                f"UPDATE sellers SET preferred_windows = %s, updated_at = now()"
+                f" WHERE seller_id = %s RETURNING {SELLER_COLUMNS}",
+                (stored, seller_id),
+            ).fetchone()
+        if row is None:
+            raise LookupError(f"unknown seller {seller_id!r}")
+        return _contact(row)
 
     # ---- paging through sellers ------------------------------------------------------------
 

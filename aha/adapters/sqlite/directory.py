@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from aha.adapters.sqlite.ledger import SqliteDeliveries
 from aha.adapters.sqlite.schema import prepare
 from aha.domain.contact import SellerContact, check_account_type, validate_contact
+from aha.domain.preferred import PreferredWindows
 from aha.domain.vocabulary import AccountStatus
 
 
@@ -139,6 +140,20 @@ class SqliteDirectory:
             ).rowcount
         if not changed:
             raise LookupError(f"unknown seller {seller_id!r}")
+
+    def set_preferred_windows(
+        self, seller_id: str, windows: PreferredWindows | None
+    ) -> SellerContact:
+        stored = None if windows is None or windows.empty else windows.model_dump_json()
+        with self._connect() as db:
+            changed = db.execute(
+                "UPDATE sellers SET preferred_windows = ?, updated_at = ? WHERE seller_id = ?",
+                (stored, datetime.now(UTC).isoformat(), seller_id),
+            ).rowcount
+        contact = self.get(seller_id)
+        if not changed or contact is None:
+            raise LookupError(f"unknown seller {seller_id!r}")
+        return contact
 
     # ---- paging through sellers ------------------------------------------------------------
 

@@ -20,7 +20,8 @@ CREATE TABLE IF NOT EXISTS sellers (
     account_status TEXT NOT NULL DEFAULT 'active',
     phone_version INTEGER NOT NULL DEFAULT 1,
     account_type TEXT NOT NULL DEFAULT 'professional',
-    updated_at TEXT NOT NULL
+    updated_at TEXT NOT NULL,
+    preferred_windows TEXT
 );
 -- The older notification record, whose keys the delivery ledger counts as sent.
 CREATE TABLE IF NOT EXISTS sent_notifications (
@@ -129,6 +130,8 @@ def prepare(path: str | Path) -> Path:
                     "ALTER TABLE sellers ADD COLUMN account_type TEXT NOT NULL"
                     " DEFAULT 'professional'"
                 )
+            if "preferred_windows" not in columns:  # a directory made before preferred windows
+                db.execute("ALTER TABLE sellers ADD COLUMN preferred_windows TEXT")
             board = {row["name"] for row in db.execute("PRAGMA table_info(case_board)")}
             if "calling_calendar" not in board:  # a board made before calling calendars
                 db.execute("ALTER TABLE case_board ADD COLUMN calling_calendar TEXT")
