@@ -112,7 +112,7 @@ WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _WINDOW = re.compile(r"(\d{2}:\d{2})-(\d{2}:\d{2})")
 
 
-def _windows(value: Any) -> Any:
+def checked_windows(value: Any) -> Any:
     if not isinstance(value, list | tuple):
         return value
     windows = []
@@ -141,7 +141,7 @@ class SpecialistHours(BaseModel):
     sat: tuple[str, ...] = ()
     sun: tuple[str, ...] = ()
 
-    _check = field_validator(*WEEKDAYS, mode="before")(_windows)
+    _check = field_validator(*WEEKDAYS, mode="before")(checked_windows)
 
     @field_validator("timezone")
     @classmethod
@@ -161,10 +161,10 @@ class SpecialistHours(BaseModel):
 
     def windows(self, weekday: int) -> list[tuple[int, int]]:
         """The day's windows (Monday is 0) as minutes from local midnight."""
-        return _spans(getattr(self, WEEKDAYS[weekday]))
+        return window_spans(getattr(self, WEEKDAYS[weekday]))
 
 
-def _spans(windows: tuple[str, ...]) -> list[tuple[int, int]]:
+def window_spans(windows: tuple[str, ...]) -> list[tuple[int, int]]:
     spans = []
     for window in windows:
         start, end = window.split("-")
@@ -174,7 +174,7 @@ def _spans(windows: tuple[str, ...]) -> list[tuple[int, int]]:
 
 def _refuse_overlaps(week: BaseModel, what: str) -> None:
     for day in WEEKDAYS:
-        spans = sorted(_spans(getattr(week, day)))
+        spans = sorted(window_spans(getattr(week, day)))
         for (_, ends), (starts, _) in pairwise(spans):
             if starts < ends:
                 raise ValueError(f"{day}: {what} windows overlap; give each hour once")
@@ -221,7 +221,7 @@ class CallingCalendar(BaseModel):
     sun: tuple[str, ...] = ()
     holidays: tuple[date, ...] = ()
 
-    _check = field_validator(*WEEKDAYS, mode="before")(_windows)
+    _check = field_validator(*WEEKDAYS, mode="before")(checked_windows)
     _check_holidays = field_validator("holidays", mode="before")(_holidays)
 
     @model_validator(mode="after")
@@ -235,7 +235,7 @@ class CallingCalendar(BaseModel):
         """The local day's windows as minutes from local midnight; none on a holiday."""
         if day in self.holidays:
             return []
-        return sorted(_spans(getattr(self, WEEKDAYS[day.weekday()])))
+        return sorted(window_spans(getattr(self, WEEKDAYS[day.weekday()])))
 
 
 class SlaTargets(BaseModel):

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from aha.domain import calendar
 from aha.domain.calling import local_day
-from aha.domain.policy import WEEKDAYS, _spans, _windows
+from aha.domain.policy import WEEKDAYS, checked_windows, window_spans
 from aha.domain.sla import Windows
 
 # A week with a holiday or two still shows whether the windows ever meet the calendar.
@@ -27,13 +27,13 @@ MAX_PER_DAY = 6
 
 
 def _bounded(value: Any) -> Any:
-    checked = _windows(value)
+    checked = checked_windows(value)
     if not isinstance(checked, tuple):
         return checked
     if len(checked) > MAX_PER_DAY:
         raise ValueError(f"at most {MAX_PER_DAY} windows a day")
     # Checked per day (not across the model) so that the refusal names its weekday.
-    for (_, ends), (starts, _) in pairwise(sorted(_spans(checked))):
+    for (_, ends), (starts, _) in pairwise(sorted(window_spans(checked))):
         if starts < ends:
             raise ValueError("preferred windows overlap; give each hour once")
     return checked
@@ -60,7 +60,7 @@ class PreferredWindows(BaseModel):
 
     def windows_on(self, day: date) -> list[tuple[int, int]]:
         """The local day's windows as minutes from local midnight."""
-        return sorted(_spans(getattr(self, WEEKDAYS[day.weekday()])))
+        return sorted(window_spans(getattr(self, WEEKDAYS[day.weekday()])))
 
     def summary(self) -> str:
         """ "mon 09:00-12:00; sat 10:00-12:00, 14:00-16:00", or "none"."""
