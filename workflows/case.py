@@ -73,6 +73,9 @@ CALLING_CALENDARS = "calling-calendars-v5"
 # v8: a supervisor may extend an issue's deadline (audited, reminders recomputed), and the
 # policy's deadline_applies_to = "contact" lifts the deadline once the seller is reached.
 DEADLINE_RULES = "deadline-rules-v8"
+# v11: consent to calls and the do-not-call list are checked just before every dial; a call
+# not placed is recorded with a note to use email; contact me now rings regardless.
+CALL_CONSENT = "call-consent-v11"
 
 LOCAL_READ_TIMEOUT = timedelta(seconds=10)
 # Sealing and deactivating are quick database writes: a short timeout keeps a crash from
@@ -148,7 +151,9 @@ class CaseWorkflow:
             return Edition.CONSOLE
         if not workflow.patched(DEADLINE_RULES):
             return Edition.CALENDARS
-        return Edition.DEADLINES
+        if not workflow.patched(CALL_CONSENT):
+            return Edition.DEADLINES
+        return Edition.CONSENT
 
     async def _step(self) -> None:
         if self._profile_stale:
