@@ -468,8 +468,10 @@ async def test_replay_upserts_the_recorded_search_attributes(path: Path) -> None
 
 # ---- the console edition ---------------------------------------------------------------------
 
-# v6 histories are of the calendar edition, which keeps the console's board too.
-CONSOLE_HISTORIES = [p for p in CASE_HISTORIES if p.stem.startswith(("v5-", "v6-", "v9-"))]
+# v6 histories are of the calendar edition, which keeps the console's board too (and so on).
+CONSOLE_HISTORIES = [
+    p for p in CASE_HISTORIES if p.stem.startswith(("v5-", "v6-", "v9-", "v14-"))
+]
 
 
 def local_activities(path: Path) -> list[str]:
@@ -537,8 +539,8 @@ def test_the_calendar_history_opened_in_the_calendar_edition_and_recorded_its_ca
     # Proactive calls on the Saturday at 10:00 and the Monday at 09:00, Toronto winter time.
     placed = [a["scheduled_for"][11:16] for a in view["call_attempts"]]
     assert placed == ["15:00", "14:00"]
-    # v9 histories are of the deadline edition, which keeps the calendar edition too.
-    older = [p for p in CASE_HISTORIES if not p.stem.startswith(("v6-", "v9-"))]
+    # v9 (v14) histories are of the deadline (consent) edition, which keeps the calendar one.
+    older = [p for p in CASE_HISTORIES if not p.stem.startswith(("v6-", "v9-", "v14-"))]
     assert all("calling-calendars-v5" not in patches(p) for p in older)
 
 
@@ -582,8 +584,34 @@ def test_the_contact_mode_history_lifted_its_deadline() -> None:
 
 
 def test_older_histories_do_not_carry_the_deadline_patch() -> None:
-    older = [p for p in CASE_HISTORIES if not p.stem.startswith("v9-")]
+    older = [p for p in CASE_HISTORIES if not p.stem.startswith(("v9-", "v14-"))]
     assert older and all("deadline-rules-v8" not in patches(p) for p in older)
+
+
+# ---- the consent edition ---------------------------------------------------------------------
+
+
+def test_the_consent_history_recorded_a_call_not_placed_and_a_re_granted_one() -> None:
+    path = next(p for p in CASE_HISTORIES if p.stem == "v14-consent_withdrawn_mid_case")
+    assert "call-consent-v11" in patches(path)
+    view = result_view(path)
+    first, second, third = view["call_attempts"]
+    assert first["placed_at"] and first["not_placed"] is None
+    assert second["placed_at"] is None and second["not_placed"] == "consent withdrawn"
+    assert third["seller_initiated"] and third["consent_regranted"] == "consent withdrawn"
+    assert third["outcome"] == "answered" and view["status"] == "resolved"
+    # The dial was asked to check consent in this edition only.
+    dials = [
+        json.loads(base64.b64decode(e["input"]["payloads"][0]["data"]))
+        for e in events(path, "ACTIVITY_TASK_SCHEDULED")
+        if e["activityType"]["name"] == "dial"
+    ]
+    assert [d["check_consent"] for d in dials] == [True, True, True]
+
+
+def test_older_histories_do_not_carry_the_consent_patch() -> None:
+    older = [p for p in CASE_HISTORIES if not p.stem.startswith("v14-")]
+    assert older and all("call-consent-v11" not in patches(p) for p in older)
 
 
 # ---- appeals (AppealWorkflow, linked to a deactivated case run) ------------------------------
