@@ -41,9 +41,7 @@ async def test_consent_withdrawn_mid_case_stops_proactive_calls_not_email_or_con
     assert view.use_email_because == "consent withdrawn"
     assert not view.pending_calls()
     note = next(e for e in view.timeline if e.kind == "call_not_placed")
-    assert note.detail == (
-        "attempt 2 not placed: consent withdrawn; use email to reach the seller"
-    )
+    assert note.detail == ("attempt 2 not placed: consent withdrawn; use email to reach the seller")
     # Email goes on: a reminder 24 hours before the deadline still reaches the seller.
     await cases.advance(seller, 46 * H)
     view = await cases.view(seller)

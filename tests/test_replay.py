@@ -469,9 +469,7 @@ async def test_replay_upserts_the_recorded_search_attributes(path: Path) -> None
 # ---- the console edition ---------------------------------------------------------------------
 
 # v6 histories are of the calendar edition, which keeps the console's board too (and so on).
-CONSOLE_HISTORIES = [
-    p for p in CASE_HISTORIES if p.stem.startswith(("v5-", "v6-", "v9-", "v14-"))
-]
+CONSOLE_HISTORIES = [p for p in CASE_HISTORIES if p.stem.startswith(("v5-", "v6-", "v9-", "v14-"))]
 
 
 def local_activities(path: Path) -> list[str]:
