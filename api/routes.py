@@ -14,6 +14,7 @@ from itsdangerous import BadSignature, Signer
 
 from aha.board_reads import QueuePage
 from aha.domain.board import OPEN_STATUSES, QueueFilter
+from aha.domain.consent import CallConsent
 from aha.domain.models import (
     CASE_STATUSES,
     CallAttempt,
@@ -39,6 +40,7 @@ from api.bodies import (
     AhrReading,
     AhrReport,
     AssignBody,
+    ConsentBody,
     ContactBody,
     ContactSaved,
     DetectionAccepted,
@@ -523,6 +525,40 @@ async def put_contact(
         enrolled_now=update.enrolled_now,
         warnings=update.warnings,
     )
+
+
+@router.put(
+    "/sellers/{seller_id}/call-consent",
+    tags=["seller"],
+    response_model=CallConsent,
+    responses=_errors(400, *AUTH, 404, 413, 422),
+    summary="Withdraw or give again consent to calls (the seller, specialist, supervisor)",
+)
+async def put_call_consent(
+    seller_id: SellerId,
+    body: ConsentBody,
+    state: State,
+    who: Annotated[Identity, Depends(allow("specialist", own_seller=True))],
+) -> CallConsent:
+    """Read by the dial just before every call, never kept in the case: a withdrawal stops
+    the next proactive call; email goes on, and contact me now still rings."""
+    return await asyncio.to_thread(state.consents.set_consent, seller_id, body.consent, who.who)
+
+
+@router.get(
+    "/sellers/{seller_id}/call-consent",
+    tags=["seller"],
+    response_model=CallConsent,
+    responses=_errors(*AUTH, 404),
+    summary="The seller's consent to calls (the seller, specialist, supervisor)",
+)
+async def get_call_consent(
+    seller_id: SellerId,
+    state: State,
+    who: Annotated[Identity, Depends(allow("specialist", own_seller=True))],
+) -> CallConsent:
+    """A seller never asked has consented (`changed_at` is null)."""
+    return await asyncio.to_thread(state.consents.consent, seller_id)
 
 
 @router.post(

@@ -47,6 +47,8 @@ ROLES: dict[str, str | None] = {
     "GET /v1/sellers/{seller_id}/case": "specialist",
     "POST /v1/sellers/{seller_id}/case/contact-me-now": "seller",
     "PUT /v1/sellers/{seller_id}/contact": "seller",
+    "PUT /v1/sellers/{seller_id}/call-consent": "seller",
+    "GET /v1/sellers/{seller_id}/call-consent": "specialist",
     "POST /v1/sellers/{seller_id}/case/plan": "seller",
     "POST /v1/sellers/{seller_id}/case/calls/{attempt}/outcome": "telephony",
     "POST /v1/sellers/{seller_id}/case/review": "specialist",
