@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 
+from aha.domain import case_text
 from aha.domain.case import Case, Edition
 from aha.domain.consent import (
     InvalidDoNotCall,
@@ -148,3 +149,27 @@ def test_nothing_is_recorded_once_the_case_is_closing() -> None:
     case.closing = True
     case.call_not_placed(case.view.call_attempts[0], NotPlaced.CONSENT_WITHDRAWN, T0)
     assert case.view.call_attempts[0].not_placed is None
+
+
+def test_aha_status_and_the_temporal_ui_say_a_call_was_not_placed() -> None:
+    case = opened(Edition.CONSENT)
+    calls(case.plan_calls(T0))
+    case.call_not_placed(case.view.call_attempts[0], NotPlaced.CONSENT_WITHDRAWN, T0)
+    receipt, _ = case.contact_me_now("seller", T0)
+    called = case.view.call_attempts[receipt.attempt - 1]
+    case.dial_completed(called, T0)
+    case.consent_regranted(called, NotPlaced.CONSENT_WITHDRAWN, T0)
+    summary = case_text.case_summary(case.view)
+    assert "  #1 proactive not placed: consent withdrawn" in summary
+    assert "  #2 seller-initiated 2027-01-12 15:00 pending (despite consent withdrawn" in summary
+    details = case_text.details_markdown(case.view)
+    assert "- #1 (proactive) not placed: consent withdrawn" in details
+    # Placing a call clears the note to use email.
+    assert "use email: " not in summary and "Use email" not in details
+    case.view.use_email_because = "consent withdrawn"
+    assert "use email: the last proactive call was not placed (consent withdrawn)" in (
+        case_text.case_summary(case.view)
+    )
+    assert "- **Use email:** the last proactive call was not placed" in (
+        case_text.details_markdown(case.view)
+    )
