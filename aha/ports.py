@@ -231,7 +231,8 @@ class CallOutcomes(Protocol):
 class CallConsents(Protocol):
     """Sellers' consent to calls and the do-not-call list, read just before every dial.
 
-    Numbers are E.164; `add`/`is_listed` normalise what they are given (InvalidDoNotCall)."""
+    Numbers are stored in E.164: `add` and `remove` normalise what they are given (or raise
+    InvalidDoNotCall); `listed` answers None for a number that cannot be normalised."""
 
     def consent(self, seller_id: str) -> CallConsent:
         """The seller's standing answer (consented when never asked)."""

@@ -35,6 +35,7 @@ def test_numbers_are_listed_in_e164_and_looked_up_in_any_form(consents: CallCons
     found = consents.listed("+1-212-555-0123")
     assert found is not None and found.reason == "asked in writing"
     assert consents.listed("+12125550124") is None
+    assert consents.listed("not a number") is None, "an odd number on file is not listed"
     again = consents.add("+12125550123", "asked again", "lee")
     assert again.added_at == entry.added_at and again.reason == "asked again"
     assert [e.number for e in consents.entries()] == ["+12125550123"]

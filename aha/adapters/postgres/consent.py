@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from aha.adapters.postgres.pool import Pool
-from aha.domain.consent import CallConsent, DoNotCall, dnc_number, dnc_reason
+from aha.domain.consent import CallConsent, DoNotCall, InvalidDoNotCall, dnc_number, dnc_reason
 
 
 class PostgresCallConsents:
@@ -45,10 +45,12 @@ class PostgresCallConsents:
         )
 
     def listed(self, number: str) -> DoNotCall | None:
+        try:
+            number = dnc_number(number)
+        except InvalidDoNotCall:
+            return None  # only valid numbers are ever listed; the dialer judges this one
         with self.pool.connection() as db:
-            row = db.execute(
-                "SELECT * FROM do_not_call WHERE number = %s", (dnc_number(number),)
-            ).fetchone()
+            row = db.execute("SELECT * FROM do_not_call WHERE number = %s", (number,)).fetchone()
         return _entry(row) if row else None
 
     def add(self, number: str, reason: str, added_by: str) -> DoNotCall:

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from aha.adapters.sqlite.schema import prepare
-from aha.domain.consent import CallConsent, DoNotCall, dnc_number, dnc_reason
+from aha.domain.consent import CallConsent, DoNotCall, InvalidDoNotCall, dnc_number, dnc_reason
 
 
 class SqliteCallConsents:
@@ -52,10 +52,12 @@ class SqliteCallConsents:
         )
 
     def listed(self, number: str) -> DoNotCall | None:
+        try:
+            number = dnc_number(number)
+        except InvalidDoNotCall:
+            return None  # only valid numbers are ever listed; the dialer judges this one
         with self._connect() as db:
-            row = db.execute(
-                "SELECT * FROM do_not_call WHERE number = ?", (dnc_number(number),)
-            ).fetchone()
+            row = db.execute("SELECT * FROM do_not_call WHERE number = ?", (number,)).fetchone()
         return _entry(row) if row else None
 
     def add(self, number: str, reason: str, added_by: str) -> DoNotCall:
