@@ -23,7 +23,12 @@ from activities.enrollment import EnrollmentActivities
 from activities.staff import StaffActivities
 from aha.adapters.dialers import ManualDialer, SimulatedDialer
 from aha.adapters.smtp import SmtpMailer, SmtpSettings
-from aha.adapters.stores import check_database, open_case_board, open_programme_store
+from aha.adapters.stores import (
+    check_database,
+    open_call_consents,
+    open_case_board,
+    open_programme_store,
+)
 from aha.adapters.temporal.calls import SignalAnnouncer, UpdateOutcomes
 from aha.adapters.temporal.connection import connect, connection_target
 from aha.adapters.temporal.metrics import metrics_runtime
@@ -81,6 +86,7 @@ def build_worker(
         dialer or build_dialer(settings, client),
         store.deliveries,
         SignalAnnouncer(client),
+        consents=open_call_consents(settings),
     )
     enrollment = EnrollmentActivities(store, mailer, settings.page_url, lambda: policy)
     board = BoardActivities(open_case_board(settings))

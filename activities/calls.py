@@ -18,14 +18,39 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from aha.domain.calls import CallTask
-from aha.ports import DeliveryLedger, Dialer, PlacementAnnouncer, SellerDirectory
+from aha.domain.consent import NotPlaced, call_verdict, overridden
+from aha.ports import CallConsents, DeliveryLedger, Dialer, PlacementAnnouncer, SellerDirectory
 
 log = structlog.get_logger(__name__)
 
 # Longer than one dial attempt may take (its 20 s timeout), so a live one is never overtaken.
 CLAIM_HOLD = timedelta(seconds=30)
 
-Placement = Literal["placed", "already_placed", "sealed"]
+Placement = Literal[
+    "placed",
+    "already_placed",
+    "sealed",
+    # The consent edition: what stopped a proactive call, or what a seller-initiated one
+    # went ahead despite.
+    "not_placed:consent",
+    "not_placed:dnc",
+    "placed_despite:consent",
+    "placed_despite:dnc",
+]
+NOT_PLACED: dict[NotPlaced, Placement] = {
+    NotPlaced.CONSENT_WITHDRAWN: "not_placed:consent",
+    NotPlaced.DO_NOT_CALL: "not_placed:dnc",
+}
+PLACED_DESPITE: dict[NotPlaced, Placement] = {
+    NotPlaced.CONSENT_WITHDRAWN: "placed_despite:consent",
+    NotPlaced.DO_NOT_CALL: "placed_despite:dnc",
+}
+# What a placement says stopped the call, or what the call went ahead despite.
+PLACEMENT_REASON = {
+    placement: reason
+    for table in (NOT_PLACED, PLACED_DESPITE)
+    for reason, placement in table.items()
+}
 T = TypeVar("T")
 
 
@@ -36,11 +61,14 @@ class CallActivities:
         dialer: Dialer,
         deliveries: DeliveryLedger,
         announcer: PlacementAnnouncer | None = None,
+        *,
+        consents: CallConsents,
     ) -> None:
         self.directory = directory
         self.dialer = dialer
         self.deliveries = deliveries
         self.announcer = announcer
+        self.consents = consents
 
     @activity.defn
     async def dial(self, task: CallTask) -> Placement:
@@ -83,6 +111,21 @@ class CallActivities:
                         type="UnknownSeller",
                         non_retryable=True,
                     )
+                despite: Placement | None = None
+                if task.check_consent:
+                    # Asked here, after the claim and just before the dial, never remembered.
+                    consent = await blocking(self.consents.consent, task.seller_id)
+                    listed = contact.phone != "" and (
+                        await blocking(self.consents.listed, contact.phone) is not None
+                    )
+                    stop = call_verdict(consent.consent, listed, task.seller_initiated)
+                    if stop is not None:
+                        log.info("call not placed", seller_id=task.seller_id, reason=str(stop),
+                                 workflow_id=task.case_id, attempt=task.attempt)  # fmt: skip
+                        return NOT_PLACED[stop]
+                    went_ahead = overridden(consent.consent, listed)
+                    if went_ahead is not None:
+                        despite = PLACED_DESPITE[went_ahead]
                 await self.dialer.dial(task, contact.phone)
                 placed_at = datetime.now(UTC)
                 await blocking(claim.mark_sent)
@@ -92,7 +135,7 @@ class CallActivities:
             await self.announcer.call_placed(task, placed_at)
         log.info("call placed", seller_id=task.seller_id, workflow_id=task.case_id,
                  attempt=task.attempt, seller_initiated=task.seller_initiated)  # fmt: skip
-        return "placed"
+        return despite or "placed"
 
     @activity.defn
     async def place_call(self, task: CallTask) -> bool:

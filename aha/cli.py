@@ -21,6 +21,7 @@ from temporalio.service import RPCError
 from aha.adapters.stores import (
     AppStore,
     check_database,
+    open_call_consents,
     open_case_board,
     open_programme_store,
 )
@@ -34,6 +35,7 @@ from aha.domain import case_text, preferred
 from aha.domain.appeal_models import AppealReview
 from aha.domain.board import OPEN_STATUSES, QueueFilter, QueueItem
 from aha.domain.catalogue import Catalogue, CatalogueError
+from aha.domain.consent import DoNotCall, InvalidDoNotCall, dnc_number
 from aha.domain.contact import InvalidContact
 from aha.domain.models import (
     CALL_OUTCOMES,
@@ -507,6 +509,38 @@ async def cmd_schedule_apply(args: argparse.Namespace, settings: Settings) -> No
     _emit(args, {"schedule_id": SCHEDULE_ID, "result": done}, f"schedule {SCHEDULE_ID} {done}")
 
 
+def _operator(args: argparse.Namespace) -> str:
+    return str(
+        args.as_name or os.environ.get("AHA_SPECIALIST") or os.environ.get("USER") or "aha CLI"
+    )
+
+
+def _dnc_line(entry: DoNotCall) -> str:
+    return f"{entry.number}  {entry.added_at:%Y-%m-%d %H:%M} UTC  {entry.added_by}  {entry.reason}"
+
+
+async def cmd_dnc_add(args: argparse.Namespace, settings: Settings) -> None:
+    check_database(settings)
+    entry = open_call_consents(settings).add(args.number, args.reason, _operator(args))
+    _emit(args, entry, f"{entry.number} is on the do-not-call list: no proactive call dials it")
+
+
+async def cmd_dnc_remove(args: argparse.Namespace, settings: Settings) -> None:
+    check_database(settings)
+    number = dnc_number(args.number)
+    if not open_call_consents(settings).remove(number):
+        raise CaseError(f"{number} is not on the do-not-call list: nothing removed")
+    _emit(args, {"number": number, "removed": True}, f"{number} removed from the do-not-call list")
+
+
+async def cmd_dnc_list(args: argparse.Namespace, settings: Settings) -> None:
+    check_database(settings)
+    entries = open_call_consents(settings).entries()
+    _emit(
+        args, entries, "\n".join(_dnc_line(e) for e in entries) or "the do-not-call list is empty"
+    )
+
+
 async def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> None:
     from aha.adapters.stores import upgrade_schema
 
@@ -897,6 +931,19 @@ def build_parser() -> argparse.ArgumentParser:
         "create or update aha-enrollment-daily",
         parent=schedule_commands,
     )
+    dnc = commands.add_parser("dnc", help="the do-not-call list, checked before every dial")
+    dnc_commands = dnc.add_subparsers(dest="dnc_command", required=True, metavar="COMMAND")
+    dnc_add = command(
+        "add", cmd_dnc_add, "put a number on the do-not-call list", parent=dnc_commands
+    )
+    dnc_add.add_argument("number", help="E.164, e.g. +14155550123 (spaces and dashes allowed)")
+    dnc_add.add_argument("--reason", required=True, help="why it must not be called (kept)")
+    dnc_add.add_argument("--as", dest="as_name", metavar="NAME", help="who lists it")
+    dnc_remove = command(
+        "remove", cmd_dnc_remove, "take a number off the do-not-call list", parent=dnc_commands
+    )
+    dnc_remove.add_argument("number")
+    command("list", cmd_dnc_list, "show the do-not-call list", parent=dnc_commands)
     db = commands.add_parser("db", help="the database's schema (AHA_DB)")
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="COMMAND")
     command(
@@ -1073,6 +1120,7 @@ def _run(argv: list[str] | None) -> int:
     except (
         CaseError,
         InvalidContact,
+        InvalidDoNotCall,
         InvalidReading,
         PolicyError,
         CatalogueError,

@@ -27,6 +27,7 @@ from aha.domain.board import (
     QueueFilter,
 )
 from aha.domain.calls import CallTask
+from aha.domain.consent import CallConsent, DoNotCall
 from aha.domain.contact import SellerContact
 from aha.domain.models import (
     CallReport,
@@ -233,6 +234,32 @@ class CallOutcomes(Protocol):
     """Where a telephony provider's callback reports how a call went."""
 
     async def report(self, task: CallTask, report: CallReport) -> None: ...
+
+
+class CallConsents(Protocol):
+    """Sellers' consent to calls and the do-not-call list, read just before every dial.
+
+    Numbers are stored in E.164: `add` and `remove` normalise what they are given (or raise
+    InvalidDoNotCall); `listed` answers None for a number that cannot be normalised."""
+
+    def consent(self, seller_id: str) -> CallConsent:
+        """The seller's standing answer (consented when never asked)."""
+        ...
+
+    def set_consent(self, seller_id: str, consent: bool, changed_by: str) -> CallConsent: ...
+
+    def listed(self, number: str) -> DoNotCall | None: ...
+
+    def add(self, number: str, reason: str, added_by: str) -> DoNotCall:
+        """List the number (a number already listed keeps its first entry's time, gets the
+        new reason)."""
+        ...
+
+    def remove(self, number: str) -> bool:
+        """Unlist the number; False when it was not listed."""
+        ...
+
+    def entries(self) -> list[DoNotCall]: ...
 
 
 # ---- page sessions ---------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, StrictBool, Tag
 
 from aha.board_reads import PendingCall
 from aha.domain.models import SELLER_ID_PATTERN, SPECIALIST_NAME_PATTERN
@@ -59,6 +59,12 @@ class ContactBody(Strict):
         default=None, max_length=32, description="E.164; left out, the stored number is kept"
     )
     timezone: str = Field(max_length=64, description="IANA zone, e.g. America/Chicago")
+
+
+class ConsentBody(Strict):
+    consent: StrictBool = Field(
+        description="false withdraws consent to calls (email goes on); true gives it again"
+    )
 
 
 class ContactSaved(BaseModel):

@@ -44,8 +44,12 @@ NOTICES = {
     "appeal": "Your appeal was submitted. A specialist will review it.",
     "contact": "Your contact details were saved.",
     "windows": "Your preferred call times were saved.",
+    "no-calls": "We will not call you; we keep writing to you by email. Contact me now still "
+    "calls you.",
+    "calls": "We may call you again.",
 }
 DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+CONSENT_CHOICES = {"withdraw": False, "give": True}
 # What can go wrong while the page talks to the case: each becomes a message on the page.
 FAILURES = (CaseError, ApiError, RPCError)
 
@@ -150,6 +154,7 @@ def _page_model(
         # The time the team has, as the policy of the seller's case (or the one in force) says.
         "deadline_span": case_text.duration_text(policy.deadline),
         "csrf": _sessions(state, contact.seller_id).csrf_token(session.nonce),
+        "call_consent": state.consents.consent(contact.seller_id),
         "zones": ZONES,
         "preferred_days": _preferred_days(contact),
     }
@@ -470,6 +475,24 @@ async def update_preferred_windows(request: Request, seller_id: str) -> Response
     except FAILURES as err:
         return await _failed(request, seller_id, err, forms)
     return _back(seller_id, "windows")
+
+
+@router.post("/call-consent")
+async def call_consent(
+    request: Request,
+    seller_id: str,
+    csrf: Annotated[str, Form()] = "",
+    consent: Annotated[str, Form()] = "",
+) -> Response:
+    checked = await _checked_form(request, seller_id, csrf)
+    if isinstance(checked, Response):
+        return checked
+    state, _ = checked
+    if consent not in CONSENT_CHOICES:
+        error = f"consent: {consent!r} must be withdraw or give"
+        return await _render(request, seller_id, PageForms(error=error), 422)
+    state.consents.set_consent(seller_id, CONSENT_CHOICES[consent], "seller")
+    return _back(seller_id, "calls" if CONSENT_CHOICES[consent] else "no-calls")
 
 
 @router.get("/live")

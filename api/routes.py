@@ -16,6 +16,7 @@ from aha.board_reads import QueuePage
 from aha.domain import calendar, preferred
 from aha.domain.board import OPEN_STATUSES, QueueFilter
 from aha.domain.calling import local_day
+from aha.domain.consent import CallConsent
 from aha.domain.contact import SellerContact
 from aha.domain.models import (
     CASE_STATUSES,
@@ -43,6 +44,7 @@ from api.bodies import (
     AhrReading,
     AhrReport,
     AssignBody,
+    ConsentBody,
     ContactBody,
     ContactSaved,
     DetectionAccepted,
@@ -584,6 +586,40 @@ async def put_preferred_windows(
     deadline. The change is saved first, then an open case is told (`warnings` otherwise)."""
     update = await state.change_preferred_windows(seller_id, body, changed_by=who.who)
     return _windows_view(state, update, update.contact)
+
+
+@router.put(
+    "/sellers/{seller_id}/call-consent",
+    tags=["seller"],
+    response_model=CallConsent,
+    responses=_errors(400, *AUTH, 404, 413, 422),
+    summary="Withdraw or give again consent to calls (the seller, specialist, supervisor)",
+)
+async def put_call_consent(
+    seller_id: SellerId,
+    body: ConsentBody,
+    state: State,
+    who: Annotated[Identity, Depends(allow("specialist", own_seller=True))],
+) -> CallConsent:
+    """Read by the dial just before every call, never kept in the case: a withdrawal stops
+    the next proactive call; email goes on, and contact me now still rings."""
+    return await asyncio.to_thread(state.consents.set_consent, seller_id, body.consent, who.who)
+
+
+@router.get(
+    "/sellers/{seller_id}/call-consent",
+    tags=["seller"],
+    response_model=CallConsent,
+    responses=_errors(*AUTH, 404),
+    summary="The seller's consent to calls (the seller, specialist, supervisor)",
+)
+async def get_call_consent(
+    seller_id: SellerId,
+    state: State,
+    who: Annotated[Identity, Depends(allow("specialist", own_seller=True))],
+) -> CallConsent:
+    """A seller never asked has consented (`changed_at` is null)."""
+    return await asyncio.to_thread(state.consents.consent, seller_id)
 
 
 @router.post(

@@ -12,7 +12,12 @@ from typing import TypeVar
 from fastapi import Request
 from temporalio.client import Client
 
-from aha.adapters.stores import open_case_board, open_programme_store, open_signed_out
+from aha.adapters.stores import (
+    open_call_consents,
+    open_case_board,
+    open_programme_store,
+    open_signed_out,
+)
 from aha.adapters.temporal.connection import connect
 from aha.adapters.temporal.gateway import TemporalCases
 from aha.board_reads import BoardReads
@@ -22,7 +27,7 @@ from aha.domain.catalogue import Catalogue
 from aha.domain.policy import Policy
 from aha.domain.preferred import PreferredWindows
 from aha.policy_file import load_policy
-from aha.ports import ProgrammeStore, SignedOutSessions
+from aha.ports import CallConsents, ProgrammeStore, SignedOutSessions
 from aha.service import CaseService, ContactUpdate, change_contact, change_preferred_windows
 from aha.twilio_settings import TwilioCallbacks, twilio_callbacks
 from api.auth import TokenBook, TokenSource
@@ -81,12 +86,15 @@ class ApiState:
     # Verifies Twilio's status callbacks; None refuses them all.
     twilio: TwilioCallbacks | None = None
     signed_out: SignedOutSessions = field(init=False)
+    # Sellers' consent to calls (the dial reads it too, just before it rings).
+    consents: CallConsents = field(init=False)
     # The queue, the call list and the dashboard: one row per case from the board, no
     # histories, and no Temporal (they still show while Temporal is down).
     reads: BoardReads = field(init=False)
 
     def __post_init__(self) -> None:
         self.signed_out = open_signed_out(self.settings)
+        self.consents = open_call_consents(self.settings)
         self.reads = BoardReads(open_case_board(self.settings))
 
     @classmethod

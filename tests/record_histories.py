@@ -26,6 +26,7 @@ from temporalio.testing import WorkflowEnvironment
 
 import aha
 import workflows
+from aha.adapters.sqlite.consent import SqliteCallConsents
 from aha.dev import temporal_binary
 from aha.domain.appeal_models import AppealReview
 from aha.domain.appeals import appeal_id_for
@@ -591,6 +592,32 @@ async def preferred_window_call(cases: Cases) -> str:
     return seller
 
 
+# ---- the consent edition ----------------------------------------------------------------
+
+
+async def consent_withdrawn_mid_case(cases: Cases, seller: str) -> None:
+    """A first call unanswered; the seller withdraws consent, so the next proactive call is
+    not placed (the case notes to use email); contact me now rings despite it, is answered,
+    and the issue is resolved."""
+    await cases.detect(seller)
+    await cases.wait_for_call(seller, 1)
+    await cases.service.report_call_outcome(seller, CallReport(attempt=1, outcome="no_answer"))
+    SqliteCallConsents(cases.db).set_consent(seller, False, changed_by=seller)
+    await cases.advance(seller, timedelta(hours=3, minutes=1))
+    await cases.wait_for(
+        seller, lambda v: len(v.call_attempts) > 1 and v.call_attempts[1].not_placed is not None
+    )
+    receipt = await cases.service.contact_me_now(seller)
+    await cases.wait_for(
+        seller, lambda v: v.call_attempts[receipt.attempt - 1].consent_regranted is not None
+    )
+    await cases.service.report_call_outcome(
+        seller, CallReport(attempt=receipt.attempt, outcome="answered")
+    )
+    await cases.service.resolve(seller, Resolution(issue_id="I1", note="listings fixed"))
+    await cases.wait_for(seller, lambda v: v.status == "resolved")
+
+
 # ---- the scenarios and the command ------------------------------------------------------
 
 
@@ -683,6 +710,7 @@ SCENARIOS: dict[str, Scenario] = {
     "deadline_extended": Scenario(with_new_seller(deadline_extended).record, EXTENDING_POLICY),
     "contact_mode_reached": Scenario(with_new_seller(contact_mode_reached).record, CONTACT_POLICY),
     "preferred_window_call": Scenario(preferred_window_call, ALWAYS_CALLABLE),
+    "consent_withdrawn_mid_case": with_new_seller(consent_withdrawn_mid_case),
     "appeal_rejected_then_accepted": Scenario(
         with_new_seller_without_phone(appeal_rejected_then_accepted),
         APPEAL_POLICY,

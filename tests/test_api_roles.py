@@ -135,6 +135,14 @@ ROUTES = {
         lambda api, s: {"decision": "reject", "reason": "no invoices"},
     ),
     "ahr readings": Route("POST", "/v1/ahr-readings", frozenset({"rating"}), _reading),
+    # The seller for itself; staff on its behalf (a seller who asks by phone or email).
+    "call consent": Route(
+        "PUT",
+        "/v1/sellers/{seller}/call-consent",
+        STAFF | {"own seller"},
+        lambda api, s: {"consent": False},
+    ),
+    "read call consent": Route("GET", "/v1/sellers/{seller}/call-consent", STAFF | {"own seller"}),
 }
 
 

@@ -49,6 +49,8 @@ ROLES: dict[str, str | None] = {
     "PUT /v1/sellers/{seller_id}/contact": "seller",
     "GET /v1/sellers/{seller_id}/preferred-windows": "seller",
     "PUT /v1/sellers/{seller_id}/preferred-windows": "specialist",
+    "PUT /v1/sellers/{seller_id}/call-consent": "seller",
+    "GET /v1/sellers/{seller_id}/call-consent": "specialist",
     "POST /v1/sellers/{seller_id}/case/plan": "seller",
     "POST /v1/sellers/{seller_id}/case/calls/{attempt}/outcome": "telephony",
     "POST /v1/sellers/{seller_id}/case/review": "specialist",

@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 TABLES = {
     "sellers", "sent_notifications", "deliveries", "sealed_runs", "ahr_readings",
     "enrollments", "signed_out_sessions", "case_board", "case_board_calls", "aha_schema_version",
+    "call_consent", "do_not_call",
 }  # fmt: skip
 
 

@@ -81,6 +81,14 @@ def workflow_type(path: Path) -> str:
 
 
 CASE_HISTORIES = [p for p in HISTORIES if workflow_type(p) == "CaseWorkflow"]
+
+
+def tag(path: Path) -> int:
+    """A history's version tag: v6-… → 6. Each edition records under a higher tag than the one
+    before, so the histories that carry an edition's patch are those from its tag on."""
+    return int(path.stem.split("-", 1)[0].removeprefix("v"))
+
+
 APPEAL_HISTORIES = [p for p in HISTORIES if workflow_type(p) == "AppealWorkflow"]
 SEALING_HISTORIES = [
     p
@@ -468,8 +476,8 @@ async def test_replay_upserts_the_recorded_search_attributes(path: Path) -> None
 
 # ---- the console edition ---------------------------------------------------------------------
 
-# v6 histories are of the calendar edition, which keeps the console's board too.
-CONSOLE_HISTORIES = [p for p in CASE_HISTORIES if p.stem.startswith(("v5-", "v6-", "v9-", "v13-"))]
+# v5 histories are of the console edition; every later edition keeps the console's board too.
+CONSOLE_HISTORIES = [p for p in CASE_HISTORIES if tag(p) >= 5]
 
 
 def local_activities(path: Path) -> list[str]:
@@ -537,8 +545,8 @@ def test_the_calendar_history_opened_in_the_calendar_edition_and_recorded_its_ca
     # Proactive calls on the Saturday at 10:00 and the Monday at 09:00, Toronto winter time.
     placed = [a["scheduled_for"][11:16] for a in view["call_attempts"]]
     assert placed == ["15:00", "14:00"]
-    # v9 and v13 histories are of later editions, which keep the calendar edition too.
-    older = [p for p in CASE_HISTORIES if not p.stem.startswith(("v6-", "v9-", "v13-"))]
+    # Later editions (v9 on) keep the calendar edition too.
+    older = [p for p in CASE_HISTORIES if tag(p) < 6]
     assert all("calling-calendars-v5" not in patches(p) for p in older)
 
 
@@ -582,7 +590,7 @@ def test_the_contact_mode_history_lifted_its_deadline() -> None:
 
 
 def test_older_histories_do_not_carry_the_deadline_patch() -> None:
-    older = [p for p in CASE_HISTORIES if not p.stem.startswith(("v9-", "v13-"))]
+    older = [p for p in CASE_HISTORIES if tag(p) < 9]
     assert older and all("deadline-rules-v8" not in patches(p) for p in older)
 
 
@@ -601,8 +609,34 @@ def test_the_preferred_window_history_called_in_the_window_it_was_moved_to() -> 
     called = datetime.fromisoformat(attempt["scheduled_for"])
     assert f"{called:%H:%M}" == window[:5] and called.strftime("%a").lower() == day
     assert view["status"] == "resolved"
-    older = [p for p in CASE_HISTORIES if not p.stem.startswith("v13-")]
+    older = [p for p in CASE_HISTORIES if tag(p) < 13]
     assert older and all("preferred-windows-v10" not in patches(p) for p in older)
+
+
+# ---- the consent edition ---------------------------------------------------------------------
+
+
+def test_the_consent_history_recorded_a_call_not_placed_and_a_re_granted_one() -> None:
+    path = next(p for p in CASE_HISTORIES if p.stem == "v14-consent_withdrawn_mid_case")
+    assert "call-consent-v11" in patches(path)
+    view = result_view(path)
+    first, second, third = view["call_attempts"]
+    assert first["placed_at"] and first["not_placed"] is None
+    assert second["placed_at"] is None and second["not_placed"] == "consent withdrawn"
+    assert third["seller_initiated"] and third["consent_regranted"] == "consent withdrawn"
+    assert third["outcome"] == "answered" and view["status"] == "resolved"
+    # The dial was asked to check consent in this edition only.
+    dials = [
+        json.loads(base64.b64decode(e["input"]["payloads"][0]["data"]))
+        for e in events(path, "ACTIVITY_TASK_SCHEDULED")
+        if e["activityType"]["name"] == "dial"
+    ]
+    assert [d["check_consent"] for d in dials] == [True, True, True]
+
+
+def test_older_histories_do_not_carry_the_consent_patch() -> None:
+    older = [p for p in CASE_HISTORIES if tag(p) < 14]
+    assert older and all("call-consent-v11" not in patches(p) for p in older)
 
 
 # ---- appeals (AppealWorkflow, linked to a deactivated case run) ------------------------------

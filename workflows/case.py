@@ -76,6 +76,9 @@ DEADLINE_RULES = "deadline-rules-v8"
 # v10: proactive calls prefer the seller's preferred contact windows inside the calendar,
 # until the policy's preferred_windows_until before the earliest open deadline.
 PREFERRED_WINDOWS = "preferred-windows-v10"
+# v11: consent to calls and the do-not-call list are checked just before every dial; a call
+# not placed is recorded with a note to use email; contact me now rings regardless.
+CALL_CONSENT = "call-consent-v11"
 
 LOCAL_READ_TIMEOUT = timedelta(seconds=10)
 # Sealing and deactivating are quick database writes: a short timeout keeps a crash from
@@ -153,7 +156,9 @@ class CaseWorkflow:
             return Edition.CALENDARS
         if not workflow.patched(PREFERRED_WINDOWS):
             return Edition.DEADLINES
-        return Edition.PREFERRED_WINDOWS
+        if not workflow.patched(CALL_CONSENT):
+            return Edition.PREFERRED_WINDOWS
+        return Edition.CONSENT
 
     async def _step(self) -> None:
         if self._profile_stale:

@@ -20,7 +20,7 @@ from temporalio.exceptions import ActivityError
 from workflows.notices import NoticeCourier, failure_reason, hand_over
 
 with workflow.unsafe.imports_passed_through():
-    from activities.calls import CallActivities
+    from activities.calls import PLACEMENT_REASON, CallActivities
     from activities.email import EmailActivities
     from activities.staff import StaffActivities
     from aha.domain.calls import CallTask
@@ -281,8 +281,15 @@ class CaseEffects:
             return
         finally:
             del self.dialing[attempt.number]
-        if placement != "sealed":
-            self.case.dial_completed(attempt, workflow.now())
+        if placement == "sealed":
+            return
+        reason = PLACEMENT_REASON.get(placement)
+        if reason is not None and placement.startswith("not_placed:"):
+            self.case.call_not_placed(attempt, reason, workflow.now())
+            return
+        self.case.dial_completed(attempt, workflow.now())
+        if reason is not None:
+            self.case.consent_regranted(attempt, reason, workflow.now())
 
     def _call_task(self, attempt: CallAttempt) -> CallTask:
         view = self.case.view
@@ -294,4 +301,5 @@ class CaseEffects:
             seller_initiated=attempt.seller_initiated,
             issue_types=[i.type for i in view.open_issues()],
             guidance=attempt.guidance,
+            check_consent=self.case.edition >= Edition.CONSENT,
         )

@@ -9,7 +9,13 @@ from typing import TYPE_CHECKING, Protocol
 
 from aha.config import Settings
 from aha.domain.programme import ImportReport
-from aha.ports import CaseBoard, DeliveryLedger, ProgrammeStore, SignedOutSessions
+from aha.ports import (
+    CallConsents,
+    CaseBoard,
+    DeliveryLedger,
+    ProgrammeStore,
+    SignedOutSessions,
+)
 
 if TYPE_CHECKING:
     from aha.adapters.postgres.pool import Pool
@@ -54,6 +60,17 @@ def open_signed_out(settings: Settings) -> SignedOutSessions:
     from aha.adapters.sqlite.sessions import SqliteSignedOut
 
     return SqliteSignedOut(settings.db_path)
+
+
+def open_call_consents(settings: Settings) -> CallConsents:
+    """Consent to calls and the do-not-call list, beside the directory."""
+    if settings.uses_postgres:
+        from aha.adapters.postgres.consent import PostgresCallConsents
+
+        return PostgresCallConsents(_postgres_pool(settings))
+    from aha.adapters.sqlite.consent import SqliteCallConsents
+
+    return SqliteCallConsents(settings.db_path)
 
 
 def open_case_board(settings: Settings) -> CaseBoard:

@@ -18,3 +18,5 @@ class CallTask(BaseModel):
     # The case run that asked for the call: once it is sealed (closed), nothing is dialled.
     run_id: str = ""
     fence: str | None = None
+    # The consent edition: ask consent and the do-not-call list just before dialling.
+    check_consent: bool = False

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from enum import IntEnum
 
 from aha.domain import calendar, calling, deadlines, preferred, sla
+from aha.domain.consent import USE_EMAIL
 from aha.domain.effects import (
     AlertStaff,
     CloseResolved,
@@ -79,6 +80,8 @@ class Edition(IntEnum):
     DEADLINES = 8
     # Proactive calls prefer the seller's preferred contact windows, short of the deadline.
     PREFERRED_WINDOWS = 10
+    # Consent and the do-not-call list are checked just before every dial.
+    CONSENT = 11
 
 
 # Closure reasons that do not wait for a deadline, and what the seller is told.
@@ -98,6 +101,7 @@ ENGAGEMENTS = "an answered call, contact me now or a plan of action"
 # Who "reported" an attempt nobody reported in time: a person's late report may replace it.
 NO_REPORT = "system (no report in time)"
 DIALER_FAILED = "system (dialer failed)"
+CONSENT_CHECK = "system (consent check)"
 
 # Emails that the case's end makes pointless; the others carry consequences and always go.
 DROPPABLE_NOTICES = (EmailKind.REMINDER, EmailKind.INVALID_NUMBER)
@@ -432,6 +436,7 @@ class Case:
 
     def _placed(self, attempt: CallAttempt, now: datetime) -> None:
         attempt.placed_at = now
+        self.view.use_email_because = None
         self.record(
             TimelineKind.CALL_PLACED,
             f"attempt {attempt.number} placed ({caller(attempt)})",
@@ -446,6 +451,44 @@ class Case:
         if attempt.outcome is None:
             self.record(TimelineKind.CALL_FAILED, f"attempt {attempt.number}: {reason}", now=now)
             self._apply_outcome(attempt, CallOutcome.NO_ANSWER, DIALER_FAILED, now)
+
+    def call_not_placed(self, attempt: CallAttempt, reason: str, now: datetime) -> None:
+        """The dial found consent withdrawn or the number listed: nothing rang.
+
+        It does not count toward the daily cap (no phone rang) but does stop the first-attempt
+        clock: the team tried in time and only the seller's choice stopped the call. The next
+        proactive check waits the no-answer spacing, and asks the store afresh.
+        """
+        assert self.policy is not None
+        if self.closing or self.view.closed or attempt.outcome is not None:
+            return
+        if attempt.not_placed is not None:
+            return
+        attempt.not_placed = reason
+        attempt.outcome_at = now
+        attempt.reported_by = CONSENT_CHECK
+        self.view.use_email_because = reason
+        self.record(
+            TimelineKind.CALL_NOT_PLACED,
+            f"attempt {attempt.number} not placed: {reason}; {USE_EMAIL}",
+            now=now,
+        )
+        self._sla_met(SlaTarget.FIRST_ATTEMPT, now)
+        if not attempt.seller_initiated:
+            self._call_not_before = now + self.policy.call_retry_after.no_answer
+        self.refresh_status()
+
+    def consent_regranted(self, attempt: CallAttempt, overridden: str, now: datetime) -> None:
+        """Contact me now rang despite a withdrawal or a listing: for this one call."""
+        if attempt.consent_regranted is not None:
+            return
+        attempt.consent_regranted = overridden
+        self.record(
+            TimelineKind.CONSENT_REGRANTED,
+            f"attempt {attempt.number} placed despite {overridden}: the seller asked for this "
+            "call, which re-grants consent for it only",
+            now=now,
+        )
 
     def _expire_unreported_calls(self, now: datetime) -> None:
         assert self.policy is not None
@@ -700,6 +743,12 @@ class Case:
         attempt = self.attempt(report.attempt)
         if attempt is None:
             raise Refusal(RefusalKind.UNKNOWN_ATTEMPT, f"there is no call attempt {report.attempt}")
+        if attempt.not_placed is not None:
+            raise Refusal(
+                RefusalKind.NOT_PLACED,
+                f"call attempt {report.attempt} was not placed ({attempt.not_placed}): "
+                "there is no outcome to report",
+            )
         if attempt.placed_at is None:
             raise Refusal(
                 RefusalKind.NOT_PLACED,

@@ -159,7 +159,17 @@ def case_summary(view: CaseView) -> str:
         for a in view.call_attempts:
             origin = "seller-initiated" if a.seller_initiated else "proactive"
             placed = f"{a.placed_at:%Y-%m-%d %H:%M}" if a.placed_at else "dialling"
-            lines.append(f"  #{a.number} {origin} {placed} {a.outcome or 'pending'}")
+            if a.not_placed:
+                placed, result = "not placed:", a.not_placed
+            else:
+                result = a.outcome or "pending"
+            if a.consent_regranted:
+                result += f" (despite {a.consent_regranted}: the seller asked)"
+            lines.append(f"  #{a.number} {origin} {placed} {result}")
+        if view.use_email_because and not view.closed:
+            lines.append(
+                f"  use email: the last proactive call was not placed ({view.use_email_because})"
+            )
     if view.plan:
         lines.append(f"plan: {view.plan.review_state} for {', '.join(view.plan.issue_ids)}")
         for question in view.plan.questions:
@@ -204,6 +214,10 @@ def details_markdown(view: CaseView) -> str:
         lines.append(f"- **Next scheduled call:** {when(view.next_call_at)}")
     elif view.calling_stopped_reason and not view.closed:
         lines.append(f"- **Calling stopped:** {view.calling_stopped_reason}")
+    if view.use_email_because and not view.closed:
+        lines.append(
+            f"- **Use email:** the last proactive call was not placed ({view.use_email_because})"
+        )
     lines += [
         "",
         "| issue | type | severity | status | deadline (UTC) |",
@@ -219,5 +233,8 @@ def details_markdown(view: CaseView) -> str:
         for a in recent:
             origin = "seller" if a.seller_initiated else "proactive"
             placed = f"{a.placed_at:%Y-%m-%d %H:%M} UTC" if a.placed_at else "dialling"
-            lines.append(f"- #{a.number} ({origin}) {placed}: {a.outcome or 'pending'}")
+            if a.not_placed:
+                placed = "not placed"
+            result = a.not_placed or a.outcome or "pending"
+            lines.append(f"- #{a.number} ({origin}) {placed}: {result}")
     return "\n".join(lines)

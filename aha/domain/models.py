@@ -125,6 +125,10 @@ class CallAttempt(Strict):
     outcome_at: datetime | None = None
     reported_by: str | None = None
     guidance: list[str] = []
+    # The consent edition: why the dial did not ring (consent withdrawn, do-not-call list),
+    # and what a seller-initiated call went ahead despite (re-granted for that call only).
+    not_placed: str | None = None
+    consent_regranted: str | None = None
 
 
 PlanItem = Annotated[str, Field(max_length=2000)]
@@ -250,6 +254,9 @@ class CaseView(Strict):
     reached: bool = False
     calling_stopped_reason: str | None = None
     next_call_at: datetime | None = None
+    # The consent edition: the last proactive call was not placed (why, and that the team
+    # should use email); cleared once a call is placed again.
+    use_email_because: str | None = None
     issues: list[Issue] = []
     call_attempts: list[CallAttempt] = []
     plan: Plan | None = None
@@ -300,7 +307,7 @@ class CaseView(Strict):
         return [i for i in self.issues if i.status == IssueStatus.OPEN]
 
     def pending_calls(self) -> list[CallAttempt]:
-        return [a for a in self.call_attempts if a.outcome is None]
+        return [a for a in self.call_attempts if a.outcome is None and a.not_placed is None]
 
     @property
     def closed(self) -> bool:

@@ -138,6 +138,10 @@ class TimelineKind(StrEnum):
     STAFF_ALERT_FAILED = "staff_alert_failed"
     DEADLINE_EXTENDED = "deadline_extended"
     DEADLINE_LIFTED = "deadline_lifted"
+    # A proactive call stopped just before the dial (consent withdrawn, do-not-call list).
+    CALL_NOT_PLACED = "call_not_placed"
+    # Contact me now went ahead despite a withdrawal or a listing: for that call only.
+    CONSENT_REGRANTED = "consent_regranted"
 
 
 class RefusalKind(StrEnum):

@@ -109,6 +109,19 @@ CREATE TABLE IF NOT EXISTS case_board_calls (
     guidance TEXT NOT NULL,
     PRIMARY KEY (run_id, attempt)
 ) WITHOUT ROWID;
+-- Consent to calls and the do-not-call list (aha.adapters.sqlite.consent); numbers E.164.
+CREATE TABLE IF NOT EXISTS call_consent (
+    seller_id TEXT PRIMARY KEY,
+    consent INTEGER NOT NULL,
+    changed_at TEXT NOT NULL,
+    changed_by TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS do_not_call (
+    number TEXT PRIMARY KEY,
+    reason TEXT NOT NULL,
+    added_at TEXT NOT NULL,
+    added_by TEXT NOT NULL
+);
 CREATE INDEX IF NOT EXISTS case_board_calls_order
     ON case_board_calls ((NOT seller_initiated), scheduled_for, case_id, attempt);
 """
