@@ -124,6 +124,8 @@ class CallAttempt(Strict):
     outcome_at: datetime | None = None
     reported_by: str | None = None
     guidance: list[str] = []
+    # Placed for a callback the seller scheduled (seller-initiated too, like contact me now).
+    callback: bool = False
 
 
 PlanItem = Annotated[str, Field(max_length=2000)]
@@ -183,6 +185,27 @@ class Extension(Strict):
     until: datetime
     reason: str = Field(max_length=2000)
     extended_by: str = Field(default="supervisor", max_length=200)
+
+
+class CallbackRequest(Strict):
+    """The seller asks to be called at `at`; a new request replaces a pending one."""
+
+    # Timezone-aware; the case refuses a naive time, naming `at`.
+    at: datetime
+    requested_by: str = Field(default="seller", max_length=200)
+
+
+class CallbackCancel(Strict):
+    cancelled_by: str = Field(default="seller", max_length=200)
+
+
+class Callback(Strict):
+    """A call the seller asked for at a time, pending until it is placed, replaced or
+    cancelled (or the case closes)."""
+
+    at: datetime
+    requested_at: datetime
+    requested_by: str
 
 
 class TimelineEntry(Strict):
@@ -278,6 +301,8 @@ class CaseView(Strict):
     engagement_due_at: datetime | None = None
     # The appeal of a deactivated case (its own AppealWorkflow), overlaid by the service.
     appeal: AppealView | None = None
+    # The callback the seller scheduled, while it is pending (the callback edition).
+    callback: Callback | None = None
 
     def issue(self, issue_id: str) -> Issue | None:
         return next((i for i in self.issues if i.id == issue_id), None)

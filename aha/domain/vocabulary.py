@@ -137,6 +137,11 @@ class TimelineKind(StrEnum):
     STAFF_ALERT_FAILED = "staff_alert_failed"
     DEADLINE_EXTENDED = "deadline_extended"
     DEADLINE_LIFTED = "deadline_lifted"
+    CALLBACK_SCHEDULED = "callback_scheduled"
+    CALLBACK_REPLACED = "callback_replaced"
+    CALLBACK_CANCELLED = "callback_cancelled"
+    CALLBACK_DUE = "callback_due"
+    CALLBACK_NOT_PLACED = "callback_not_placed"
 
 
 class RefusalKind(StrEnum):
@@ -171,6 +176,9 @@ class RefusalKind(StrEnum):
     ALREADY_REINSTATED = "AlreadyReinstated"
     NO_APPEAL = "NoAppeal"
     INVALID_APPEAL_REVIEW = "InvalidAppealReview"
+    INVALID_CALLBACK = "InvalidCallback"
+    NO_CALLBACK = "NoCallback"
+    CALLBACKS_UNAVAILABLE = "CallbacksUnavailable"
 
 
 class SlaTarget(StrEnum):
