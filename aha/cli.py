@@ -39,6 +39,7 @@ from aha.domain.models import (
     CALL_OUTCOMES,
     CASE_STATUSES,
     SPECIALIST_NAME_PATTERN,
+    CallbackRequest,
     CallReport,
     DetectionEvent,
     Extension,
@@ -149,6 +150,17 @@ async def cmd_contact_me_now(args: argparse.Namespace, settings: Settings) -> No
         else f"a call is already on its way: attempt {receipt.attempt}"
     )
     _emit(args, receipt, text)
+
+
+async def cmd_callback(args: argparse.Namespace, settings: Settings) -> None:
+    service = await _service(settings)
+    if args.cancel:
+        callback = await service.cancel_callback(args.seller, cancelled_by="seller")
+        text = f"callback for {callback.at:%Y-%m-%d %H:%M} UTC cancelled"
+    else:
+        callback = await service.schedule_callback(args.seller, CallbackRequest(at=args.at))
+        text = f"we will call you at {callback.at:%Y-%m-%d %H:%M} UTC"
+    _emit(args, callback, text)
 
 
 async def cmd_calls_pending(args: argparse.Namespace, settings: Settings) -> None:
@@ -725,6 +737,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     contact = command("contact-me-now", cmd_contact_me_now, "the seller asks to be called now")
     contact.add_argument("seller")
+
+    callback = command(
+        "callback", cmd_callback, "the seller asks to be called at a time (or cancels it)"
+    )
+    callback.add_argument("seller")
+    when = callback.add_mutually_exclusive_group(required=True)
+    when.add_argument(
+        "--at",
+        type=_iso_datetime,
+        metavar="ISO8601",
+        help="when, with a time zone offset; a new time replaces the pending one",
+    )
+    when.add_argument("--cancel", action="store_true", help="cancel the pending callback")
 
     calls = commands.add_parser("calls", help="the specialists' call work queue")
     calls_commands = calls.add_subparsers(dest="calls_command", required=True, metavar="COMMAND")
