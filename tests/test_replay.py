@@ -468,8 +468,9 @@ async def test_replay_upserts_the_recorded_search_attributes(path: Path) -> None
 
 # ---- the console edition ---------------------------------------------------------------------
 
-# v6 histories are of the calendar edition, which keeps the console's board too.
-CONSOLE_HISTORIES = [p for p in CASE_HISTORIES if p.stem.startswith(("v5-", "v6-", "v9-"))]
+# v6 histories are of the calendar edition, which keeps the console's board too (and so do the
+# deadline and callback editions' v9 and v12).
+CONSOLE_HISTORIES = [p for p in CASE_HISTORIES if p.stem.startswith(("v5-", "v6-", "v9-", "v12-"))]
 
 
 def local_activities(path: Path) -> list[str]:
@@ -537,8 +538,8 @@ def test_the_calendar_history_opened_in_the_calendar_edition_and_recorded_its_ca
     # Proactive calls on the Saturday at 10:00 and the Monday at 09:00, Toronto winter time.
     placed = [a["scheduled_for"][11:16] for a in view["call_attempts"]]
     assert placed == ["15:00", "14:00"]
-    # v9 histories are of the deadline edition, which keeps the calendar edition too.
-    older = [p for p in CASE_HISTORIES if not p.stem.startswith(("v6-", "v9-"))]
+    # v9 and v12 histories are of the deadline and callback editions, which keep calendars.
+    older = [p for p in CASE_HISTORIES if not p.stem.startswith(("v6-", "v9-", "v12-"))]
     assert all("calling-calendars-v5" not in patches(p) for p in older)
 
 
@@ -582,7 +583,8 @@ def test_the_contact_mode_history_lifted_its_deadline() -> None:
 
 
 def test_older_histories_do_not_carry_the_deadline_patch() -> None:
-    older = [p for p in CASE_HISTORIES if not p.stem.startswith("v9-")]
+    # The callback edition (v12) keeps the deadline rules.
+    older = [p for p in CASE_HISTORIES if not p.stem.startswith(("v9-", "v12-"))]
     assert older and all("deadline-rules-v8" not in patches(p) for p in older)
 
 
@@ -610,3 +612,29 @@ def test_an_appeal_history_is_linked_to_its_case_run(path: Path) -> None:
         assert "reactivate_account" not in scheduled
         # The case recorded no window: the appeal read the policy in force for it.
         assert start["window"] is None and "current_policy" in local_activities(path)
+
+
+# ---- the callback edition --------------------------------------------------------------------
+
+
+def test_the_callback_history_placed_the_replaced_callback_as_the_sellers_call() -> None:
+    path = next(p for p in CASE_HISTORIES if p.stem == "v12-callback_scheduled_replaced_placed")
+    assert {"deadline-rules-v8", "seller-callbacks-v9"} <= set(patches(path))
+    view = result_view(path)
+    first, second = view["call_attempts"]
+    assert (first["seller_initiated"], first["callback"]) == (False, False)
+    assert (second["seller_initiated"], second["callback"]) == (True, True)
+    assert second["outcome"] == "answered"
+    kinds = [e["kind"] for e in view["timeline"]]
+    assert kinds.index("callback_scheduled") < kinds.index("callback_replaced")
+    assert kinds.index("callback_replaced") < kinds.index("callback_due")
+    replaced = next(e for e in view["timeline"] if e["kind"] == "callback_replaced")
+    at = datetime.fromisoformat(second["scheduled_for"])
+    assert replaced["detail"].endswith(f"to {at:%Y-%m-%d %H:%M} UTC")
+    assert at <= datetime.fromisoformat(second["placed_at"]) < at + timedelta(seconds=5)
+    assert view["callback"] is None and view["status"] == "resolved"
+
+
+def test_older_histories_do_not_carry_the_callback_patch() -> None:
+    older = [p for p in CASE_HISTORIES if not p.stem.startswith("v12-")]
+    assert older and all("seller-callbacks-v9" not in patches(p) for p in older)
