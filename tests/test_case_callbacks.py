@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from aha.domain import case_text
 from aha.domain.case import Case, Edition
 from aha.domain.effects import PlaceCall
 from aha.domain.models import CallbackRequest, CallReport
@@ -160,3 +161,22 @@ def test_a_callback_whose_phone_went_invalid_is_recorded_and_not_placed() -> Non
     assert calls(case.plan_calls(at)) == []
     assert kinds(case)[-1] == TimelineKind.CALLBACK_NOT_PLACED
     assert case.view.callback is None
+
+
+def test_aha_status_and_the_ui_details_show_the_callback_and_its_call() -> None:
+    case = with_callback(EVENING)
+    summary = case_text.case_summary(case.view)
+    assert "callback: 2027-01-13 03:00 UTC (Tue 22:00 EST seller time) (asked by seller:S1)" in (
+        summary.splitlines()
+    )
+    details = case_text.details_markdown(case.view).splitlines()
+    assert "- **Seller's callback:** 2027-01-13 03:00 UTC (Tuesday 12 January 2027, 22:00 EST)" in (
+        details
+    )
+    case.plan_calls(EVENING)
+    assert (
+        "  #2 seller-initiated (callback) dialling pending"
+        in case_text.case_summary(case.view).splitlines()
+    )
+    assert "- #2 (seller callback) dialling: pending" in case_text.details_markdown(case.view)
+    assert "callback:" not in case_text.case_summary(case.view)

@@ -133,6 +133,11 @@ def case_summary(view: CaseView) -> str:
     ]
     if view.next_call_at:
         lines.append(f"next call: {cli_time(view.next_call_at, view.timezone)}")
+    if view.callback and not view.closed:
+        lines.append(
+            f"callback: {cli_time(view.callback.at, view.timezone)}"
+            f" (asked by {view.callback.requested_by})"
+        )
     if view.calling_stopped_reason and not view.closed:
         lines.append(f"calling stopped: {view.calling_stopped_reason}")
     if view.deadline_lifted_at:
@@ -156,6 +161,7 @@ def case_summary(view: CaseView) -> str:
         lines.append("call attempts:")
         for a in view.call_attempts:
             origin = "seller-initiated" if a.seller_initiated else "proactive"
+            origin += " (callback)" if a.callback else ""
             placed = f"{a.placed_at:%Y-%m-%d %H:%M}" if a.placed_at else "dialling"
             lines.append(f"  #{a.number} {origin} {placed} {a.outcome or 'pending'}")
     if view.plan:
@@ -196,6 +202,8 @@ def details_markdown(view: CaseView) -> str:
     extended = sum(len(i.extensions) for i in view.issues)
     if extended:
         lines.append(f"- **Extensions:** {extended}")
+    if view.callback and not view.closed:
+        lines.append(f"- **Seller's callback:** {when(view.callback.at)}")
     if view.next_call_at:
         lines.append(f"- **Next scheduled call:** {when(view.next_call_at)}")
     elif view.calling_stopped_reason and not view.closed:
@@ -213,7 +221,11 @@ def details_markdown(view: CaseView) -> str:
     if recent:
         lines += ["", "**Last attempts:**", ""]
         for a in recent:
-            origin = "seller" if a.seller_initiated else "proactive"
+            origin = (
+                ("seller callback" if a.callback else "seller")
+                if a.seller_initiated
+                else "proactive"
+            )
             placed = f"{a.placed_at:%Y-%m-%d %H:%M} UTC" if a.placed_at else "dialling"
             lines.append(f"- #{a.number} ({origin}) {placed}: {a.outcome or 'pending'}")
     return "\n".join(lines)
