@@ -230,7 +230,11 @@ def queue_table(items: list[QueueItem], total: int, at: datetime) -> str:
     for item in items:
         row = item.row
         next_call = "-"
-        if row.next_call_at is not None:
+        if row.callback_at is not None:
+            # The seller's own time comes first: proactive calls wait for it.
+            wait = (row.callback_at - at).total_seconds()
+            next_call = f"callback in {_span(wait)}" if wait > 0 else "callback due"
+        elif row.next_call_at is not None:
             wait = (row.next_call_at - at).total_seconds()
             next_call = f"in {_span(wait)}" if wait > 0 else "due"
         rows.append(
