@@ -180,3 +180,13 @@ def test_aha_status_and_the_ui_details_show_the_callback_and_its_call() -> None:
     )
     assert "- #2 (seller callback) dialling: pending" in case_text.details_markdown(case.view)
     assert "callback:" not in case_text.case_summary(case.view)
+
+
+def test_an_unanswered_callback_spaces_the_next_proactive_call_by_the_policy() -> None:
+    at = T0 + 5 * H
+    case = with_callback(at)
+    [number] = calls(case.plan_calls(at))
+    case.call_placed(number, at)
+    case.report_call_outcome(CallReport(attempt=number, outcome="busy"), at + H)
+    assert calls(case.plan_calls(at + H)) == []
+    assert case.view.next_call_at == at + H + POLICY.call_retry_after.busy

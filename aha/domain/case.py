@@ -526,7 +526,8 @@ class Case:
             self._email(
                 EmailKind.INVALID_NUMBER, f"invalid-number/{self.profile.phone_version}", now
             )
-        elif not attempt.seller_initiated:
+        elif not attempt.seller_initiated or attempt.callback:
+            # An unanswered callback is spaced from the next proactive call like any other.
             delay = calling.retry_delay(outcome, self.policy)
             if delay is not None:
                 self._call_not_before = now + delay
