@@ -190,3 +190,24 @@ def test_an_unanswered_callback_spaces_the_next_proactive_call_by_the_policy() -
     case.report_call_outcome(CallReport(attempt=number, outcome="busy"), at + H)
     assert calls(case.plan_calls(at + H)) == []
     assert case.view.next_call_at == at + H + POLICY.call_retry_after.busy
+
+
+def test_a_call_answered_at_the_callbacks_time_stands_for_it() -> None:
+    at = T0 + 2 * H
+    case = opened(Edition.CALLBACKS)
+    number = placed_call(case, T0)
+    case.schedule_callback(CallbackRequest(at=at), T0)
+    case.report_call_outcome(CallReport(attempt=number, outcome="answered"), at + H)
+    assert calls(case.plan_calls(at + H)) == []
+    assert case.view.callback is None
+    assert case.view.timeline[-1].kind == TimelineKind.CALLBACK_CANCELLED
+    assert case.view.timeline[-1].detail.endswith("call attempt 1 was answered at its time")
+
+
+def test_a_call_answered_before_the_callbacks_time_keeps_it() -> None:
+    at = T0 + 2 * H
+    case = opened(Edition.CALLBACKS)
+    number = placed_call(case, T0)
+    case.schedule_callback(CallbackRequest(at=at), T0)
+    case.report_call_outcome(CallReport(attempt=number, outcome="answered"), T0 + H)
+    assert calls(case.plan_calls(at)) == [2]

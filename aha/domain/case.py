@@ -412,6 +412,21 @@ class Case:
         if callback is None or now < callback.at or self.view.pending_calls():
             return None
         self.view.callback = None
+        last = self.view.call_attempts[-1] if self.view.call_attempts else None
+        if (
+            last is not None
+            and last.outcome == CallOutcome.ANSWERED
+            and last.outcome_at is not None
+            and last.outcome_at >= callback.at
+        ):
+            # The seller was on the phone with the team at the time it asked for: done.
+            self.record(
+                TimelineKind.CALLBACK_CANCELLED,
+                f"callback for {callback.at:%Y-%m-%d %H:%M} UTC not needed: call attempt "
+                f"{last.number} was answered at its time",
+                now=now,
+            )
+            return None
         stopped = self.calling_stopped_reason()
         if stopped is not None:
             self.record(
