@@ -160,7 +160,7 @@ def _field_time(moment: datetime, timezone: str) -> str:
     return f"{moment.astimezone(ZoneInfo(timezone)):%Y-%m-%dT%H:%M}"
 
 
-def _seller_local(text: str, timezone: str) -> datetime:
+def seller_local(text: str, timezone: str) -> datetime:
     """A datetime-local value ("2027-01-16T15:00") read in the seller's time zone; a time
     that names its own offset keeps it. ValueError for anything else."""
     moment = datetime.fromisoformat(text.strip())
@@ -333,7 +333,7 @@ async def schedule_callback(
     contact = state.store.get(seller_id)
     assert contact is not None  # a signed-in seller is in the directory
     try:
-        moment = _seller_local(at, contact.timezone)
+        moment = seller_local(at, contact.timezone)
     except ValueError:
         forms.callback_error = "at: choose a date and a time to be called"
         return await _render(request, seller_id, forms, 422)

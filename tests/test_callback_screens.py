@@ -81,3 +81,33 @@ async def test_the_case_screen_shows_the_sellers_callback(api: Api) -> None:
     local = at.astimezone(ZoneInfo(ZONE))
     assert 'id="callback"' in screen.text
     assert f"{local:%H:%M}" in screen.text.split('id="callback"')[1].split("</dd>")[0]
+
+
+async def test_a_specialist_schedules_and_cancels_a_callback_on_the_case_screen(api: Api) -> None:
+    seller_id, _ = await open_case(api, timezone=ZONE)
+    url = f"/console/cases/{seller_id}"
+    async with api.http() as http:
+        csrf = await console_sign_in(http, specialist(api))
+        assert 'id="cancel-callback"' not in (await http.get(url)).text
+        past = field_value(datetime.now(UTC) - timedelta(hours=1))
+        refused = await http.post(f"{url}/callback", data={"csrf": csrf, "at": past})
+        assert refused.status_code == 422
+        assert "at is in the past" in refused.text and f'value="{past}"' in refused.text
+        garbled = await http.post(f"{url}/callback", data={"csrf": csrf, "at": "later"})
+        assert garbled.status_code == 422 and "is not a date and time" in garbled.text
+        assert (await api.cases.view(seller_id)).callback is None
+
+        at = (datetime.now(UTC) + timedelta(hours=6)).replace(second=0, microsecond=0)
+        done = await http.post(f"{url}/callback", data={"csrf": csrf, "at": field_value(at)})
+        assert done.status_code == 303
+        view = await api.cases.view(seller_id)
+        assert view.callback is not None and view.callback.at == at, "read in the seller's zone"
+        assert view.callback.requested_by == "specialist:dana"
+        screen = await http.get(done.headers["location"])
+        assert "The callback is scheduled" in screen.text and 'id="cancel-callback"' in screen.text
+
+        cancelled = await http.post(f"{url}/callback/cancel", data={"csrf": csrf})
+        assert cancelled.status_code == 303
+        assert (await api.cases.view(seller_id)).callback is None
+        again = await http.post(f"{url}/callback/cancel", data={"csrf": csrf})
+        assert again.status_code == 409 and "no callback is scheduled" in again.text
