@@ -41,6 +41,7 @@ from aha.domain.models import (
     CALL_OUTCOMES,
     CASE_STATUSES,
     SPECIALIST_NAME_PATTERN,
+    CallbackRequest,
     CallReport,
     DetectionEvent,
     Extension,
@@ -154,6 +155,17 @@ async def cmd_contact_me_now(args: argparse.Namespace, settings: Settings) -> No
     _emit(args, receipt, text)
 
 
+async def cmd_callback(args: argparse.Namespace, settings: Settings) -> None:
+    service = await _service(settings)
+    if args.cancel:
+        callback = await service.cancel_callback(args.seller, cancelled_by="seller")
+        text = f"callback for {callback.at:%Y-%m-%d %H:%M} UTC cancelled"
+    else:
+        callback = await service.schedule_callback(args.seller, CallbackRequest(at=args.at))
+        text = f"we will call you at {callback.at:%Y-%m-%d %H:%M} UTC"
+    _emit(args, callback, text)
+
+
 async def cmd_calls_pending(args: argparse.Namespace, settings: Settings) -> None:
     service = _board_reads(settings)
     calls: list[PendingCall] = []
@@ -221,7 +233,11 @@ def queue_table(items: list[QueueItem], total: int, at: datetime) -> str:
     for item in items:
         row = item.row
         next_call = "-"
-        if row.next_call_at is not None:
+        if row.callback_at is not None:
+            # The seller's own time comes first: proactive calls wait for it.
+            wait = (row.callback_at - at).total_seconds()
+            next_call = f"callback in {_span(wait)}" if wait > 0 else "callback due"
+        elif row.next_call_at is not None:
             wait = (row.next_call_at - at).total_seconds()
             next_call = f"in {_span(wait)}" if wait > 0 else "due"
         rows.append(
@@ -800,6 +816,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     contact = command("contact-me-now", cmd_contact_me_now, "the seller asks to be called now")
     contact.add_argument("seller")
+
+    callback = command(
+        "callback", cmd_callback, "the seller asks to be called at a time (or cancels it)"
+    )
+    callback.add_argument("seller")
+    when = callback.add_mutually_exclusive_group(required=True)
+    when.add_argument(
+        "--at",
+        type=_iso_datetime,
+        metavar="ISO8601",
+        help="when, with a time zone offset; a new time replaces the pending one",
+    )
+    when.add_argument("--cancel", action="store_true", help="cancel the pending callback")
 
     calls = commands.add_parser("calls", help="the specialists' call work queue")
     calls_commands = calls.add_subparsers(dest="calls_command", required=True, metavar="COMMAND")

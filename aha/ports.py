@@ -331,6 +331,8 @@ class CaseUpdate(StrEnum):
     RELEASE_CASE = "release_case"
     ASSIGN_CASE = "assign_case"
     EXTEND_DEADLINE = "extend_deadline"
+    SCHEDULE_CALLBACK = "schedule_callback"
+    CANCEL_CALLBACK = "cancel_callback"
     # The appeal workflow's (linked to a deactivated case run).
     SUBMIT_APPEAL = "submit_appeal"
     REVIEW_APPEAL = "review_appeal"

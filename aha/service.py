@@ -30,6 +30,9 @@ from aha.domain.contact import SellerContact
 from aha.domain.models import (
     CASE_STATUSES,
     CallAttempt,
+    Callback,
+    CallbackCancel,
+    CallbackRequest,
     CallReport,
     CaseStart,
     CaseView,
@@ -421,6 +424,15 @@ class CaseService:
     async def extend(self, seller_id: str, extension: Extension) -> Issue:
         """A supervisor moves one issue's deadline (the surfaces check the role)."""
         return await self._update(seller_id, CaseUpdate.EXTEND_DEADLINE, extension, Issue)
+
+    async def schedule_callback(self, seller_id: str, request: CallbackRequest) -> Callback:
+        """The seller (or staff for it) asks to be called at a time; it replaces a pending one."""
+        return await self._update(seller_id, CaseUpdate.SCHEDULE_CALLBACK, request, Callback)
+
+    async def cancel_callback(self, seller_id: str, cancelled_by: str = "seller") -> Callback:
+        """Drop the pending callback; the one cancelled is returned."""
+        cancel = CallbackCancel(cancelled_by=cancelled_by)
+        return await self._update(seller_id, CaseUpdate.CANCEL_CALLBACK, cancel, Callback)
 
     async def contact_changed(self, seller_id: str, changed_by: str = "system") -> bool:
         """Tell the seller's open case, if any, that its contact data changed."""

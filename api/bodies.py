@@ -53,6 +53,14 @@ class ExtendBody(Strict):
     reason: str = Field(max_length=2000, description="why: required, kept in the audit trail")
 
 
+class CallbackBody(Strict):
+    # Timezone awareness and the bounds are the case's to judge, as for every surface.
+    at: datetime = Field(
+        description="when to call, ISO 8601 with a time zone offset; not in the past, "
+        "no later than the case's deadline"
+    )
+
+
 class ContactBody(Strict):
     email: str = Field(max_length=254)
     emergency_phone: str | None = Field(

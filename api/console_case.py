@@ -22,6 +22,7 @@ from aha.domain.appeal_models import AppealReview
 from aha.domain.board import case_row, queue_item
 from aha.domain.models import (
     SELLER_ID_PATTERN,
+    CallbackRequest,
     CallReport,
     CaseView,
     Extension,
@@ -44,7 +45,7 @@ from api.console import (
     version_of,
 )
 from api.errors import as_api_error
-from api.page import FAILURES, NoSuchPage, templates
+from api.page import FAILURES, NoSuchPage, seller_local, templates
 
 SECTIONS = ("facts", "ownership", "calls", "plan", "issues", "appeal", "timeline")
 NOTICES = {
@@ -56,6 +57,8 @@ NOTICES = {
     "questions": "The questions are sent: the seller must be called before resolving.",
     "resolved": "The issue is resolved.",
     "extended": "The deadline is extended and the seller emailed.",
+    "callback": "The callback is scheduled: the case calls the seller then.",
+    "callback_cancelled": "The callback is cancelled.",
     "appeal_accepted": "The appeal is accepted: the account is being reactivated.",
     "appeal_rejected": "The appeal is rejected: the seller is emailed the reason.",
 }
@@ -404,6 +407,48 @@ async def extend(
         lambda service: service.extend(seller_id, Extension.model_validate(fields)),
         "extended",
         kept=kept,
+    )
+
+
+@router.post("/callback")
+async def schedule_callback(
+    request: Request, seller_id: str, csrf: Csrf = "", at: Annotated[str, Form()] = ""
+) -> Response:
+    """A callback the seller asked for (on the phone, say), in the seller's own time."""
+    gate = await _gate(request, seller_id, csrf)
+    if isinstance(gate, Response):
+        return gate
+    staff = gate
+    kept = {"callback": at}
+    contact = staff.state.store.get(seller_id)
+    try:
+        moment = seller_local(at, contact.timezone if contact else "UTC")
+    except ValueError:
+        why = f"at: {at!r} is not a date and time"
+        return await case_screen(request, staff, seller_id, why, 422, kept)
+    asked = CallbackRequest(at=moment, requested_by=staff.who)
+    return await _carry_out(
+        request,
+        staff,
+        seller_id,
+        lambda service: service.schedule_callback(seller_id, asked),
+        "callback",
+        kept=kept,
+    )
+
+
+@router.post("/callback/cancel")
+async def cancel_callback(request: Request, seller_id: str, csrf: Csrf = "") -> Response:
+    gate = await _gate(request, seller_id, csrf)
+    if isinstance(gate, Response):
+        return gate
+    staff = gate
+    return await _carry_out(
+        request,
+        staff,
+        seller_id,
+        lambda service: service.cancel_callback(seller_id, cancelled_by=staff.who),
+        "callback_cancelled",
     )
 
 

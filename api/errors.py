@@ -108,6 +108,10 @@ ANSWERS: dict[RefusalKind | type[CaseError], Answer] = {
     RefusalKind.APPEAL_WINDOW_CLOSED: Answer(409, "appeal_window_closed"),
     RefusalKind.APPEAL_UNDER_REVIEW: Answer(409, "appeal_under_review"),
     RefusalKind.DUPLICATE_APPEAL: Answer(409, "duplicate_appeal"),
+    RefusalKind.INVALID_CALLBACK: Answer(422, "invalid_callback"),
+    RefusalKind.NO_CALLBACK: Answer(409, "no_callback"),
+    # A case from before scheduled callbacks:
+    RefusalKind.CALLBACKS_UNAVAILABLE: Answer(409, "callbacks_unavailable"),
     RefusalKind.ALREADY_REINSTATED: Answer(409, "already_reinstated"),
     RefusalKind.NO_APPEAL: Answer(409, "no_appeal"),
     RefusalKind.INVALID_APPEAL_REVIEW: Answer(422, "invalid_appeal_review"),

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
-from zoneinfo import available_timezones
+from zoneinfo import ZoneInfo, available_timezones
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -24,7 +24,7 @@ from temporalio.service import RPCError
 
 from aha.domain import appeals, case_text
 from aha.domain.contact import InvalidContact, SellerContact
-from aha.domain.models import SELLER_ID_PATTERN, CaseView, PlanSubmission
+from aha.domain.models import SELLER_ID_PATTERN, CallbackRequest, CaseView, PlanSubmission
 from aha.domain.policy import WEEKDAYS
 from aha.domain.preferred import PreferredWindows
 from aha.service import CaseError, NoOpenCase
@@ -47,6 +47,8 @@ NOTICES = {
     "no-calls": "We will not call you; we keep writing to you by email. Contact me now still "
     "calls you.",
     "calls": "We may call you again.",
+    "callback": "We will call you at the time you chose.",
+    "callback-cancelled": "Your callback was cancelled.",
 }
 DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 CONSENT_CHOICES = {"withdraw": False, "give": True}
@@ -88,6 +90,9 @@ class PageForms:
     contact_errors: dict[str, str] = field(default_factory=dict)
     windows: dict[str, str] = field(default_factory=dict)
     windows_errors: dict[str, str] = field(default_factory=dict)
+    # The callback time as typed (the form's datetime-local value), and why it was refused.
+    callback: str = ""
+    callback_error: str | None = None
     error: str | None = None
 
 
@@ -157,6 +162,9 @@ def _page_model(
         "call_consent": state.consents.consent(contact.seller_id),
         "zones": ZONES,
         "preferred_days": _preferred_days(contact),
+        # A datetime-local field's value for a moment, in the seller's time.
+        "field_time": lambda moment: _field_time(moment, contact.timezone),
+        "now": datetime.now(UTC),
     }
 
 
@@ -176,6 +184,20 @@ def _windows_errors(err: ValidationError) -> dict[str, str]:
         day = str(error["loc"][0]) if error["loc"] else ""
         errors.setdefault(day, error["msg"].removeprefix("Value error, "))
     return errors
+
+
+def _field_time(moment: datetime, timezone: str) -> str:
+    return f"{moment.astimezone(ZoneInfo(timezone)):%Y-%m-%dT%H:%M}"
+
+
+def seller_local(text: str, timezone: str) -> datetime:
+    """A datetime-local value ("2027-01-16T15:00") read in the seller's time zone; a time
+    that names its own offset keeps it. ValueError for anything else."""
+    moment = datetime.fromisoformat(text.strip())
+    if moment.tzinfo is None:
+        # In a DST gap or overlap, the earlier reading of the wall-clock time (fold 0).
+        moment = moment.replace(tzinfo=ZoneInfo(timezone))
+    return moment
 
 
 async def _signed_in(
@@ -324,6 +346,57 @@ async def contact_me_now(
     except FAILURES as err:
         return await _failed(request, seller_id, err)
     return _back(seller_id, "calling" if receipt.created else "already")
+
+
+@router.post("/callback")
+async def schedule_callback(
+    request: Request,
+    seller_id: str,
+    csrf: Annotated[str, Form()] = "",
+    at: Annotated[str, Form()] = "",
+) -> Response:
+    checked = await _checked_form(request, seller_id, csrf)
+    if isinstance(checked, Response):
+        return checked
+    state, _ = checked
+    forms = PageForms(callback=at)
+    contact = state.store.get(seller_id)
+    assert contact is not None  # a signed-in seller is in the directory
+    try:
+        moment = seller_local(at, contact.timezone)
+    except ValueError:
+        forms.callback_error = "at: choose a date and a time to be called"
+        return await _render(request, seller_id, forms, 422)
+    try:
+        service = await state.service()
+        await state.within(
+            service.schedule_callback(seller_id, CallbackRequest(at=moment, requested_by="seller"))
+        )
+    except FAILURES as err:
+        api_error = as_api_error(err)
+        reasons = [p.reason for p in api_error.fields if p.field == "at"]
+        if reasons:
+            forms.callback_error = "; ".join(reasons)
+        else:
+            forms.error = api_error.detail
+        return await _render(request, seller_id, forms, api_error.status)
+    return _back(seller_id, "callback")
+
+
+@router.post("/callback/cancel")
+async def cancel_callback(
+    request: Request, seller_id: str, csrf: Annotated[str, Form()] = ""
+) -> Response:
+    checked = await _checked_form(request, seller_id, csrf)
+    if isinstance(checked, Response):
+        return checked
+    state, _ = checked
+    try:
+        service = await state.service()
+        await state.within(service.cancel_callback(seller_id, cancelled_by="seller"))
+    except FAILURES as err:
+        return await _failed(request, seller_id, err)
+    return _back(seller_id, "callback-cancelled")
 
 
 @router.post("/plan")

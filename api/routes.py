@@ -21,6 +21,8 @@ from aha.domain.contact import SellerContact
 from aha.domain.models import (
     CASE_STATUSES,
     CallAttempt,
+    Callback,
+    CallbackRequest,
     CallReport,
     CaseView,
     ContactReceipt,
@@ -44,6 +46,7 @@ from api.bodies import (
     AhrReading,
     AhrReport,
     AssignBody,
+    CallbackBody,
     ConsentBody,
     ContactBody,
     ContactSaved,
@@ -181,6 +184,42 @@ async def contact_me_now(
     """`created` is false when a call the seller asked for is already on its way."""
     service = await state.service()
     return await state.within(service.contact_me_now(seller_id, requested_by=who.who))
+
+
+@router.post(
+    "/sellers/{seller_id}/case/callback",
+    tags=["seller"],
+    response_model=Callback,
+    responses=SELLER_ACTION,
+    summary="The seller asks to be called at a time (the seller, specialist, supervisor)",
+)
+async def schedule_callback(
+    seller_id: SellerId,
+    body: CallbackBody,
+    state: State,
+    who: Annotated[Identity, Depends(allow("specialist", own_seller=True))],
+) -> Callback:
+    """Replaces a pending callback. 422 naming `at` when it has no time zone, is in the past or
+    is after the case's deadline; 409 on a closed case, a case without a working phone, or one
+    opened before scheduled callbacks."""
+    request = CallbackRequest(at=body.at, requested_by=who.who)
+    return await state.within((await state.service()).schedule_callback(seller_id, request))
+
+
+@router.delete(
+    "/sellers/{seller_id}/case/callback",
+    tags=["seller"],
+    response_model=Callback,
+    responses=_errors(*AUTH, 404, 409, 503),
+    summary="Cancel the pending callback (the seller, specialist, supervisor)",
+)
+async def cancel_callback(
+    seller_id: SellerId,
+    state: State,
+    who: Annotated[Identity, Depends(allow("specialist", own_seller=True))],
+) -> Callback:
+    """Answers with the callback cancelled; 409 (`no_callback`) when none is pending."""
+    return await state.within((await state.service()).cancel_callback(seller_id, who.who))
 
 
 @router.post(

@@ -31,6 +31,7 @@ from aha.dev import temporal_binary
 from aha.domain.appeal_models import AppealReview
 from aha.domain.appeals import appeal_id_for
 from aha.domain.models import (
+    CallbackRequest,
     CallReport,
     CaseView,
     Extension,
@@ -618,6 +619,25 @@ async def consent_withdrawn_mid_case(cases: Cases, seller: str) -> None:
     await cases.wait_for(seller, lambda v: v.status == "resolved")
 
 
+# ---- the callback edition ----------------------------------------------------------------
+
+
+async def callback_scheduled_replaced_placed(cases: Cases, seller: str) -> None:
+    """The first call goes unanswered; the seller asks for a callback in 2 hours, then moves it
+    to 4 hours: the case places it then (seller-initiated), it is answered, and resolved."""
+    await cases.detect(seller)
+    await cases.wait_for_call(seller, 1)
+    await cases.service.report_call_outcome(seller, CallReport(attempt=1, outcome="no_answer"))
+    now = await cases.now(seller)
+    await cases.service.schedule_callback(seller, CallbackRequest(at=now + timedelta(hours=2)))
+    await cases.service.schedule_callback(seller, CallbackRequest(at=now + timedelta(hours=4)))
+    await cases.advance(seller, timedelta(hours=4, minutes=1))
+    await cases.wait_for_call(seller, 2)
+    await cases.service.report_call_outcome(seller, CallReport(attempt=2, outcome="answered"))
+    await cases.service.resolve(seller, Resolution(issue_id="I1", note="fixed on the callback"))
+    await cases.wait_for(seller, lambda v: v.status == "resolved")
+
+
 # ---- the scenarios and the command ------------------------------------------------------
 
 
@@ -711,6 +731,9 @@ SCENARIOS: dict[str, Scenario] = {
     "contact_mode_reached": Scenario(with_new_seller(contact_mode_reached).record, CONTACT_POLICY),
     "preferred_window_call": Scenario(preferred_window_call, ALWAYS_CALLABLE),
     "consent_withdrawn_mid_case": with_new_seller(consent_withdrawn_mid_case),
+    "callback_scheduled_replaced_placed": Scenario(
+        with_new_seller(callback_scheduled_replaced_placed).record, ALWAYS_CALLABLE
+    ),
     "appeal_rejected_then_accepted": Scenario(
         with_new_seller_without_phone(appeal_rejected_then_accepted),
         APPEAL_POLICY,

@@ -51,6 +51,9 @@ REFUSALS = {
     "AlreadyReinstated": (409, "already_reinstated"),
     "NoAppeal": (409, "no_appeal"),
     "InvalidAppealReview": (422, "invalid_appeal_review"),
+    "InvalidCallback": (422, "invalid_callback"),
+    "NoCallback": (409, "no_callback"),
+    "CallbacksUnavailable": (409, "callbacks_unavailable"),
 }
 REASON = {"field": "note", "reason": "cannot be empty"}
 

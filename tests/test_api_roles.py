@@ -14,7 +14,7 @@ import tomllib
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -66,6 +66,15 @@ ROUTES = {
     "get case": Route("GET", "/v1/sellers/{seller}/case", STAFF | {"own seller"}),
     "contact me now": Route(
         "POST", "/v1/sellers/{seller}/case/contact-me-now", frozenset({"own seller"})
+    ),
+    "callback": Route(
+        "POST",
+        "/v1/sellers/{seller}/case/callback",
+        STAFF | {"own seller"},
+        lambda api, s: {"at": (datetime.now(UTC) + timedelta(hours=2)).isoformat()},
+    ),
+    "cancel callback": Route(
+        "DELETE", "/v1/sellers/{seller}/case/callback", STAFF | {"own seller"}
     ),
     "plan": Route(
         "POST", "/v1/sellers/{seller}/case/plan", frozenset({"own seller"}), lambda a, s: PLAN

@@ -52,6 +52,8 @@ ROLES: dict[str, str | None] = {
     "PUT /v1/sellers/{seller_id}/call-consent": "seller",
     "GET /v1/sellers/{seller_id}/call-consent": "specialist",
     "POST /v1/sellers/{seller_id}/case/plan": "seller",
+    "POST /v1/sellers/{seller_id}/case/callback": "seller",
+    "DELETE /v1/sellers/{seller_id}/case/callback": "seller",
     "POST /v1/sellers/{seller_id}/case/calls/{attempt}/outcome": "telephony",
     "POST /v1/sellers/{seller_id}/case/review": "specialist",
     "GET /v1/cases": "specialist",
@@ -276,6 +278,12 @@ def _assignee(draw: DrawFn, case: AnyCase, world: World) -> None:
     body_of(case)["specialist"] = draw(st.sampled_from(["test-specialist", "test-supervisor"]))
 
 
+def _callback(draw: DrawFn, case: AnyCase, world: World) -> None:
+    minutes = draw(st.integers(min_value=-60, max_value=80 * 60))
+    at = datetime.now(UTC) + timedelta(minutes=minutes)
+    body_of(case).update(at=at.isoformat())
+
+
 def _extension(draw: DrawFn, case: AnyCase, world: World) -> None:
     hours = draw(st.integers(min_value=-2, max_value=200))
     until = datetime.now(UTC) + timedelta(hours=72 + hours)
@@ -294,6 +302,7 @@ TWEAKS: dict[str, Tweak] = {
     "GET /v1/queue": _queue_filters,
     "POST /v1/sellers/{seller_id}/case/assign": _assignee,
     "POST /v1/sellers/{seller_id}/case/issues/{issue_id}/extend": _extension,
+    "POST /v1/sellers/{seller_id}/case/callback": _callback,
 }
 
 

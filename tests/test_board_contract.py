@@ -100,6 +100,7 @@ def test_a_run_is_kept_only_at_a_newer_version_and_read_back_whole(board: CaseBo
         calling_stopped="seller asked for email only",
         attempts=3,
         next_call_at=NOW + 2 * HOUR,
+        callback_at=datetime(2026, 11, 27, 14, 30, tzinfo=new_york),
         first_attempt_at=NOW - HOUR,
         reached_at=NOW - timedelta(minutes=5),
         assigned_to="ana",

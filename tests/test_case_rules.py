@@ -17,6 +17,7 @@ from aha.domain.appeals import AppealCase, AppealStart
 from aha.domain.case import DIALER_FAILED, NO_REPORT, Case, Edition
 from aha.domain.effects import CloseResolved, Deactivate, Effect, PlaceCall, SendEmail
 from aha.domain.models import (
+    CallbackRequest,
     CallReport,
     CaseStart,
     DetectionEvent,
@@ -745,6 +746,13 @@ PROVOKE: dict[RefusalKind, Callable[[], None]] = {
         AppealReview(decision="reject", reason=" ")
     ),
     RefusalKind.ALREADY_REINSTATED: lambda: _reinstated().check_appeal(PLAN, T0),
+    RefusalKind.INVALID_CALLBACK: lambda: opened(Edition.CALLBACKS).check_callback(
+        CallbackRequest(at=T0 - timedelta(minutes=1)), T0
+    ),
+    RefusalKind.NO_CALLBACK: lambda: opened(Edition.CALLBACKS).check_cancel_callback(T0),
+    RefusalKind.CALLBACKS_UNAVAILABLE: lambda: opened(Edition.DEADLINES).check_callback(
+        CallbackRequest(at=T0 + timedelta(hours=1)), T0
+    ),
 }
 # A repeated appeal is recognised by the appeal workflow, which answers with the first one
 # (tests/test_appeal_workflow.py), not by a rule.

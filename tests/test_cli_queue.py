@@ -192,7 +192,12 @@ def test_the_queue_table_lists_every_case_by_time_left(tmp_path: Path, temporal:
     made = [
         board.add(timedelta(hours=30), assigned_to="dana", next_call_at=in_two_hours),
         board.add(timedelta(hours=2, minutes=30), sla_state="breached", calls=2),
-        board.add(timedelta(days=2, hours=5), status="engaged"),
+        board.add(
+            timedelta(days=2, hours=5),
+            status="engaged",
+            callback_at=board.now + timedelta(hours=3),
+            next_call_at=in_two_hours,
+        ),
     ]
     proc = run(board.db, "queue", "--page-size", "1", TEMPORAL_ADDRESS=temporal)
     assert proc.returncode == 0, proc.stderr
@@ -208,6 +213,7 @@ def test_the_queue_table_lists_every_case_by_time_left(tmp_path: Path, temporal:
     assert re.search(r" 2h (29|30)m .* yes +2 .* breached$", soon), soon
     assert re.search(r" 1d 05h .* in 1h 59m +dana +ok$", later), later  # 30 hours left
     assert re.search(r"engaged +2d 04h ", last), last
+    assert re.search(r" callback in 2h (58|59)m +- +ok$", last), last
     assert lines[-1] == "3 of 3 open cases"
 
     limited = run(board.db, "queue", "--limit", "2", "--json", TEMPORAL_ADDRESS=temporal)

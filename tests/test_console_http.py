@@ -285,7 +285,17 @@ async def test_the_queue_shows_the_boards_open_cases_soonest_deadline_first(api:
             next_call_at=now + timedelta(hours=1),
         )
     )
-    board.record(case_row("middle", timedelta(hours=10), now=now, sla_state="warning"))
+    callback_at = now + timedelta(hours=3)
+    board.record(
+        case_row(
+            "middle",
+            timedelta(hours=10),
+            now=now,
+            sla_state="warning",
+            callback_at=callback_at,
+            next_call_at=now + timedelta(hours=1),
+        )
+    )
     board.record(case_row("closed", timedelta(hours=1), now=now, closed_at=now, status="resolved"))
     token = specialist(api)
     async with api.http() as http:
@@ -307,6 +317,9 @@ async def test_the_queue_shows_the_boards_open_cases_soonest_deadline_first(api:
     assert local in (f"{tokyo:%a %H:%M}", f"{tokyo + timedelta(minutes=1):%a %H:%M}")
     assert callable_now == f"No {closed_hours[0]} to {closed_hours[1]} every day"
     assert 'href="/console/cases/soon"' in row_html(queue, "soon")
+    # The seller's callback comes before any proactive call: the queue names it.
+    new_york = callback_at.astimezone(ZoneInfo("America/New_York"))
+    assert cells(row_html(queue, "middle"))[6] == f"Callback {new_york:%a %H:%M} (seller's request)"
     later = cells(row_html(queue, "later"))
     assert (
         later[2] == "On track"

@@ -663,3 +663,29 @@ def test_an_appeal_history_is_linked_to_its_case_run(path: Path) -> None:
         assert "reactivate_account" not in scheduled
         # The case recorded no window: the appeal read the policy in force for it.
         assert start["window"] is None and "current_policy" in local_activities(path)
+
+
+# ---- the callback edition --------------------------------------------------------------------
+
+
+def test_the_callback_history_placed_the_replaced_callback_as_the_sellers_call() -> None:
+    path = next(p for p in CASE_HISTORIES if p.stem == "v12-callback_scheduled_replaced_placed")
+    assert {"deadline-rules-v8", "seller-callbacks-v9"} <= set(patches(path))
+    view = result_view(path)
+    first, second = view["call_attempts"]
+    assert (first["seller_initiated"], first["callback"]) == (False, False)
+    assert (second["seller_initiated"], second["callback"]) == (True, True)
+    assert second["outcome"] == "answered"
+    kinds = [e["kind"] for e in view["timeline"]]
+    assert kinds.index("callback_scheduled") < kinds.index("callback_replaced")
+    assert kinds.index("callback_replaced") < kinds.index("callback_due")
+    replaced = next(e for e in view["timeline"] if e["kind"] == "callback_replaced")
+    at = datetime.fromisoformat(second["scheduled_for"])
+    assert replaced["detail"].endswith(f"to {at:%Y-%m-%d %H:%M} UTC")
+    assert at <= datetime.fromisoformat(second["placed_at"]) < at + timedelta(seconds=5)
+    assert view["callback"] is None and view["status"] == "resolved"
+
+
+def test_older_histories_do_not_carry_the_callback_patch() -> None:
+    older = [p for p in CASE_HISTORIES if tag(p) < 12]
+    assert older and all("seller-callbacks-v9" not in patches(p) for p in older)

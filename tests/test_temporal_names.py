@@ -41,6 +41,8 @@ CASE_UPDATES = {
     "claim_case",
     "release_case",
     "assign_case",
+    "schedule_callback",
+    "cancel_callback",
 }
 CASE_SIGNALS = {"contact_changed", "call_placed"}
 APPEAL_UPDATES = {"submit_appeal", "review_appeal"}

@@ -23,6 +23,9 @@ with workflow.unsafe.imports_passed_through():
     from aha.domain.effects import CloseResolved, Deactivate
     from aha.domain.models import (
         CallAttempt,
+        Callback,
+        CallbackCancel,
+        CallbackRequest,
         CallPlaced,
         CallReport,
         CaseStart,
@@ -79,6 +82,9 @@ PREFERRED_WINDOWS = "preferred-windows-v10"
 # v11: consent to calls and the do-not-call list are checked just before every dial; a call
 # not placed is recorded with a note to use email; contact me now rings regardless.
 CALL_CONSENT = "call-consent-v11"
+# v9: the seller may schedule a callback (one pending, replaced or cancelled); the case places
+# it at its time, outside the calling calendar, once any call in progress has ended.
+SELLER_CALLBACKS = "seller-callbacks-v9"
 
 LOCAL_READ_TIMEOUT = timedelta(seconds=10)
 # Sealing and deactivating are quick database writes: a short timeout keeps a crash from
@@ -154,8 +160,10 @@ class CaseWorkflow:
             return Edition.CONSOLE
         if not workflow.patched(DEADLINE_RULES):
             return Edition.CALENDARS
-        if not workflow.patched(PREFERRED_WINDOWS):
+        if not workflow.patched(SELLER_CALLBACKS):
             return Edition.DEADLINES
+        if not workflow.patched(PREFERRED_WINDOWS):
+            return Edition.CALLBACKS
         if not workflow.patched(CALL_CONSENT):
             return Edition.PREFERRED_WINDOWS
         return Edition.CONSENT
@@ -389,6 +397,26 @@ class CaseWorkflow:
     @extend_deadline.validator
     def _validate_extend(self, extension: Extension) -> None:
         self._refuse_if(self.case.check_extend, extension)
+
+    @workflow.update
+    def schedule_callback(self, request: CallbackRequest) -> Callback:
+        callback = self.case.schedule_callback(request, workflow.now())
+        self._wake = True
+        return callback
+
+    @schedule_callback.validator
+    def _validate_schedule_callback(self, request: CallbackRequest) -> None:
+        self._refuse_if(self.case.check_callback, request)
+
+    @workflow.update
+    def cancel_callback(self, cancel: CallbackCancel) -> Callback:
+        callback = self.case.cancel_callback(cancel.cancelled_by, workflow.now())
+        self._wake = True
+        return callback
+
+    @cancel_callback.validator
+    def _validate_cancel_callback(self, cancel: CallbackCancel) -> None:
+        self._refuse_if(self.case.check_cancel_callback)
 
     @workflow.update
     def claim_case(self, change: OwnershipChange) -> Ownership:

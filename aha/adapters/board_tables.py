@@ -25,11 +25,11 @@ BOARD_COLUMNS = (
     "detected_at", "deadline", "closed_at", "closure_reason", "timezone", "calling_start",
     "calling_end", "calling_stopped", "attempts", "next_call_at", "first_attempt_at",
     "reached_at", "assigned_to", "sla_state", "sla_first_attempt", "sla_reached",
-    "sla_plan_review", "issue_types", "calling_calendar",
+    "sla_plan_review", "issue_types", "calling_calendar", "callback_at",
 )  # fmt: skip
 TIME_COLUMNS = (
     "opened_at", "detected_at", "deadline", "closed_at", "next_call_at", "first_attempt_at",
-    "reached_at",
+    "reached_at", "callback_at",
 )  # fmt: skip
 CALL_COLUMNS = ("attempt", "seller_initiated", "scheduled_for", "placed_at", "guidance")
 

@@ -57,6 +57,8 @@ class CaseRow(Row):
     calling_stopped: str | None = None
     attempts: int = 0
     next_call_at: datetime | None = None
+    # The callback the seller scheduled, while it is pending.
+    callback_at: datetime | None = None
     first_attempt_at: datetime | None = None
     reached_at: datetime | None = None
     assigned_to: str | None = None
@@ -119,6 +121,7 @@ def case_row(view: CaseView, version: int) -> CaseRow:
         calling_stopped=view.calling_stopped_reason,
         attempts=len(view.call_attempts),
         next_call_at=view.next_call_at,
+        callback_at=view.callback.at if view.callback is not None and not view.closed else None,
         first_attempt_at=min(placed, default=None),
         reached_at=reached,
         assigned_to=view.assigned_to,

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from enum import IntEnum
 
-from aha.domain import calendar, calling, deadlines, preferred, sla
+from aha.domain import calendar, callbacks, calling, deadlines, preferred, sla
 from aha.domain.consent import USE_EMAIL
 from aha.domain.effects import (
     AlertStaff,
@@ -25,6 +25,8 @@ from aha.domain.effects import (
 from aha.domain.emails import EmailRequest
 from aha.domain.models import (
     CallAttempt,
+    Callback,
+    CallbackRequest,
     CallReport,
     CaseStart,
     CaseView,
@@ -78,6 +80,8 @@ class Edition(IntEnum):
     CALENDARS = 5
     # Audited deadline extensions, and the policy's "contact" reading of the deadline.
     DEADLINES = 8
+    # Callbacks the seller schedules: placed at their time, outside the calling calendar.
+    CALLBACKS = 9
     # Proactive calls prefer the seller's preferred contact windows, short of the deadline.
     PREFERRED_WINDOWS = 10
     # Consent and the do-not-call list are checked just before every dial.
@@ -113,6 +117,8 @@ GuidanceFor = Callable[[str], list[str]]
 
 
 def caller(attempt: CallAttempt) -> str:
+    if attempt.callback:
+        return "seller (scheduled callback)"
     return "seller (contact me now)" if attempt.seller_initiated else "proactive"
 
 
@@ -211,6 +217,9 @@ class Case:
             candidates.append((reminder, "reminder email"))
         if self.view.next_call_at is not None:
             candidates.append((self.view.next_call_at, "next proactive call"))
+        if self.view.callback is not None and not self.view.pending_calls():
+            # With a call in progress, its outcome (or its report timeout) wakes the case.
+            candidates.append((self.view.callback.at, "the seller's scheduled callback"))
         for attempt in self.view.pending_calls():
             if attempt.placed_at is not None:
                 expiry = attempt.placed_at + self.policy.call_report_timeout
@@ -272,6 +281,13 @@ class Case:
                 f"attempt {attempt.number} had no outcome when the case closed",
                 now=now,
             )
+        if self.view.callback is not None:
+            self.record(
+                TimelineKind.CALLBACK_CANCELLED,
+                f"callback for {self.view.callback.at:%Y-%m-%d %H:%M} UTC dropped: the case closed",
+                now=now,
+            )
+            self.view.callback = None
         self.view.status = status
         self.view.closed_at = now
         self.view.next_call_at = None
@@ -356,6 +372,13 @@ class Case:
         assert self.policy is not None and self.profile is not None
         self.view.calling_stopped_reason = self.calling_stopped_reason()
         self.view.next_call_at = None
+        if self.edition >= Edition.CALLBACKS and not self.view.closed:
+            callback = self._callback_due(now)
+            if callback is not None:
+                return self._take([PlaceCall(callback)])
+            if self.view.callback is not None:
+                # The seller named the time to talk: proactive calls wait for it.
+                return self._take()
         if not self._needs_proactive_call() or self._call_not_before is None:
             return self._take()
         pending = self.view.pending_calls()
@@ -399,6 +422,46 @@ class Case:
             return self._take()
         attempt = self._new_attempt(seller_initiated=False, scheduled_for=slot)
         return self._take([PlaceCall(attempt)])
+
+    def _callback_due(self, now: datetime) -> CallAttempt | None:
+        """The seller's callback, placed once its time has come and no call is in progress;
+        the calling calendar does not bind it."""
+        callback = self.view.callback
+        if callback is None or now < callback.at or self.view.pending_calls():
+            return None
+        self.view.callback = None
+        last = self.view.call_attempts[-1] if self.view.call_attempts else None
+        if (
+            last is not None
+            and last.outcome == CallOutcome.ANSWERED
+            and last.outcome_at is not None
+            and last.outcome_at >= callback.at
+        ):
+            # The seller was on the phone with the team at the time it asked for: done.
+            self.record(
+                TimelineKind.CALLBACK_CANCELLED,
+                f"callback for {callback.at:%Y-%m-%d %H:%M} UTC not needed: call attempt "
+                f"{last.number} was answered at its time",
+                now=now,
+            )
+            return None
+        stopped = self.calling_stopped_reason()
+        if stopped is not None:
+            self.record(
+                TimelineKind.CALLBACK_NOT_PLACED,
+                f"callback for {callback.at:%Y-%m-%d %H:%M} UTC not placed: {stopped}",
+                now=now,
+            )
+            return None
+        attempt = self._new_attempt(seller_initiated=True, scheduled_for=callback.at)
+        attempt.callback = True
+        self.record(
+            TimelineKind.CALLBACK_DUE,
+            f"callback for {callback.at:%Y-%m-%d %H:%M} UTC due (attempt {attempt.number})",
+            callback.requested_by,
+            now=now,
+        )
+        return attempt
 
     def _new_attempt(self, seller_initiated: bool, scheduled_for: datetime) -> CallAttempt:
         guidance = []
@@ -535,7 +598,8 @@ class Case:
             self._email(
                 EmailKind.INVALID_NUMBER, f"invalid-number/{self.profile.phone_version}", now
             )
-        elif not attempt.seller_initiated:
+        elif not attempt.seller_initiated or attempt.callback:
+            # An unanswered callback is spaced from the next proactive call like any other.
             delay = calling.retry_delay(outcome, self.policy)
             if delay is not None:
                 self._call_not_before = now + delay
@@ -735,6 +799,70 @@ class Case:
         if self.edition >= Edition.DEADLINES:
             return receipt, self._take([PlaceCall(attempt)])  # with the lift's email, if any
         return receipt, [PlaceCall(attempt)]
+
+    # ---- scheduled callbacks -------------------------------------------------------------
+
+    def _check_callbacks(self, now: datetime) -> None:
+        self.check_open(now)
+        if self.edition < Edition.CALLBACKS:
+            raise Refusal(
+                RefusalKind.CALLBACKS_UNAVAILABLE,
+                "this case opened before scheduled callbacks: press contact me now instead",
+            )
+
+    def check_callback(self, request: CallbackRequest, now: datetime) -> None:
+        self._check_callbacks(now)
+        if self.calling_stopped_reason() is not None:
+            raise Refusal(
+                RefusalKind.NO_WORKING_PHONE,
+                "we cannot call you: update your emergency phone number first",
+            )
+        at = request.at
+        problem: str | None
+        if at.tzinfo is None or at.utcoffset() is None:
+            problem = "at needs a time zone, e.g. 2027-01-16T15:00:00Z"
+        else:
+            problem = callbacks.callback_problem(at, now, self.deadline())
+        if problem is not None:
+            raise invalid_field(RefusalKind.INVALID_CALLBACK, "at", problem)
+
+    def schedule_callback(self, request: CallbackRequest, now: datetime) -> Callback:
+        """The case calls the seller at `request.at`; a pending callback is replaced."""
+        before = self.view.callback
+        callback = Callback(
+            at=request.at.astimezone(UTC), requested_at=now, requested_by=request.requested_by
+        )
+        self.view.callback = callback
+        if before is None:
+            kind, detail = (
+                TimelineKind.CALLBACK_SCHEDULED,
+                f"callback asked for {callback.at:%Y-%m-%d %H:%M} UTC",
+            )
+        else:
+            kind = TimelineKind.CALLBACK_REPLACED
+            detail = (
+                f"callback moved from {before.at:%Y-%m-%d %H:%M} UTC to "
+                f"{callback.at:%Y-%m-%d %H:%M} UTC"
+            )
+        self.record(kind, detail, request.requested_by, now=now)
+        return callback
+
+    def check_cancel_callback(self, now: datetime) -> None:
+        self._check_callbacks(now)
+        if self.view.callback is None:
+            raise Refusal(RefusalKind.NO_CALLBACK, "no callback is scheduled")
+
+    def cancel_callback(self, who: str, now: datetime) -> Callback:
+        callback = self.view.callback
+        assert callback is not None
+        self.view.callback = None
+        self.record(
+            TimelineKind.CALLBACK_CANCELLED,
+            f"callback for {callback.at:%Y-%m-%d %H:%M} UTC cancelled",
+            who,
+            now=now,
+        )
+        return callback
 
     # ---- call outcomes -------------------------------------------------------------------
 

@@ -135,6 +135,11 @@ def case_summary(view: CaseView) -> str:
         lines.append(f"next call: {cli_time(view.next_call_at, view.timezone)}")
     if view.preferred_windows and not view.preferred_windows.empty:
         lines.append(f"preferred windows (seller's time): {view.preferred_windows.summary()}")
+    if view.callback and not view.closed:
+        lines.append(
+            f"callback: {cli_time(view.callback.at, view.timezone)}"
+            f" (asked by {view.callback.requested_by})"
+        )
     if view.calling_stopped_reason and not view.closed:
         lines.append(f"calling stopped: {view.calling_stopped_reason}")
     if view.deadline_lifted_at:
@@ -158,6 +163,7 @@ def case_summary(view: CaseView) -> str:
         lines.append("call attempts:")
         for a in view.call_attempts:
             origin = "seller-initiated" if a.seller_initiated else "proactive"
+            origin += " (callback)" if a.callback else ""
             placed = f"{a.placed_at:%Y-%m-%d %H:%M}" if a.placed_at else "dialling"
             if a.not_placed:
                 placed, result = "not placed:", a.not_placed
@@ -210,6 +216,8 @@ def details_markdown(view: CaseView) -> str:
         lines.append(f"- **Extensions:** {extended}")
     if view.preferred_windows and not view.preferred_windows.empty:
         lines.append(f"- **Preferred windows:** {view.preferred_windows.summary()} (seller's time)")
+    if view.callback and not view.closed:
+        lines.append(f"- **Seller's callback:** {when(view.callback.at)}")
     if view.next_call_at:
         lines.append(f"- **Next scheduled call:** {when(view.next_call_at)}")
     elif view.calling_stopped_reason and not view.closed:
@@ -231,7 +239,11 @@ def details_markdown(view: CaseView) -> str:
     if recent:
         lines += ["", "**Last attempts:**", ""]
         for a in recent:
-            origin = "seller" if a.seller_initiated else "proactive"
+            origin = (
+                ("seller callback" if a.callback else "seller")
+                if a.seller_initiated
+                else "proactive"
+            )
             placed = f"{a.placed_at:%Y-%m-%d %H:%M} UTC" if a.placed_at else "dialling"
             if a.not_placed:
                 placed = "not placed"

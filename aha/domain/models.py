@@ -129,6 +129,8 @@ class CallAttempt(Strict):
     # and what a seller-initiated call went ahead despite (re-granted for that call only).
     not_placed: str | None = None
     consent_regranted: str | None = None
+    # Placed for a callback the seller scheduled (seller-initiated too, like contact me now).
+    callback: bool = False
 
 
 PlanItem = Annotated[str, Field(max_length=2000)]
@@ -188,6 +190,27 @@ class Extension(Strict):
     until: datetime
     reason: str = Field(max_length=2000)
     extended_by: str = Field(default="supervisor", max_length=200)
+
+
+class CallbackRequest(Strict):
+    """The seller asks to be called at `at`; a new request replaces a pending one."""
+
+    # Timezone-aware; the case refuses a naive time, naming `at`.
+    at: datetime
+    requested_by: str = Field(default="seller", max_length=200)
+
+
+class CallbackCancel(Strict):
+    cancelled_by: str = Field(default="seller", max_length=200)
+
+
+class Callback(Strict):
+    """A call the seller asked for at a time, pending until it is placed, replaced or
+    cancelled (or the case closes)."""
+
+    at: datetime
+    requested_at: datetime
+    requested_by: str
 
 
 class TimelineEntry(Strict):
@@ -290,6 +313,8 @@ class CaseView(Strict):
     appeal: AppealView | None = None
     # The seller's preferred contact windows the case calls in, for cases that follow them.
     preferred_windows: PreferredWindows | None = None
+    # The callback the seller scheduled, while it is pending (the callback edition).
+    callback: Callback | None = None
 
     def issue(self, issue_id: str) -> Issue | None:
         return next((i for i in self.issues if i.id == issue_id), None)

@@ -142,6 +142,11 @@ class TimelineKind(StrEnum):
     CALL_NOT_PLACED = "call_not_placed"
     # Contact me now went ahead despite a withdrawal or a listing: for that call only.
     CONSENT_REGRANTED = "consent_regranted"
+    CALLBACK_SCHEDULED = "callback_scheduled"
+    CALLBACK_REPLACED = "callback_replaced"
+    CALLBACK_CANCELLED = "callback_cancelled"
+    CALLBACK_DUE = "callback_due"
+    CALLBACK_NOT_PLACED = "callback_not_placed"
 
 
 class RefusalKind(StrEnum):
@@ -176,6 +181,9 @@ class RefusalKind(StrEnum):
     ALREADY_REINSTATED = "AlreadyReinstated"
     NO_APPEAL = "NoAppeal"
     INVALID_APPEAL_REVIEW = "InvalidAppealReview"
+    INVALID_CALLBACK = "InvalidCallback"
+    NO_CALLBACK = "NoCallback"
+    CALLBACKS_UNAVAILABLE = "CallbacksUnavailable"
 
 
 class SlaTarget(StrEnum):

@@ -88,6 +88,7 @@ CREATE TABLE IF NOT EXISTS case_board (
     sla_plan_review TEXT,
     issue_types TEXT NOT NULL,
     calling_calendar TEXT,
+    callback_at TEXT,
     superseded INTEGER NOT NULL DEFAULT 0,
     updated_at TEXT NOT NULL
 );
@@ -148,6 +149,8 @@ def prepare(path: str | Path) -> Path:
             board = {row["name"] for row in db.execute("PRAGMA table_info(case_board)")}
             if "calling_calendar" not in board:  # a board made before calling calendars
                 db.execute("ALTER TABLE case_board ADD COLUMN calling_calendar TEXT")
+            if "callback_at" not in board:  # a board made before scheduled callbacks
+                db.execute("ALTER TABLE case_board ADD COLUMN callback_at TEXT")
     finally:
         db.close()
     return path
