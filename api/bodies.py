@@ -57,7 +57,7 @@ class CallbackBody(Strict):
     # Timezone awareness and the bounds are the case's to judge, as for every surface.
     at: datetime = Field(
         description="when to call, ISO 8601 with a time zone offset; not in the past, "
-        "no later than the case's deadline"
+        "before the case's deadline"
     )
 
 

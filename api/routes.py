@@ -199,9 +199,9 @@ async def schedule_callback(
     state: State,
     who: Annotated[Identity, Depends(allow("specialist", own_seller=True))],
 ) -> Callback:
-    """Replaces a pending callback. 422 naming `at` when it has no time zone, is in the past or
-    is after the case's deadline; 409 on a closed case, a case without a working phone, or one
-    opened before scheduled callbacks."""
+    """Replaces a pending callback. 422 naming `at` when it has no time zone, is in the past
+    or is not before the case's deadline; 409 on a closed case, a case without a working
+    phone, or one opened before scheduled callbacks."""
     request = CallbackRequest(at=body.at, requested_by=who.who)
     return await state.within((await state.service()).schedule_callback(seller_id, request))
 

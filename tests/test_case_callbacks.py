@@ -113,7 +113,7 @@ def test_an_offset_time_is_kept_as_the_same_instant_in_utc() -> None:
         (T0 - timedelta(minutes=1), "at is in the past (it is 2027-01-12 15:00 UTC now)"),
         (
             T0 + 72 * H + timedelta(minutes=1),
-            "at is after the case's deadline (2027-01-15 15:00 UTC)",
+            "at is not before the case's deadline (2027-01-15 15:00 UTC)",
         ),
         (datetime(2027, 1, 12, 18, 0), "at needs a time zone, e.g. 2027-01-16T15:00:00Z"),
     ],
@@ -132,7 +132,25 @@ def test_a_callback_in_the_past_after_the_deadline_or_without_a_zone_is_refused(
 def test_the_bounds_themselves_are_allowed() -> None:
     case = opened(Edition.CALLBACKS)
     case.check_callback(CallbackRequest(at=T0), T0)
-    case.check_callback(CallbackRequest(at=T0 + 72 * H), T0)
+    case.check_callback(CallbackRequest(at=T0 + 72 * H - timedelta(minutes=1)), T0)
+
+
+def test_a_callback_at_the_deadline_itself_is_refused() -> None:
+    # The deadline deactivates the case before a call at that minute could be dialled.
+    refusal = refused(opened(Edition.CALLBACKS), T0 + 72 * H)
+    assert refusal.kind == RefusalKind.INVALID_CALLBACK
+    assert refusal.reasons[0].reason.startswith("at is not before the case's deadline")
+
+
+def test_a_callback_close_to_the_deadline_holds_back_no_proactive_call() -> None:
+    # Within preferred_windows_until (24 h) of the deadline, waiting for the seller's time
+    # would leave too little to work the case: proactive calls go on meanwhile.
+    late = T0 + 72 * H - POLICY.preferred_windows_until
+    case = with_callback(late)
+    assert calls(case.plan_calls(T0)) == []
+    assert case.view.next_call_at is not None and case.view.next_call_at < late
+    early = with_callback(late - timedelta(minutes=1))
+    assert calls(early.plan_calls(T0)) == [] and early.view.next_call_at is None
 
 
 def test_older_editions_closed_cases_and_cases_without_a_phone_refuse_callbacks() -> None:

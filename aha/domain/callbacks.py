@@ -1,4 +1,4 @@
-"""When a seller may ask to be called back: not in the past, and no later than the deadline."""
+"""When a seller may ask to be called back: not in the past, and before the deadline."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ def callback_problem(at: datetime, now: datetime, deadline: datetime | None) -> 
         return "at is out of range"
     if at < now:
         return f"at is in the past (it is {now:%Y-%m-%d %H:%M} UTC now)"
-    if deadline is not None and at > deadline:
-        return f"at is after the case's deadline ({deadline:%Y-%m-%d %H:%M} UTC)"
+    # At the deadline itself the case deactivates before it could dial: refused as well.
+    if deadline is not None and at >= deadline:
+        return f"at is not before the case's deadline ({deadline:%Y-%m-%d %H:%M} UTC)"
     return None

@@ -376,7 +376,7 @@ class Case:
             callback = self._callback_due(now)
             if callback is not None:
                 return self._take([PlaceCall(callback)])
-            if self.view.callback is not None:
+            if self.view.callback is not None and not self._callback_risks_deadline():
                 # The seller named the time to talk: proactive calls wait for it.
                 return self._take()
         if not self._needs_proactive_call() or self._call_not_before is None:
@@ -422,6 +422,13 @@ class Case:
             return self._take()
         attempt = self._new_attempt(seller_initiated=False, scheduled_for=slot)
         return self._take([PlaceCall(attempt)])
+
+    def _callback_risks_deadline(self) -> bool:
+        """A callback asked for within `preferred_windows_until` of the deadline holds back no
+        proactive call: waiting for it would leave too little time to work the case."""
+        assert self.view.callback is not None and self.policy is not None
+        cutoff = preferred.prefer_until(self.deadline(), self.policy.preferred_windows_until)
+        return cutoff is not None and self.view.callback.at >= cutoff
 
     def _callback_due(self, now: datetime) -> CallAttempt | None:
         """The seller's callback, placed once its time has come and no call is in progress;
