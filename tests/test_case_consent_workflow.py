@@ -60,7 +60,8 @@ async def test_consent_withdrawn_mid_case_stops_proactive_calls_not_email_or_con
     )
     assert view.call_attempts[receipt.attempt - 1].consent_regranted == "consent withdrawn"
     assert any(e.kind == "consent_regranted" for e in view.timeline)
-    assert view.use_email_because is None
+    # The seller's own call changes nothing for the next proactive one: email it is.
+    assert view.use_email_because == "consent withdrawn"
     assert consents.consent(seller).consent is False, "the withdrawal stands after the call"
 
 

@@ -164,12 +164,19 @@ def test_aha_status_and_the_temporal_ui_say_a_call_was_not_placed() -> None:
     assert "  #2 seller-initiated 2027-01-12 15:00 pending (despite consent withdrawn" in summary
     details = case_text.details_markdown(case.view)
     assert "- #1 (proactive) not placed: consent withdrawn" in details
-    # Placing a call clears the note to use email.
-    assert "use email: " not in summary and "Use email" not in details
-    case.view.use_email_because = "consent withdrawn"
-    assert "use email: the last proactive call was not placed (consent withdrawn)" in (
-        case_text.case_summary(case.view)
-    )
+    # The call the seller asked for keeps the note: the next proactive one would not ring.
+    assert "use email: the last proactive call was not placed (consent withdrawn)" in summary
     assert "- **Use email:** the last proactive call was not placed" in (
         case_text.details_markdown(case.view)
     )
+
+
+def test_the_note_to_use_email_stays_through_a_call_the_seller_asked_for() -> None:
+    case = opened(Edition.CONSENT)
+    (number,) = calls(case.plan_calls(T0))
+    case.call_not_placed(case.view.call_attempts[number - 1], NotPlaced.CONSENT_WITHDRAWN, T0)
+    receipt, _ = case.contact_me_now("seller", T0 + timedelta(minutes=5))
+    case.call_placed(receipt.attempt, T0 + timedelta(minutes=5))
+    assert case.view.call_attempts[receipt.attempt - 1].placed_at is not None
+    # The next proactive call would still not ring: the specialist keeps the note.
+    assert case.view.use_email_because == "consent withdrawn"

@@ -506,7 +506,10 @@ class Case:
 
     def _placed(self, attempt: CallAttempt, now: datetime) -> None:
         attempt.placed_at = now
-        self.view.use_email_because = None
+        if not attempt.seller_initiated:
+            # A call the seller asked for rings despite a withdrawal; the next proactive one
+            # still would not, so the note to use email stays until a proactive call rings.
+            self.view.use_email_because = None
         self.record(
             TimelineKind.CALL_PLACED,
             f"attempt {attempt.number} placed ({caller(attempt)})",
