@@ -598,7 +598,7 @@ def test_older_histories_do_not_carry_the_deadline_patch() -> None:
 
 
 def test_the_preferred_window_history_called_in_the_window_it_was_moved_to() -> None:
-    path = next(p for p in CASE_HISTORIES if p.stem == "v13-preferred_window_call")
+    path = next(p for p in CASE_HISTORIES if p.stem == "v14-preferred_window_call")
     assert {"deadline-rules-v8", "preferred-windows-v10"} <= set(patches(path))
     view = result_view(path)
     [day] = [d for d, windows in view["preferred_windows"].items() if windows]
@@ -609,7 +609,8 @@ def test_the_preferred_window_history_called_in_the_window_it_was_moved_to() -> 
     called = datetime.fromisoformat(attempt["scheduled_for"])
     assert f"{called:%H:%M}" == window[:5] and called.strftime("%a").lower() == day
     assert view["status"] == "resolved"
-    older = [p for p in CASE_HISTORIES if tag(p) < 13]
+    # Recorded with the consent edition, the first release to ship preferred windows (v14).
+    older = [p for p in CASE_HISTORIES if tag(p) < 14]
     assert older and all("preferred-windows-v10" not in patches(p) for p in older)
 
 
