@@ -65,6 +65,8 @@ async def test_a_deactivated_seller_appeals_on_the_page(api: Api) -> None:
         after = await http.get(sent.headers["location"])
         assert "Your appeal was submitted" in after.text
         assert 'data-status="appeal_under_review"' in after.text
+        assert "your appeal is with a specialist" in after.text
+        assert 'id="countdown"' not in after.text  # the case is closed: no time left to show
         assert 'data-appeal-state="under_review"' in after.text
         assert 'id="submit-appeal"' not in after.text  # one appeal under review at a time
 
@@ -82,3 +84,23 @@ async def test_a_deactivated_seller_appeals_on_the_page(api: Api) -> None:
         live = (await http.get(f"/account-health/{seller}/live")).json()
         assert live["plan_mode"] == "appeal:deactivated:1:open"
         assert "No invoices attached" in live["plan_html"]
+
+        resent = await http.post(
+            f"/account-health/{seller}/appeal",
+            data={
+                "csrf": csrf_of(again),
+                "root_cause": "A supplier shipped counterfeit goods; invoices attached",
+                "corrective_actions": ["Removed listings"],
+                "preventive_measures": ["Authorised distributors only"],
+            },
+        )
+        assert resent.status_code == 303
+        async with api.as_role("specialist") as specialist:
+            accepted = await specialist.post(
+                f"/v1/sellers/{seller}/case/appeal/review", json={"decision": "accept"}
+            )
+            assert accepted.status_code == 200, accepted.text
+        reinstated = await http.get(f"/account-health/{seller}")
+        assert 'data-status="reinstated"' in reinstated.text
+        assert "Your appeal was accepted and your account is active again" in reinstated.text
+        assert 'id="countdown"' not in reinstated.text
