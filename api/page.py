@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,7 +28,7 @@ from aha.domain.contact import InvalidContact, SellerContact
 from aha.domain.models import SELLER_ID_PATTERN, CallbackRequest, CaseView, PlanSubmission
 from aha.domain.policy import WEEKDAYS
 from aha.domain.preferred import PreferredWindows
-from aha.service import CaseError, NoOpenCase
+from aha.service import CaseError, CaseService, NoOpenCase
 from api.errors import ApiError, as_api_error, contact_field
 from api.sessions import Session, Sessions, seller_page
 from api.state import ApiState, state_of
@@ -408,10 +409,38 @@ async def submit_plan(
     corrective_actions: Annotated[list[str], Form()] = [],  # noqa: B006
     preventive_measures: Annotated[list[str], Form()] = [],  # noqa: B006
 ) -> Response:
+    form = (root_cause, corrective_actions, preventive_measures)
+    return await _send_plan(request, seller_id, csrf, form, CaseService.submit_plan, "plan")
+
+
+@router.post("/appeal")
+async def submit_appeal(
+    request: Request,
+    seller_id: str,
+    csrf: Annotated[str, Form()] = "",
+    root_cause: Annotated[str, Form()] = "",
+    corrective_actions: Annotated[list[str], Form()] = [],  # noqa: B006
+    preventive_measures: Annotated[list[str], Form()] = [],  # noqa: B006
+) -> Response:
+    """A deactivated seller's appeal: the plan form's fields, the appeal route's answers."""
+    form = (root_cause, corrective_actions, preventive_measures)
+    return await _send_plan(request, seller_id, csrf, form, CaseService.appeal, "appeal")
+
+
+async def _send_plan(
+    request: Request,
+    seller_id: str,
+    csrf: str,
+    form: tuple[str, list[str], list[str]],
+    send: Callable[[CaseService, str, PlanSubmission], Awaitable[object]],
+    notice: str,
+) -> Response:
+    """The plan form, sent as a plan or as an appeal: refusals shown field by field."""
     checked = await _checked_form(request, seller_id, csrf)
     if isinstance(checked, Response):
         return checked
     state, _ = checked
+    root_cause, corrective_actions, preventive_measures = form
     # Rows left blank are the form's spare rows, not entries.
     actions = [a for a in corrective_actions if a.strip()]
     measures = [m for m in preventive_measures if m.strip()]
@@ -436,7 +465,7 @@ async def submit_plan(
         return await _render(request, seller_id, forms, 422)
     try:
         service = await state.service()
-        await state.within(service.submit_plan(seller_id, submission))
+        await state.within(send(service, seller_id, submission))
     except FAILURES as err:
         api_error = as_api_error(err)
         for problem in api_error.fields:
@@ -444,55 +473,7 @@ async def submit_plan(
         if not api_error.fields:
             forms.error = api_error.detail
         return await _render(request, seller_id, forms, api_error.status)
-    return _back(seller_id, "plan")
-
-
-@router.post("/appeal")
-async def submit_appeal(
-    request: Request,
-    seller_id: str,
-    csrf: Annotated[str, Form()] = "",
-    root_cause: Annotated[str, Form()] = "",
-    corrective_actions: Annotated[list[str], Form()] = [],  # noqa: B006
-    preventive_measures: Annotated[list[str], Form()] = [],  # noqa: B006
-) -> Response:
-    """A deactivated seller's appeal: the plan form's fields, the appeal route's answers."""
-    checked = await _checked_form(request, seller_id, csrf)
-    if isinstance(checked, Response):
-        return checked
-    state, _ = checked
-    actions = [a for a in corrective_actions if a.strip()]
-    measures = [m for m in preventive_measures if m.strip()]
-    forms = PageForms(
-        plan={
-            "root_cause": root_cause,
-            "corrective_actions": actions,
-            "preventive_measures": measures,
-        }
-    )
-    try:
-        submission = PlanSubmission(
-            root_cause=root_cause,
-            corrective_actions=actions,
-            preventive_measures=measures,
-            submitted_by="seller",
-        )
-    except ValidationError as err:
-        for error in err.errors():
-            name = str(error["loc"][0]) if error["loc"] else "root_cause"
-            forms.plan_errors.setdefault(name, []).append(f"{name}: {error['msg']}")
-        return await _render(request, seller_id, forms, 422)
-    try:
-        service = await state.service()
-        await state.within(service.appeal(seller_id, submission))
-    except FAILURES as err:
-        api_error = as_api_error(err)
-        for problem in api_error.fields:
-            forms.plan_errors.setdefault(problem.field, []).append(problem.reason)
-        if not api_error.fields:
-            forms.error = api_error.detail
-        return await _render(request, seller_id, forms, api_error.status)
-    return _back(seller_id, "appeal")
+    return _back(seller_id, notice)
 
 
 @router.post("/contact")

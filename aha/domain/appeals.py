@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict
 
+from aha.domain import plan_parts
 from aha.domain.appeal_models import Appeal, AppealReview, AppealView
 from aha.domain.board import CaseRow
 from aha.domain.models import CaseView, PlanSubmission
@@ -78,15 +79,7 @@ def check_appealable(view: CaseView) -> None:
 
 def plan_problems(submission: PlanSubmission) -> list[FieldReason]:
     """The same parts a plan needs: a root cause, corrective actions, preventive measures."""
-    problems: list[FieldReason] = []
-    if not submission.root_cause.strip():
-        problems.append(FieldReason("root_cause", "root_cause is empty"))
-    for field in ("corrective_actions", "preventive_measures"):
-        items = getattr(submission, field)
-        if not items:
-            problems.append(FieldReason(field, f"{field} needs at least one entry"))
-        elif any(not item.strip() for item in items):
-            problems.append(FieldReason(field, f"{field} has an empty entry"))
+    problems = plan_parts.missing_parts(submission)
     if submission.issue_ids:
         problems.append(FieldReason("issue_ids", "an appeal is for the whole case: no issue_ids"))
     return problems

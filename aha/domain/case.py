@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from enum import IntEnum
 
-from aha.domain import calendar, callbacks, calling, deadlines, preferred, sla
+from aha.domain import calendar, callbacks, calling, deadlines, plan_parts, preferred, sla
 from aha.domain.consent import USE_EMAIL
 from aha.domain.effects import (
     AlertStaff,
@@ -918,15 +918,7 @@ class Case:
                 RefusalKind.CALL_REQUIRED,
                 "the team needs to speak with you first: answer its call or press contact me now",
             )
-        problems: list[FieldReason] = []
-        if not submission.root_cause.strip():
-            problems.append(FieldReason("root_cause", "root_cause is empty"))
-        for field in ("corrective_actions", "preventive_measures"):
-            items = getattr(submission, field)
-            if not items:
-                problems.append(FieldReason(field, f"{field} needs at least one entry"))
-            elif any(not item.strip() for item in items):
-                problems.append(FieldReason(field, f"{field} has an empty entry"))
+        problems = plan_parts.missing_parts(submission)
         for issue_id in submission.issue_ids:
             issue = self.view.issue(issue_id)
             if issue is None:

@@ -171,22 +171,7 @@ class TemporalCases:
             static_summary=summary,
             static_details=details,
         )
-        try:
-            with _translated():
-                receipt: DetectionReceipt = await self.client.execute_update_with_start_workflow(
-                    names.DETECT,
-                    event,
-                    start_workflow_operation=operation,
-                    result_type=DetectionReceipt,
-                )
-                return receipt
-        except WorkflowAlreadyStartedError as err:
-            # The start's own future holds the same error; take it so asyncio does not log it.
-            with contextlib.suppress(WorkflowAlreadyStartedError):
-                await operation.workflow_handle()
-            raise AlreadyStarted(str(err)) from err
-        except WorkflowUpdateFailedError as err:
-            _refused(err)
+        return await self._update_with_start(operation, names.DETECT, event, DetectionReceipt)
 
     async def open_appeal(
         self,
@@ -219,16 +204,23 @@ class TemporalCases:
             static_summary=summary,
             static_details=details,
         )
+        return await self._update_with_start(operation, names.SUBMIT_APPEAL, submission, Appeal)
+
+    async def _update_with_start(
+        self,
+        operation: WithStartWorkflowOperation[Any, Any],
+        update: str,
+        arg: BaseModel,
+        result_type: type[ResultT],
+    ) -> ResultT:
         try:
             with _translated():
-                appeal: Appeal = await self.client.execute_update_with_start_workflow(
-                    names.SUBMIT_APPEAL,
-                    submission,
-                    start_workflow_operation=operation,
-                    result_type=Appeal,
+                result: ResultT = await self.client.execute_update_with_start_workflow(
+                    update, arg, start_workflow_operation=operation, result_type=result_type
                 )
-                return appeal
+                return result
         except WorkflowAlreadyStartedError as err:
+            # The start's own future holds the same error; take it so asyncio does not log it.
             with contextlib.suppress(WorkflowAlreadyStartedError):
                 await operation.workflow_handle()
             raise AlreadyStarted(str(err)) from err
