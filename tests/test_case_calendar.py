@@ -4,7 +4,8 @@ A Canadian seller (the directory says CA; the detection says US, and the directo
 no emergency phone is detected; the case's clock is moved on to the next Friday 22:00 in
 Toronto, after the weekday window (09:00-21:30) has closed, and the seller adds a phone then.
 The next proactive call waits for the weekend window (10:00-18:00) of the next day that has
-one. Only the phone network is faked: nobody answers, the test reads the planned call.
+one; a holiday moves it on a day; across a clock change it opens at the local hour. Only the
+phone network is faked: nobody answers, the test reads the planned call.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ def local(day: date, hour: int) -> datetime:
 
 
 async def _phone_added_on_friday_night(cases: Cases, friday_night: datetime) -> str:
+    """A case with no phone, its clock moved to `friday_night` (or any moment), then a phone."""
     seller = cases.new_seller(timezone="America/Toronto", phone=None, marketplace="CA")
     await cases.detect(seller, marketplace="US")
     view = await cases.wait_for(seller, lambda v: v.calling_stopped_reason is not None)
@@ -94,3 +96,27 @@ async def test_a_holiday_is_skipped(cases_with: Any) -> None:
         view = await cases.wait_for(seller, lambda v: v.next_call_at is not None)
         assert view.call_attempts == []
         assert view.next_call_at == local(saturday + timedelta(days=1), 10)
+
+
+def next_dst_sunday(after: datetime) -> date:
+    """The next Sunday on which Toronto's clocks change (spring or autumn)."""
+    day = after.astimezone(TORONTO).date() + timedelta(days=1)
+    while True:
+        before = datetime.combine(day, time(0, 0), tzinfo=TORONTO).utcoffset()
+        after_change = datetime.combine(day, time(12, 0), tzinfo=TORONTO).utcoffset()
+        if before != after_change:
+            return day
+        day += timedelta(days=1)
+
+
+async def test_the_window_after_a_dst_change_opens_at_local_time(cases_with: Any) -> None:
+    # Long enough a deadline to reach the next clock change, wherever in the year this runs.
+    sunday = next_dst_sunday(datetime.now(UTC))
+    saturday_evening = local(sunday - timedelta(days=1), 19)  # the Saturday window has closed
+    async with cases_with(CANADA.replace('"240h"', '"6000h"')) as cases:
+        seller = await _phone_added_on_friday_night(cases, saturday_evening)
+        view = await cases.wait_for(seller, lambda v: v.next_call_at is not None)
+        assert view.call_attempts == []
+        # Sunday 10:00 on the wall clock, which is an hour off Saturday's offset in UTC.
+        assert view.next_call_at == local(sunday, 10)
+        assert local(sunday, 10).utcoffset() != saturday_evening.utcoffset()
