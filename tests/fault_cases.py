@@ -254,6 +254,7 @@ async def drive(stack: FaultStack, seller_id: str, kind: Kind, give_up_at: float
         await asyncio.sleep(0.7 + random.random() * 0.6)
     raise AssertionError(
         f"{kind} case of {seller_id} did not close in time; last seen: {last_seen}"
+        f"{nondeterminism_seen(stack)}"
     )
 
 
@@ -283,7 +284,23 @@ async def settle(stack: FaultStack, sellers: Iterable[str], timeout: float) -> d
             return views
         await asyncio.sleep(1)
     waiting = [s for s in sellers if s not in views]
-    raise AssertionError(f"{len(waiting)} case(s) never settled, e.g. {waiting[:3]}")
+    raise AssertionError(
+        f"{len(waiting)} case(s) never settled, e.g. {waiting[:3]}{nondeterminism_seen(stack)}"
+    )
+
+
+def nondeterminism_seen(stack: FaultStack) -> str:
+    """A stuck case is often a workflow task that no longer replays: say so if a worker said so
+    (README "Fault tests": an SDK replay fault after a worker crash)."""
+    lines = [
+        line.strip()
+        for log in sorted(stack.work.glob("worker-*.log"))
+        for line in log.read_text(errors="replace").splitlines()
+        if "TMPRL1100" in line
+    ]
+    if not lines:
+        return ""
+    return f"; workers logged {len(lines)} nondeterminism error(s), first: {lines[0][:400]}"
 
 
 def _settled(view: CaseView) -> bool:
