@@ -71,8 +71,10 @@ async def test_a_long_mail_outage_loses_nothing_and_keeps_order(tmp_path: Path) 
             # Sellers whose case closed while mail was down: each gets its next case at once.
             again = await asyncio.gather(*(_closed_then_detected_again(stack) for _ in range(2)))
             for _, _, waited in again:
-                # The closed case waits 5 s for its mail before it hands it over.
-                assert waited < 12, f"the next case waited {waited:.1f}s for the old one's mail"
+                # The closed case waits 5 s for its mail before it hands it over; held for the
+                # outage, it would wait OUTAGE. Under the whole suite's load the handover's
+                # workflow tasks take their time (19 s seen in CI), far short of that.
+                assert waited < OUTAGE / 2, f"the next case waited {waited:.1f}s for the old mail"
             kinds = await cases
             assert not stack.mail.running, "the cases outlived the outage: it proves nothing"
             await cutting
