@@ -207,9 +207,8 @@ def _holidays(value: Any) -> Any:
     return tuple(days)
 
 
-class CallingCalendar(BaseModel):
-    """One marketplace's proactive calling days, in the seller's local time: each weekday's
-    windows ("09:00-21:30"); a weekday left out, or a holiday, has no proactive calls."""
+class WeeklyWindows(BaseModel):
+    """Seller-local "HH:MM-HH:MM" windows per weekday, `mon` ... `sun`; a day left out has none."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     mon: tuple[str, ...] = ()
@@ -219,9 +218,20 @@ class CallingCalendar(BaseModel):
     fri: tuple[str, ...] = ()
     sat: tuple[str, ...] = ()
     sun: tuple[str, ...] = ()
-    holidays: tuple[date, ...] = ()
 
     _check = field_validator(*WEEKDAYS, mode="before")(checked_windows)
+
+    def windows_on(self, day: date) -> list[tuple[int, int]]:
+        """The local day's windows as minutes from local midnight."""
+        return sorted(window_spans(getattr(self, WEEKDAYS[day.weekday()])))
+
+
+class CallingCalendar(WeeklyWindows):
+    """One marketplace's proactive calling days, in the seller's local time: each weekday's
+    windows ("09:00-21:30"); a weekday left out, or a holiday, has no proactive calls."""
+
+    holidays: tuple[date, ...] = ()
+
     _check_holidays = field_validator("holidays", mode="before")(_holidays)
 
     @model_validator(mode="after")
@@ -233,9 +243,7 @@ class CallingCalendar(BaseModel):
 
     def windows_on(self, day: date) -> list[tuple[int, int]]:
         """The local day's windows as minutes from local midnight; none on a holiday."""
-        if day in self.holidays:
-            return []
-        return sorted(window_spans(getattr(self, WEEKDAYS[day.weekday()])))
+        return [] if day in self.holidays else super().windows_on(day)
 
 
 class SlaTargets(BaseModel):

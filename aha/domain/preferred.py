@@ -14,11 +14,11 @@ from datetime import date, datetime, timedelta
 from itertools import pairwise
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import ValidationError, field_validator
 
 from aha.domain import calendar
 from aha.domain.calling import local_day
-from aha.domain.policy import WEEKDAYS, checked_windows, window_spans
+from aha.domain.policy import WEEKDAYS, WeeklyWindows, checked_windows, window_spans
 from aha.domain.sla import Windows
 
 # A week with a holiday or two still shows whether the windows ever meet the calendar.
@@ -39,28 +39,16 @@ def _bounded(value: Any) -> Any:
     return checked
 
 
-class PreferredWindows(BaseModel):
+class PreferredWindows(WeeklyWindows):
     """When the seller prefers proactive calls, in the seller's local time; a weekday left
     empty has no preference of its own (calls then wait for a day that has one)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    mon: tuple[str, ...] = ()
-    tue: tuple[str, ...] = ()
-    wed: tuple[str, ...] = ()
-    thu: tuple[str, ...] = ()
-    fri: tuple[str, ...] = ()
-    sat: tuple[str, ...] = ()
-    sun: tuple[str, ...] = ()
-
+    # Replaces the calendar's check: bounded, and overlaps refused naming the weekday.
     _check = field_validator(*WEEKDAYS, mode="before")(_bounded)
 
     @property
     def empty(self) -> bool:
         return not any(getattr(self, day) for day in WEEKDAYS)
-
-    def windows_on(self, day: date) -> list[tuple[int, int]]:
-        """The local day's windows as minutes from local midnight."""
-        return sorted(window_spans(getattr(self, WEEKDAYS[day.weekday()])))
 
     def summary(self) -> str:
         """ "mon 09:00-12:00; sat 10:00-12:00, 14:00-16:00", or "none"."""
